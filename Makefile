@@ -1,0 +1,36 @@
+# Scrutiny: every set-up step lives here, so a fresh clone needs only `make run` or `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DB     ?= data/scrutiny.db
+PORT   ?= 8001
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export DO_NOT_TRACK := 1
+
+.PHONY: venv run ingest serve test check bench clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11) and "Python 3.11 is required")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip==26.3"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+	touch $(STAMP)
+
+ingest: venv
+	$(BIN)/scrutiny ingest corpus/ --db $(DB)
+
+run: ingest
+	@echo "Serving Scrutiny at http://127.0.0.1:$(PORT)/"
+	$(BIN)/scrutiny serve --db $(DB) --port $(PORT)
+
+test: venv
+	$(BIN)/python -m pytest -q
+
+check: venv
+	$(BIN)/python ../shared/checks/contract_check.py --cli $(BIN)/scrutiny
+
+clean:
+	rm -rf $(VENV) data build

@@ -1,0 +1,150 @@
+"""The ingest flow: sources -> extract -> segment -> (classify) -> store, as Prefect tasks.
+
+No parsing, SQL or model code lives here: every task calls one public function
+of `pipeline/`. Only reading bytes is retried (I/O); a document that cannot be
+read becomes a `failures` row and the run goes on.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from pipeline import __version__
+from pipeline.config import Settings
+from pipeline.errors import PipelineError
+from pipeline.records import Document, Failure, Source, Statement
+from pipeline.sources import Fingerprint, Plan, discover, plan
+from pipeline.versions import stage_versions
+
+
+def _retry_on_io(task, task_run, state) -> bool:
+    """Retry only transient I/O errors, never a file that is simply bad."""
+    try:
+        state.result()
+    except OSError:
+        return True
+    except Exception:
+        return False
+    return False
+
+
+@task(name="read", retries=2, retry_delay_seconds=1, retry_condition_fn=_retry_on_io, cache_policy=NO_CACHE,
+      persist_result=False)
+def read_task(source: Source, settings: Settings) -> bytes:
+    return Path(source.path).read_bytes()
+
+
+@task(name="extract", cache_policy=NO_CACHE, persist_result=False)
+def extract_task(data: bytes, source: Source, settings: Settings) -> Document | Failure:
+    from pipeline.extract import extract_bytes
+
+    try:
+        return extract_bytes(data, source, settings)
+    except PipelineError as exc:
+        return Failure(source.path, exc.stage, str(exc), settings.software_version)
+
+
+@task(name="segment", cache_policy=NO_CACHE, persist_result=False)
+def segment_task(document: Document, settings: Settings) -> list[Statement] | Failure:
+    from pipeline.segment import segment
+
+    try:
+        return segment(document, settings)
+    except PipelineError as exc:
+        return Failure(document.source_path, exc.stage, str(exc), settings.software_version, document.id)
+
+
+# Classification and recurrence get their own tasks here once those stages land
+# (the schema already has the `predictions` table they write to).
+
+
+@task(name="store", cache_policy=NO_CACHE, persist_result=False)
+def store_task(settings: Settings, run_id: str, fp: Fingerprint, result: tuple[Document, list[Statement]] | Failure,
+               versions: dict[str, str]) -> str:
+    from pipeline import store
+
+    db = store.open_db(settings.db_path)
+    try:
+        if isinstance(result, Failure):
+            store.save_failure(db, result, run_id=run_id, source=fp.ledger_fields(), versions=versions)
+            return "failed"
+        doc, statements = result
+        replaced = store.save_document(db, doc, statements, run_id=run_id, source=fp.ledger_fields(),
+                                       versions=versions)
+        return "replaced" if replaced else "stored"
+    finally:
+        db.close()
+
+
+def new_run_id() -> str:
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:6]
+
+
+def plan_ingest(paths: list[str], settings: Settings, meta: dict[str, Any] | None = None) -> Plan:
+    """What a run over `paths` would do; cheap, and needs no Prefect."""
+    from pipeline import store
+
+    db = store.open_db(settings.db_path)
+    try:
+        return plan(discover(paths, meta), store.ledger(db), stage_versions())
+    finally:
+        db.close()
+
+
+@flow(name="scrutiny-ingest", log_prints=False, persist_result=False)
+def ingest_flow(paths: list[str], db_path: str = "data/scrutiny.db", meta: dict[str, Any] | None = None) -> dict:
+    """Ingest documents from files, folders and manifests into the SQLite database."""
+    from pipeline import store
+
+    logger = get_run_logger()
+    settings = Settings(db_path=Path(db_path))
+    versions = stage_versions()
+    work = plan_ingest(paths, settings, meta)
+    run_id = new_run_id()
+    db = store.open_db(settings.db_path)
+    store.start_run(db, run_id, work.inputs, __version__)
+    counts = {"added": 0, "changed": 0, "unchanged": len(work.unchanged), "deleted": 0, "failed": 0}
+    failures: list[dict[str, str]] = []
+    previously = store.ledger(db)
+
+    for source, reason in work.unreadable:
+        store.save_failure(db, Failure(source.path, "source", reason, __version__), run_id=run_id,
+                           source={"source_path": source.path}, versions=versions)
+        counts["failed"] += 1
+        failures.append({"source_path": source.path, "stage": "source", "reason": reason})
+
+    for fp in work.todo:
+        source = fp.source
+        result: tuple[Document, list[Statement]] | Failure
+        try:
+            data = read_task(source, settings)
+            doc = extract_task(data, source, settings)
+            if isinstance(doc, Failure):
+                result = doc
+            else:
+                statements = segment_task(doc, settings)
+                result = statements if isinstance(statements, Failure) else (doc, statements)
+        except Exception as exc:  # a bug must cost one document, not the run
+            result = Failure(source.path, "ingest", f"internal error: {type(exc).__name__}: {exc}", __version__)
+        outcome = store_task(settings, run_id, fp, result, versions)
+        if isinstance(result, Failure):
+            counts["failed"] += 1
+            failures.append({"source_path": result.source_path, "stage": result.stage, "reason": result.reason})
+            logger.warning("failed: %s (%s)", result.source_path, result.reason)
+        else:
+            counts["changed" if source.path in previously else "added"] += 1
+            counts["deleted"] += outcome == "replaced"
+
+    message = (f"{counts['added']} added, {counts['changed']} changed, {counts['unchanged']} unchanged, "
+               f"{counts['deleted']} deleted, {counts['failed']} failed")
+    store.finish_run(db, run_id, counts, "completed", message)
+    db.close()
+    logger.info(message)
+    return {"run_id": run_id, "db": str(db_path), "inputs": work.inputs, **counts, "failures": failures,
+            "message": message}

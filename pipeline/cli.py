@@ -1,0 +1,195 @@
+"""The `scrutiny` command line: one thin function per command (see ../shared/cli-contract.md).
+
+Stage commands write JSON Lines to standard output and progress to standard
+error. They never start Prefect; only `ingest` runs the flow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Iterator
+
+from . import __version__
+from .config import Settings
+from .errors import PipelineError
+from .records import Source
+
+
+def _emit(row: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def _warn(message: str) -> None:
+    print(f"scrutiny: {message}", file=sys.stderr)
+
+
+def _meta(arg: str | None) -> dict[str, Any]:
+    if not arg:
+        return {}
+    try:
+        value = json.loads(arg)
+    except json.JSONDecodeError as exc:
+        raise SystemExit(f"scrutiny: --meta is not valid JSON: {exc}")
+    if not isinstance(value, dict):
+        raise SystemExit("scrutiny: --meta must be a JSON object")
+    return value
+
+
+def _documents(paths: list[str], meta: dict[str, Any], settings: Settings) -> Iterator[tuple[Source, Any]]:
+    """Extract each path (or standard input for '-'); yields (source, Document or error message)."""
+    from .extract import extract, extract_bytes
+    from .sources import discover
+
+    for source in discover([p for p in paths if p != "-"], meta) if paths != ["-"] else []:
+        try:
+            yield source, extract(source, settings)
+        except PipelineError as exc:
+            yield source, str(exc)
+    if "-" in paths:
+        source = Source("-", meta)
+        try:
+            yield source, extract_bytes(sys.stdin.buffer.read(), source, settings)
+        except PipelineError as exc:
+            yield source, str(exc)
+
+
+def cmd_statements(args: argparse.Namespace) -> int:
+    from .segment import segment
+
+    settings = Settings()
+    ok = bad = 0
+    for source, doc in _documents(args.paths, _meta(args.meta), settings):
+        if isinstance(doc, str):
+            bad += 1
+            _warn(f"{source.path}: {doc}")
+            _emit({"source_path": source.path, "error": doc})
+            continue
+        ok += 1
+        for s in segment(doc, settings):
+            _emit({"document_id": s.document_id, "source_path": source.path, "seq": s.seq, "text": s.text,
+                   "page": s.page, "char_start": s.char_start, "char_end": s.char_end, "heading": s.heading,
+                   "kind": s.kind, "speaker": s.speaker, "language": s.language})
+    return 1 if bad and not ok else 0
+
+
+def cmd_documents(args: argparse.Namespace) -> int:
+    settings = Settings()
+    ok = bad = 0
+    for source, doc in _documents(args.paths, _meta(args.meta), settings):
+        if isinstance(doc, str):
+            bad += 1
+            _warn(f"{source.path}: {doc}")
+            _emit({"document_id": None, "source_path": source.path, "title": None, "publisher": None,
+                   "doc_type": None, "local_authority": None, "service": None, "published": None,
+                   "language": None, "pages": None, "error": doc})
+            continue
+        ok += 1
+        m = doc.metadata
+        _emit({"document_id": doc.id, "source_path": source.path, "title": m.title, "publisher": m.publisher,
+               "doc_type": m.doc_type, "local_authority": m.local_authority, "service": m.service,
+               "published": m.published, "language": m.language, "pages": doc.page_count, "error": None,
+               "format": doc.format, "byline": m.byline, "url": m.url})
+    return 1 if bad and not ok else 0
+
+
+def prefect_environment(data_dir: Path) -> None:
+    """Prefect runs embedded (a temporary local server) with its state under data/ and no telemetry."""
+    os.environ.setdefault("PREFECT_HOME", str((data_dir / "prefect").resolve()))
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    settings = Settings(db_path=Path(args.db))
+    meta = _meta(args.meta)
+    from flows.ingest import plan_ingest  # imports Prefect's client only, not a server
+
+    try:
+        work = plan_ingest(args.paths, settings, meta)
+    except PipelineError as exc:
+        _warn(str(exc))
+        return 2
+    if not work.todo and not work.unreadable:
+        summary = {"run_id": None, "db": str(settings.db_path), "inputs": work.inputs, "added": 0, "changed": 0,
+                   "unchanged": len(work.unchanged), "deleted": 0, "failed": 0, "failures": [],
+                   "message": f"nothing changed: {len(work.unchanged)} sources unchanged, nothing added, "
+                              f"changed or deleted"}
+        _emit(summary)
+        _warn(summary["message"])
+        return 0
+    prefect_environment(settings.data_dir)
+    from flows.ingest import ingest_flow
+
+    _warn(f"ingesting {len(work.todo)} of {work.inputs} sources into {settings.db_path} ...")
+    summary = ingest_flow(paths=args.paths, db_path=str(settings.db_path), meta=meta or None)
+    _emit(summary)
+    _warn(summary["message"])
+    for f in summary["failures"]:
+        _warn(f"  failed: {f['source_path']}: {f['reason']}")
+    return 0 if summary["inputs"] > summary["failed"] or not summary["inputs"] else 1
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .publish import serve
+
+    db = Path(args.db)
+    if not db.exists():
+        _warn(f"no database at {db}: run `scrutiny ingest` first")
+        return 2
+    print(f"Scrutiny is serving {db} at http://{args.host}:{args.port}/  (Ctrl+C to stop)", file=sys.stderr,
+          flush=True)
+    serve(db, host=args.host, port=args.port)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="scrutiny",
+        description="Scrutiny: inspection reports, council papers and news as a statement-level evidence base.",
+    )
+    parser.add_argument("--version", action="version", version=f"scrutiny {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("statements", help="extract and segment documents; one JSON line per statement")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="files, folders or manifests ('-' reads standard input)")
+    p.add_argument("--meta", help="known metadata as a JSON object (wins over inferred values)")
+    p.set_defaults(func=cmd_statements)
+
+    p = sub.add_parser("documents", help="extract documents and infer their metadata; one JSON line per document")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="files, folders or manifests ('-' reads standard input)")
+    p.add_argument("--meta", help="known metadata as a JSON object (wins over inferred values)")
+    p.set_defaults(func=cmd_documents)
+
+    p = sub.add_parser("ingest", help="run the Prefect ingest flow into the SQLite database")
+    p.add_argument("paths", nargs="+", metavar="PATH_OR_MANIFEST", help="files, folders or manifests (CSV or YAML)")
+    p.add_argument("--db", default="data/scrutiny.db", help="SQLite database (default: data/scrutiny.db)")
+    p.add_argument("--meta", help="known metadata for every source, as a JSON object")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("serve", help="serve the database read-only with Datasette on 127.0.0.1")
+    p.add_argument("--db", default="data/scrutiny.db", help="SQLite database (default: data/scrutiny.db)")
+    p.add_argument("--port", type=int, default=8001, help="port (default: 8001)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    p.set_defaults(func=cmd_serve)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

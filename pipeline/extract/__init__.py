@@ -1,0 +1,119 @@
+"""Extraction: a source's bytes become a Document (text, blocks, pages, metadata).
+
+`extract(source, settings)` is the stage's one entry point. The format is
+decided from the bytes (with the file name as a hint), never from the name
+alone, so a binary file named .html or random bytes named .pdf fail clearly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..config import Settings
+from ..errors import ExtractionError, NoText
+from ..gazetteer import load_gazetteer
+from .. import versions
+from ..records import Document, Source, document_id_for
+from .layout import RawBlock, assemble, clean_inline, drop_menu_runs, is_boilerplate
+
+EXTRACTOR_VERSION = versions.EXTRACT
+__all__ = ["EXTRACTOR_VERSION", "extract", "extract_bytes", "sniff_format", "read_source"]
+
+
+def sniff_format(data: bytes, name: str = "") -> str:
+    suffix = Path(name).suffix.lower()
+    if data.startswith(b"%PDF-") or data[:1024].lstrip().startswith(b"%PDF-"):
+        return "pdf"
+    if data.startswith(b"PK\x03\x04"):
+        if b"word/" in data[:65536] or suffix == ".docx":
+            return "docx"
+        raise ExtractionError("unsupported format: a ZIP archive that is not a Word document")
+    if suffix == ".pdf":
+        raise ExtractionError("not a PDF: the file does not start with a PDF header")
+    if suffix == ".docx":
+        raise ExtractionError("not a DOCX file: it is not a ZIP archive")
+    if suffix in (".doc", ".xls", ".xlsx", ".ppt", ".pptx", ".odt", ".rtf", ".zip", ".png", ".jpg", ".jpeg", ".gif"):
+        raise ExtractionError(f"unsupported format: {suffix} files are not read")
+    if suffix in (".html", ".htm", ".xhtml"):
+        return "html"
+    from .html import looks_like_html
+
+    return "html" if looks_like_html(data) else "text"
+
+
+def read_source(source: Source, settings: Settings) -> bytes:
+    path = Path(source.path)
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise ExtractionError("file not found") from None
+    except OSError as exc:
+        raise ExtractionError(f"cannot read the file: {exc.strerror}") from exc
+    if path.is_dir():
+        raise ExtractionError("is a directory, not a document")
+    if size == 0:
+        raise NoText("empty file")
+    if size > settings.max_file_bytes:
+        raise ExtractionError(f"too large: {size / 1e6:.0f} MB is over the {settings.max_file_bytes / 1e6:.0f} MB limit")
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ExtractionError(f"cannot read the file: {exc.strerror}") from exc
+
+
+def extract(source: Source, settings: Settings) -> Document:
+    """Read one source file into a Document, or raise an ExtractionError with a reason."""
+    return extract_bytes(read_source(source, settings), source, settings)
+
+
+def extract_bytes(data: bytes, source: Source, settings: Settings) -> Document:
+    if not data:
+        raise NoText("empty file")
+    fmt = sniff_format(data, source.path)
+    found: dict[str, Any] = {}
+    page_count = 0
+    if fmt == "pdf":
+        from .isolate import worker
+
+        raw, page_count, info = worker(settings.pdf_timeout_s, settings.pdf_memory_mb).call("pdf", data)
+        found = {"title": info.get("Title") or None}
+    elif fmt == "html":
+        from .html import read_html
+
+        if len(data) > settings.max_html_bytes:
+            raise ExtractionError(f"too large: {len(data) / 1e6:.0f} MB of HTML is over the "
+                                  f"{settings.max_html_bytes / 1e6:.0f} MB limit")
+        raw, found = read_html(data, url=source.url or source.meta.get("url"))
+    elif fmt == "docx":
+        from .docx import read_docx
+
+        raw, found = read_docx(data)
+    else:
+        from .text import read_text
+
+        raw = read_text(data)
+    return _document(data, fmt, raw, page_count, found, source)
+
+
+def _document(data: bytes, fmt: str, raw: list[RawBlock], page_count: int, found: dict[str, Any],
+              source: Source) -> Document:
+    from .metadata import infer_metadata
+
+    # Datelines and bylines are page furniture, not statements, but they tell the date and author:
+    # metadata is read from everything the reader found, statements only from the content.
+    everything = "\n\n".join(clean_inline(b.text) for b in raw)
+    raw = [b for b in raw if not is_boilerplate(clean_inline(b.text))]
+    if fmt == "text":
+        from .text import mark_headings
+
+        raw = mark_headings(drop_menu_runs(raw))
+    text, blocks, pages = assemble(raw, page_count)
+    if not text.strip():
+        raise NoText("no text: nothing readable was found in the document")
+    meta = infer_metadata(load_gazetteer(), everything, blocks, found, source.meta, source.url)
+    return Document(
+        id=document_id_for(data), source_path=str(source.path), format=fmt,  # type: ignore[arg-type]
+        text=text, blocks=blocks, pages=pages, metadata=meta, size=len(data),
+        extractor_version=EXTRACTOR_VERSION,
+    )

@@ -1,0 +1,96 @@
+"""HTML reader: main content by trafilatura, kept as headings, paragraphs, list items and table rows."""
+
+from __future__ import annotations
+
+import codecs
+import re
+
+from ..errors import ExtractionError, NoText
+from .layout import RawBlock
+
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_\-:.]+)""", re.I)
+
+
+def decode_html(data: bytes, declared: str | None = None) -> str:
+    """Decode HTML bytes honouring a BOM, then the declared charset, then UTF-8, then Windows-1252."""
+    for bom, enc in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
+        if data.startswith(bom):
+            return data.decode(enc, errors="replace")
+    candidates = []
+    if declared:
+        candidates.append(declared)
+    m = _META_CHARSET.search(data[:4096])
+    if m:
+        candidates.append(m.group(1).decode("ascii", "ignore"))
+    candidates += ["utf-8", "cp1252"]
+    for enc in candidates:
+        try:
+            codecs.lookup(enc)
+            return data.decode(enc)
+        except (LookupError, UnicodeDecodeError):
+            continue
+    return data.decode("utf-8", errors="replace")
+
+
+def looks_like_html(data: bytes) -> bool:
+    head = data[:2048].lstrip().lower()
+    return head.startswith((b"<!doctype html", b"<html", b"<?xml")) or b"<body" in head or b"<head" in head
+
+
+def _text(el) -> str:
+    return " ".join("".join(el.itertext()).split())
+
+
+def read_html(data: bytes, url: str | None = None, declared_encoding: str | None = None
+              ) -> tuple[list[RawBlock], dict]:
+    """Extract the main content of an HTML page. Returns (blocks, metadata found in the page)."""
+    import trafilatura
+
+    if b"\x00" in data[:65536] and not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise ExtractionError("not HTML: the file contains binary data (NUL bytes)")
+    html = decode_html(data, declared_encoding)
+    if not looks_like_html(html[:4096].encode("utf-8", "ignore")):
+        raise ExtractionError("not HTML: no HTML markup found")
+    try:
+        doc = trafilatura.bare_extraction(
+            html, url=url, with_metadata=True, include_tables=True, include_comments=False,
+            favor_precision=True, include_formatting=False, deduplicate=False,
+        )
+    except RecursionError as exc:
+        raise ExtractionError("HTML nested too deeply to read") from exc
+    if doc is None or doc.body is None:
+        raise NoText("no main content found in the HTML page")
+    blocks: list[RawBlock] = []
+    for el in doc.body.iter("head", "p", "item", "row", "quote"):
+        # Only leaf-level structure: an <item> inside a <p> or a <p> inside a <quote> is read once.
+        if el.tag in ("p", "quote") and any(a.tag in ("item", "row") for a in el.iterancestors()):
+            continue
+        if el.tag == "quote" and el.find("p") is not None:
+            continue
+        if el.tag == "p" and any(a.tag in ("p", "quote") for a in el.iterancestors()) and el.getparent().tag != "quote":
+            continue
+        if el.tag == "item" and el.find(".//item") is not None:
+            text = " ".join((el.text or "").split())
+        elif el.tag == "row":
+            text = " | ".join(_text(c) for c in el.iter("cell"))
+        else:
+            text = _text(el)
+        if not text:
+            continue
+        kind = {"head": "heading", "item": "list_item", "row": "table_row"}.get(el.tag, "paragraph")
+        level = int(re.sub(r"\D", "", el.get("rend", "h2")) or 2) if el.tag == "head" else 0
+        blocks.append(RawBlock(kind, text, None, level))
+    meta = {
+        "title": doc.title or None,
+        "published": doc.date or None,
+        "byline": doc.author or None,
+        "sitename": doc.sitename or None,
+        "url": doc.url or url,
+        "lang": _declared_lang(html),
+    }
+    return blocks, meta
+
+
+def _declared_lang(html: str) -> str | None:
+    m = re.search(r"<html[^>]*\blang\s*=\s*[\"']?([A-Za-z-]+)", html[:4096], re.I)
+    return m.group(1).split("-")[0].lower() if m else None

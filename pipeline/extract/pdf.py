@@ -1,0 +1,242 @@
+"""PDF reader: pdfplumber words grouped into lines, columns, headings, list items and tables.
+
+Reading order: each page is split at a clear vertical gutter into columns, read
+left column first; running headers and footers (lines repeated across pages in
+the top or bottom band) and page numbers are dropped; words hyphenated across
+line ends are rejoined; headings are recognised by font size and weight.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import statistics
+from dataclasses import dataclass, field
+
+from ..errors import ExtractionError, NoText
+from .layout import RawBlock
+
+LIST_MARKER = re.compile(r"^(?:\(?\d{1,2}[.)]|\(?[a-z][.)]|\(?[ivx]{1,4}[.)]|[•·▪●◦■–-])\s+")
+PAGE_NUMBER = re.compile(r"^(?:page\s+)?\d{1,4}(?:\s*(?:of|/)\s*\d{1,4})?$|^-\s*\d{1,4}\s*-$", re.I)
+DOT_LEADER = re.compile(r"(?:\.\s?){4,}\s*\d{1,4}$|…{2,}\s*\d{1,4}$")
+BAND = 0.09  # fraction of page height treated as header / footer band
+
+
+@dataclass
+class Line:
+    text: str
+    x0: float
+    x1: float
+    top: float
+    bottom: float
+    size: float
+    bold: bool
+    page: int
+    band: str = ""  # "top", "bottom" or ""
+    words: list = field(default_factory=list, repr=False)
+
+
+def _group_lines(words: list[dict], page_no: int, height: float) -> list[Line]:
+    words = sorted(words, key=lambda w: (round(w["top"]), w["x0"]))
+    lines: list[list[dict]] = []
+    for w in words:
+        if lines and abs(lines[-1][0]["top"] - w["top"]) <= max(2.0, 0.3 * float(w.get("size", 10))):
+            lines[-1].append(w)
+        else:
+            lines.append([w])
+    out = []
+    for ws in lines:
+        ws.sort(key=lambda w: w["x0"])
+        text = " ".join(w["text"] for w in ws)
+        sizes = [float(w.get("size", 0)) for w in ws]
+        bold = sum(len(w["text"]) for w in ws if "bold" in str(w.get("fontname", "")).lower())
+        top = min(w["top"] for w in ws)
+        bottom = max(w["bottom"] for w in ws)
+        band = "top" if bottom < height * BAND else "bottom" if top > height * (1 - BAND) else ""
+        out.append(Line(text, ws[0]["x0"], ws[-1]["x1"], top, bottom, statistics.median(sizes),
+                        bold >= 0.6 * sum(len(w["text"]) for w in ws), page_no, band))
+    return out
+
+
+def _columns(words: list[dict], width: float) -> list[list[dict]]:
+    """Split a page's words at a vertical gutter near the middle, if there is one."""
+    if len(words) < 40:
+        return [words]
+    best = None
+    for frac in (0.5, 0.48, 0.52, 0.45, 0.55, 0.42, 0.58):
+        x = width * frac
+        crossing = sum(1 for w in words if w["x0"] < x - 3 < w["x1"] or w["x0"] < x + 3 < w["x1"])
+        left = sum(1 for w in words if w["x1"] <= x)
+        right = sum(1 for w in words if w["x0"] >= x)
+        if crossing <= 0.02 * len(words) and min(left, right) >= 0.25 * len(words):
+            best = x
+            break
+    if best is None:
+        return [words]
+    body = [w for w in words if not (w["x0"] < best < w["x1"])]
+    full = [w for w in words if w["x0"] < best < w["x1"]]  # full-width lines (titles) read first
+    return [full, [w for w in body if w["x1"] <= best], [w for w in body if w["x0"] >= best]]
+
+
+def _norm_furniture(text: str) -> str:
+    return re.sub(r"\d+", "#", text.lower()).strip()
+
+
+def _strip_furniture(pages: list[list[Line]]) -> list[list[Line]]:
+    """Drop running headers/footers (repeated in the top or bottom band) and page numbers."""
+    counts: dict[str, int] = {}
+    for lines in pages:
+        seen = {_norm_furniture(l.text) for l in lines if l.band}
+        for key in seen:
+            counts[key] = counts.get(key, 0) + 1
+    need = max(2, int(0.5 * len(pages) + 0.5)) if len(pages) > 1 else 10**9
+    out = []
+    for lines in pages:
+        kept = []
+        for l in lines:
+            if l.band and (counts.get(_norm_furniture(l.text), 0) >= need or PAGE_NUMBER.match(l.text.strip())):
+                continue
+            if DOT_LEADER.search(l.text):  # table of contents entry
+                continue
+            kept.append(l)
+        out.append(kept)
+    return out
+
+
+def _join(prev: str, nxt: str) -> str:
+    if re.search(r"[A-Za-z]-$", prev) and nxt[:1].islower():
+        return prev[:-1] + nxt
+    return prev + " " + nxt
+
+
+def _blocks_from_lines(lines: list[Line], body_size: float) -> list[RawBlock]:
+    blocks: list[RawBlock] = []
+    prev: Line | None = None
+    for line in lines:
+        text = line.text.strip()
+        if not text:
+            continue
+        heading = (line.size >= body_size * 1.15 or (line.bold and len(text) < 100 and not text.endswith((".", ",", ";"))))
+        heading = heading and len(text.split()) <= 16 and not LIST_MARKER.match(text)
+        gap = (line.top - prev.bottom) if prev is not None and prev.page == line.page else None
+        new_para = (
+            prev is None or gap is None or gap > 0.9 * line.size or gap < -2  # column jump goes upwards
+            or abs(line.size - prev.size) > 0.8
+        )
+        last = blocks[-1] if blocks else None
+        if heading:
+            if last and last.kind == "heading" and prev is not None and not new_para and abs(line.size - prev.size) < 0.5:
+                last.text = last.text + " " + text
+            else:
+                level = 1 if line.size >= body_size * 1.4 else 2
+                blocks.append(RawBlock("heading", text, line.page, level))
+        elif LIST_MARKER.match(text):
+            blocks.append(RawBlock("list_item", text, line.page))
+        elif last and last.kind in ("paragraph", "list_item") and not new_para:
+            last.text = _join(last.text, text)
+        elif (last and last.kind == "list_item" and gap is not None and gap <= 0.9 * line.size
+              and line.x0 > prev.x0 + 2):
+            last.text = _join(last.text, text)  # hanging indent of a list item
+        else:
+            blocks.append(RawBlock("paragraph", text, line.page))
+        prev = line
+    return blocks
+
+
+def _tables(page, page_no: int) -> tuple[list[tuple[float, RawBlock]], list[tuple]]:
+    found, boxes = [], []
+    try:
+        tables = page.find_tables()
+    except Exception:  # a malformed table grid is not worth failing the page for
+        return [], []
+    for table in tables:
+        rows = table.extract() or []
+        if len(rows) < 2 or max((len(r) for r in rows), default=0) < 2:
+            continue
+        boxes.append(table.bbox)
+        for i, row in enumerate(rows):
+            cells = [" ".join((c or "").split()) for c in row]
+            if any(cells):
+                found.append((table.bbox[1] + i * 0.001, RawBlock("table_row", " | ".join(cells), page_no)))
+    return found, boxes
+
+
+def read_pdf(data: bytes) -> tuple[list[RawBlock], int, dict]:
+    """Read a PDF's bytes into blocks. Returns (blocks, page count, document info)."""
+    import pdfplumber
+    from pdfminer.pdfdocument import PDFEncryptionError, PDFPasswordIncorrect
+    from pdfminer.pdfparser import PDFSyntaxError
+
+    try:
+        pdf = pdfplumber.open(io.BytesIO(data))
+    except (PDFPasswordIncorrect, PDFEncryptionError) as exc:
+        raise ExtractionError("encrypted PDF: it needs a password to open") from exc
+    except PDFSyntaxError as exc:
+        raise ExtractionError(f"not a readable PDF: {exc}") from exc
+    except Exception as exc:
+        name = type(exc).__name__
+        if "Password" in name or "Encrypt" in name:
+            raise ExtractionError("encrypted PDF: it needs a password to open") from exc
+        raise ExtractionError(f"not a readable PDF ({name}: {exc})") from exc
+    pages_lines: list[list[Line]] = []
+    table_blocks: list[list[tuple[float, RawBlock]]] = []
+    info: dict = {}
+    with pdf:
+        try:
+            info = {k: v.decode("utf-8", "ignore") if isinstance(v, bytes) else str(v)
+                    for k, v in (pdf.metadata or {}).items()}
+            n_pages = len(pdf.pages)
+        except Exception as exc:
+            raise ExtractionError(f"broken PDF page tree ({type(exc).__name__}: {exc})") from exc
+        for number, page in enumerate(pdf.pages, start=1):
+            try:
+                tables, boxes = _tables(page, number)
+                words = page.extract_words(extra_attrs=["size", "fontname"], keep_blank_chars=False)
+                if boxes:
+                    words = [w for w in words if not any(b[0] - 1 <= w["x0"] and w["x1"] <= b[2] + 1
+                                                         and b[1] - 1 <= w["top"] and w["bottom"] <= b[3] + 1
+                                                         for b in boxes)]
+                lines: list[Line] = []
+                for column in _columns(words, float(page.width)):
+                    lines.extend(_group_lines(column, number, float(page.height)))
+                pages_lines.append(lines)
+                table_blocks.append(tables)
+            except Exception as exc:
+                raise ExtractionError(f"cannot read page {number} ({type(exc).__name__}: {exc})") from exc
+            finally:
+                page.close()  # free the page's cached objects: memory stays flat on long documents
+    pages_lines = _strip_furniture(pages_lines)
+    sizes = [l.size for lines in pages_lines for l in lines for _ in range(len(l.text))]
+    if not sizes and not any(table_blocks):
+        raise NoText("no text layer: the PDF has no extractable text (scanned pages need OCR)")
+    body = statistics.median(sizes) if sizes else 10.0
+    blocks: list[RawBlock] = []
+    for lines, tables in zip(pages_lines, table_blocks):
+        page_blocks = _blocks_from_lines(lines, body)
+        if tables:
+            # Place table rows among the page's blocks by vertical position.
+            positioned = [(_top_of(b, lines), b) for b in page_blocks] + tables
+            positioned.sort(key=lambda t: t[0])
+            page_blocks = [b for _, b in positioned]
+        blocks.extend(page_blocks)
+    return _merge_across_pages(blocks), n_pages, info
+
+
+def _top_of(block: RawBlock, lines: list[Line]) -> float:
+    head = block.text[:20]
+    for l in lines:
+        if l.text.strip().startswith(head[: len(l.text.strip())][:20]) and head.startswith(l.text.strip()[:10]):
+            return l.top
+    return 0.0
+
+
+def _merge_across_pages(blocks: list[RawBlock]) -> list[RawBlock]:
+    out: list[RawBlock] = []
+    for b in blocks:
+        last = out[-1] if out else None
+        if (last and b.kind == "paragraph" and last.kind in ("paragraph", "list_item") and last.page != b.page
+                and not re.search(r"[.!?:]\W*$", last.text) and b.text[:1].islower()):
+            last.text = _join(last.text, b.text)
+        else:
+            out.append(b)
+    return out

@@ -1,0 +1,281 @@
+"""The SQLite store: schema as data, `ensure_db_shape`, and `save_*` functions.
+
+This is the only module that imports sqlite-utils and the only one that writes
+the database. Each document is written in one transaction together with its
+ledger row, so a crash never leaves half a document behind.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable
+
+import sqlite_utils
+
+from .records import Document, Failure, Prediction, Statement
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: type
+    description: str
+    fk: str | None = None  # "table.column"
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    description: str
+    pk: str | tuple[str, ...]
+    columns: tuple[Column, ...]
+    fts: tuple[str, ...] = ()
+    indexes: tuple[tuple[str, ...], ...] = ()
+    stage: str = "store"  # the stage whose output this table holds
+
+
+SCHEMA: tuple[Table, ...] = (
+    Table("documents", "One row per source document (inspection report, minutes, report, statement, news page).", "id", (
+        Column("id", str, "sha256 of the document's bytes"),
+        Column("source_path", str, "File the document was read from"),
+        Column("source_url", str, "Address the document was published at, when known"),
+        Column("format", str, "pdf, html, docx or text"),
+        Column("title", str, "Title, from the document or its metadata"),
+        Column("publisher", str, "Body that published it (inspectorate, council, government, news outlet)"),
+        Column("doc_type", str, "inspection_report, council_minutes, council_report, improvement_plan, "
+                                "government_statement, news or other"),
+        Column("local_authority", str, "Council the document is about (canonical English name)"),
+        Column("service", str, "children, adults, both, or empty when not stated"),
+        Column("published", str, "Publication date (ISO; may be a year or a month only)"),
+        Column("year", int, "Year of publication"),
+        Column("language", str, "Main language of the document: en or cy"),
+        Column("pages", int, "Number of pages, for paged formats"),
+        Column("size", int, "Size of the source file in bytes"),
+        Column("statement_count", int, "Number of statements extracted"),
+        Column("text", str, "Extracted text; statements' character offsets index this text"),
+        Column("extractor_version", str, "Version of the extraction stage that produced the text"),
+        Column("segmenter_version", str, "Version of the segmentation stage that produced the statements"),
+        Column("ingested_at", str, "When the document was stored (UTC)"),
+        Column("run_id", str, "Run that stored it", "runs.id"),
+    ), indexes=(("local_authority",), ("doc_type",), ("year",))),
+    Table("statements", "One row per statement: a sentence or list item of a document, with its provenance.", "id", (
+        Column("id", str, "Document id prefix plus character offsets"),
+        Column("document_id", str, "Document the statement comes from", "documents.id"),
+        Column("seq", int, "Position of the statement in its document (0-based)"),
+        Column("text", str, "The statement as written"),
+        Column("page", int, "Page number (1-based) for paged formats"),
+        Column("char_start", int, "Start offset into the document's text"),
+        Column("char_end", int, "End offset into the document's text"),
+        Column("heading", str, "Heading the statement sits under"),
+        Column("kind", str, "finding, recommendation, quote or other"),
+        Column("speaker", str, "Person quoted, for quotes"),
+        Column("language", str, "Language of the statement: en or cy"),
+        Column("lemmas", str, "Lemmas of its content words (for search and models)"),
+    ), fts=("text", "heading"), indexes=(("document_id", "seq"), ("kind",), ("language",)), stage="segment"),
+    Table("predictions", "Priority-area labels for statements, written by the classification stage.", "statement_id", (
+        Column("statement_id", str, "Statement labelled", "statements.id"),
+        Column("scheme", str, "Label scheme (taxonomy file) used"),
+        Column("labels", str, "JSON list of area codes; empty list means none"),
+        Column("scores", str, "JSON object of calibrated probabilities per area"),
+        Column("abstain", int, "1 when the model was unsure"),
+        Column("model", str, "Model name and version"),
+    ), stage="classify"),
+    Table("failures", "Sources that could not be processed, with the reason; the batch went on.", ("source_path", "sha256", "stage"), (
+        Column("source_path", str, "File or address that failed"),
+        Column("sha256", str, "sha256 of the bytes that failed, when they could be read"),
+        Column("stage", str, "Stage that failed: source, extract, segment, store"),
+        Column("reason", str, "Why, in words a person understands"),
+        Column("software_version", str, "Version of Scrutiny that failed"),
+        Column("at", str, "When it failed (UTC)"),
+        Column("run_id", str, "Run in which it failed", "runs.id"),
+    )),
+    Table("sources", "Ledger of every input seen: what its bytes were and what became of them.", "source_path", (
+        Column("source_path", str, "File the input was read from"),
+        Column("sha256", str, "sha256 of its bytes when last processed"),
+        Column("size", int, "Size in bytes"),
+        Column("mtime_ns", int, "Modification time seen (nanoseconds)"),
+        Column("document_id", str, "Document it produced (null when it failed)"),
+        Column("status", str, "ok or failed"),
+        Column("versions", str, "Stage versions that processed it"),
+        Column("meta", str, "Known metadata supplied with it (JSON)"),
+        Column("run_id", str, "Run that last processed it", "runs.id"),
+        Column("updated_at", str, "When it was last processed (UTC)"),
+    )),
+    Table("runs", "One row per ingest run, with what it did.", "id", (
+        Column("id", str, "Run id"),
+        Column("started_at", str, "Start (UTC)"),
+        Column("finished_at", str, "End (UTC)"),
+        Column("status", str, "running, completed or failed"),
+        Column("inputs", int, "Sources given to the run"),
+        Column("added", int, "Documents added"),
+        Column("changed", int, "Sources whose content or processing changed"),
+        Column("unchanged", int, "Sources skipped because nothing changed"),
+        Column("deleted", int, "Documents removed because their source changed"),
+        Column("failed", int, "Sources that failed"),
+        Column("software_version", str, "Version of Scrutiny"),
+        Column("message", str, "Summary of the run"),
+    )),
+)
+TABLES = {t.name: t for t in SCHEMA}
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def open_db(path: Path | str) -> sqlite_utils.Database:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite_utils.Database(path)
+    db.execute("PRAGMA foreign_keys = ON")
+    db.execute("PRAGMA busy_timeout = 10000")
+    ensure_db_shape(db)
+    return db
+
+
+def ensure_db_shape(db: sqlite_utils.Database) -> None:
+    """Create or complete every table, foreign key, index and FTS index. Safe to run again."""
+    for table in SCHEMA:
+        t = db[table.name]
+        cols = {c.name: c.type for c in table.columns}
+        fks = [(c.name, *c.fk.split(".")) for c in table.columns if c.fk]
+        if not t.exists():
+            # foreign keys to tables later in SCHEMA are added once those exist
+            ready = [fk for fk in fks if db[fk[1]].exists() or fk[1] == table.name]
+            t.create(cols, pk=table.pk, foreign_keys=ready)
+        else:
+            for name, typ in cols.items():
+                if name not in t.columns_dict:
+                    t.add_column(name, typ)
+        for idx in table.indexes:
+            t.create_index(list(idx), if_not_exists=True)
+        if table.fts and not db[f"{table.name}_fts"].exists():
+            t.enable_fts(list(table.fts), create_triggers=True, tokenize="porter")
+    for table in SCHEMA:
+        t = db[table.name]
+        present = {(fk.column, fk.other_table) for fk in t.foreign_keys}
+        missing = [(c.name, *c.fk.split(".")) for c in table.columns
+                   if c.fk and (c.name, c.fk.split(".")[0]) not in present]
+        if missing:
+            t.add_foreign_keys([(table.name, *fk) for fk in missing])
+
+
+# ---------------------------------------------------------------- ledger
+
+def ledger(db: sqlite_utils.Database) -> dict[str, dict[str, Any]]:
+    return {r["source_path"]: r for r in db["sources"].rows}
+
+
+def statement_count(db: sqlite_utils.Database) -> int:
+    return db["statements"].count
+
+
+# ---------------------------------------------------------------- writes
+
+def _doc_row(doc: Document, statements: list[Statement], run_id: str, segmenter_version: str) -> dict[str, Any]:
+    m = doc.metadata
+    year = int(m.published[:4]) if m.published and m.published[:4].isdigit() else None
+    return {
+        "id": doc.id, "source_path": doc.source_path, "source_url": m.url, "format": doc.format, "title": m.title,
+        "publisher": m.publisher, "doc_type": m.doc_type, "local_authority": m.local_authority,
+        "service": m.service, "published": m.published, "year": year, "language": m.language,
+        "pages": doc.page_count, "size": doc.size, "statement_count": len(statements), "text": doc.text,
+        "extractor_version": doc.extractor_version, "segmenter_version": segmenter_version,
+        "ingested_at": now(), "run_id": run_id,
+    }
+
+
+def _statement_row(s: Statement) -> dict[str, Any]:
+    return {
+        "id": s.id, "document_id": s.document_id, "seq": s.seq, "text": s.text, "page": s.page,
+        "char_start": s.char_start, "char_end": s.char_end, "heading": s.heading, "kind": s.kind,
+        "speaker": s.speaker, "language": s.language, "lemmas": s.lemmas,
+    }
+
+
+def _delete_document(db: sqlite_utils.Database, document_id: str) -> None:
+    db.execute("DELETE FROM predictions WHERE statement_id IN (SELECT id FROM statements WHERE document_id = ?)",
+               [document_id])
+    db.execute("DELETE FROM statements WHERE document_id = ?", [document_id])
+    db.execute("DELETE FROM documents WHERE id = ?", [document_id])
+
+
+def save_document(db: sqlite_utils.Database, doc: Document, statements: list[Statement], *, run_id: str,
+                  source: dict[str, Any], versions: dict[str, str]) -> bool:
+    """Write a document, its statements and its ledger row in one transaction.
+
+    `source` carries the ledger fields (source_path, sha256, size, mtime_ns, meta).
+    Returns True when the source previously pointed at another document that is now removed.
+    """
+    deleted = False
+    with db.conn:
+        previous = db.execute("SELECT document_id FROM sources WHERE source_path = ?", [source["source_path"]]).fetchone()
+        old_id = previous[0] if previous else None
+        if old_id and old_id != doc.id:
+            others = db.execute("SELECT count(*) FROM sources WHERE document_id = ? AND source_path != ?",
+                                [old_id, source["source_path"]]).fetchone()[0]
+            if not others:
+                _delete_document(db, old_id)
+                deleted = True
+        # re-processing the same bytes (a stage version changed) replaces the old statements
+        _delete_document(db, doc.id)
+        db["documents"].insert(_doc_row(doc, statements, run_id, versions.get("segment", "")))
+        db["statements"].insert_all((_statement_row(s) for s in statements), batch_size=500)
+        db.execute("DELETE FROM failures WHERE source_path = ?", [source["source_path"]])
+        db["sources"].upsert(_ledger_row(source, doc.id, "ok", versions, run_id), pk="source_path")
+    return deleted
+
+
+def save_failure(db: sqlite_utils.Database, failure: Failure, *, run_id: str, source: dict[str, Any],
+                 versions: dict[str, str]) -> None:
+    with db.conn:
+        db.execute("DELETE FROM failures WHERE source_path = ?", [failure.source_path])
+        db["failures"].upsert({
+            "source_path": failure.source_path, "sha256": source.get("sha256") or "", "stage": failure.stage,
+            "reason": failure.reason, "software_version": failure.software_version, "at": now(), "run_id": run_id,
+        }, pk=("source_path", "sha256", "stage"))
+        if source.get("sha256"):
+            db["sources"].upsert(_ledger_row(source, None, "failed", versions, run_id), pk="source_path")
+
+
+def _ledger_row(source: dict[str, Any], document_id: str | None, status: str, versions: dict[str, str],
+                run_id: str) -> dict[str, Any]:
+    return {
+        "source_path": source["source_path"], "sha256": source.get("sha256"), "size": source.get("size"),
+        "mtime_ns": source.get("mtime_ns"), "document_id": document_id, "status": status,
+        "versions": json.dumps(versions, sort_keys=True), "meta": json.dumps(source.get("meta") or {}, sort_keys=True),
+        "run_id": run_id, "updated_at": now(),
+    }
+
+
+def save_predictions(db: sqlite_utils.Database, predictions: Iterable[Prediction]) -> int:
+    rows = [{"statement_id": p.statement_id, "scheme": p.scheme, "labels": json.dumps(list(p.labels)),
+             "scores": json.dumps(p.scores, sort_keys=True), "abstain": int(p.abstain), "model": p.model}
+            for p in predictions]
+    with db.conn:
+        db["predictions"].upsert_all(rows, pk="statement_id")
+    return len(rows)
+
+
+def start_run(db: sqlite_utils.Database, run_id: str, inputs: int, software_version: str) -> None:
+    with db.conn:
+        db["runs"].upsert({"id": run_id, "started_at": now(), "status": "running", "inputs": inputs,
+                           "software_version": software_version}, pk="id")
+
+
+def finish_run(db: sqlite_utils.Database, run_id: str, counts: dict[str, int], status: str, message: str) -> None:
+    with db.conn:
+        db["runs"].update(run_id, {"finished_at": now(), "status": status, "message": message,
+                                   **{k: counts.get(k, 0) for k in ("added", "changed", "unchanged", "deleted", "failed")}})
+
+
+def integrity_ok(path: Path | str) -> bool:
+    con = sqlite3.connect(path)
+    try:
+        return con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finally:
+        con.close()
