@@ -19,7 +19,8 @@ from pipeline import __version__
 from pipeline.config import Settings
 from pipeline.errors import PipelineError
 from pipeline.records import Document, Failure, Source, Statement
-from pipeline.sources import Fingerprint, Plan, discover, plan
+from pipeline.sources import Fingerprint
+from pipeline.workplan import plan_ingest
 from pipeline.versions import stage_versions
 
 
@@ -84,17 +85,6 @@ def store_task(settings: Settings, run_id: str, fp: Fingerprint, result: tuple[D
 
 def new_run_id() -> str:
     return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:6]
-
-
-def plan_ingest(paths: list[str], settings: Settings, meta: dict[str, Any] | None = None) -> Plan:
-    """What a run over `paths` would do; cheap, and needs no Prefect."""
-    from pipeline import store
-
-    db = store.open_db(settings.db_path)
-    try:
-        return plan(discover(paths, meta), store.ledger(db), stage_versions())
-    finally:
-        db.close()
 
 
 @flow(name="scrutiny-ingest", log_prints=False, persist_result=False)

@@ -109,7 +109,7 @@ def prefect_environment(data_dir: Path) -> None:
 def cmd_ingest(args: argparse.Namespace) -> int:
     settings = Settings(db_path=Path(args.db))
     meta = _meta(args.meta)
-    from flows.ingest import plan_ingest  # imports Prefect's client only, not a server
+    from .workplan import plan_ingest  # cheap: no Prefect, no parsing
 
     try:
         work = plan_ingest(args.paths, settings, meta)

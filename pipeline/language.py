@@ -48,9 +48,9 @@ def detect_language(text: str, default: str = "en") -> str:
     from lingua import Language
 
     result = _detector().detect_language_of(text[:5000])
-    if result is Language.WELSH:
+    if result == Language.WELSH:
         return "cy"
-    if result is Language.ENGLISH:
+    if result == Language.ENGLISH:
         return "en"
     return _by_words(words) or default
 
@@ -70,5 +70,5 @@ def detect_languages(texts: list[str], default: str = "en") -> list[str]:
     if long_idx:
         results = _detector().detect_languages_in_parallel_of([texts[i][:5000] for i in long_idx])
         for i, r in zip(long_idx, results):
-            out[i] = "cy" if r is Language.WELSH else "en" if r is Language.ENGLISH else default
+            out[i] = "cy" if r == Language.WELSH else "en" if r == Language.ENGLISH else default
     return [o or default for o in out]

@@ -43,7 +43,7 @@ AUTHORITY_SUBJECT = re.compile(r"\b(?:local authority|council|authority|service|
 
 NAME = r"(?:[A-Z][\w'’-]+|[A-Z]\.)(?:\s+(?:[A-Z][\w'’-]+|[A-Z]\.|de|van|ap)){0,3}"
 TITLE = r"(?:Cllr\.?|Councillor|Coun\.?|Dr\.?|Mr\.?|Mrs\.?|Ms\.?|Professor|Prof\.?|Sir|Dame|Lord|Baroness)"
-ROLE = (r"(?:(?:the\s+)?(?:council|group|opposition|deputy|cabinet|portfolio|chief|corporate|interim|acting|lead|"
+ROLE = (r"(?i:(?:the\s+)?(?:council|group|opposition|deputy|cabinet|portfolio|chief|corporate|interim|acting|lead|"
         r"strategic|statutory|plaid cymru|labour|conservative|liberal democrat|independent|welsh|health|social|"
         r"children'?s|adult'?s?|services?|executive|director|leader|member|secretary|minister|inspector|head|"
         r"chair|chairman|chairwoman|mayor|officer|spokes(?:man|woman|person)|of|for|and)\s+){1,8}")
@@ -122,6 +122,29 @@ class SentenceRules:
                 i = j
                 continue
             i += 1
+        return doc
+
+
+@Language.factory("scrutiny_lemma_case_v1")
+def make_lemma_case(nlp: Language, name: str) -> "LemmaCase":
+    return LemmaCase(nlp)
+
+
+class LemmaCase:
+    """The lookup table is case-sensitive: a capitalised word at the start of a sentence
+    ("Children were ...") gets the lemma of its lower-case form."""
+
+    def __init__(self, nlp: Language) -> None:
+        self.nlp = nlp
+        self._table = None
+
+    def __call__(self, doc: Doc) -> Doc:
+        if self._table is None:
+            self._table = self.nlp.get_pipe("lemmatizer").lookups.get_table("lemma_lookup")
+        for t in doc:
+            if t.lemma_ == t.text and not t.text.islower() and t.text[:1].isupper():
+                lower = t.text.lower()
+                t.lemma_ = self._table.get(lower, lower)
         return doc
 
 

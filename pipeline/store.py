@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import sqlite_utils
 
@@ -39,6 +40,20 @@ class Table:
 
 
 SCHEMA: tuple[Table, ...] = (
+    Table("runs", "One row per ingest run, with what it did.", "id", (
+        Column("id", str, "Run id"),
+        Column("started_at", str, "Start (UTC)"),
+        Column("finished_at", str, "End (UTC)"),
+        Column("status", str, "running, completed or failed"),
+        Column("inputs", int, "Sources given to the run"),
+        Column("added", int, "Documents added"),
+        Column("changed", int, "Sources whose content or processing changed"),
+        Column("unchanged", int, "Sources skipped because nothing changed"),
+        Column("deleted", int, "Documents removed because their source changed"),
+        Column("failed", int, "Sources that failed"),
+        Column("software_version", str, "Version of Scrutiny"),
+        Column("message", str, "Summary of the run"),
+    )),
     Table("documents", "One row per source document (inspection report, minutes, report, statement, news page).", "id", (
         Column("id", str, "sha256 of the document's bytes"),
         Column("source_path", str, "File the document was read from"),
@@ -105,20 +120,6 @@ SCHEMA: tuple[Table, ...] = (
         Column("run_id", str, "Run that last processed it", "runs.id"),
         Column("updated_at", str, "When it was last processed (UTC)"),
     )),
-    Table("runs", "One row per ingest run, with what it did.", "id", (
-        Column("id", str, "Run id"),
-        Column("started_at", str, "Start (UTC)"),
-        Column("finished_at", str, "End (UTC)"),
-        Column("status", str, "running, completed or failed"),
-        Column("inputs", int, "Sources given to the run"),
-        Column("added", int, "Documents added"),
-        Column("changed", int, "Sources whose content or processing changed"),
-        Column("unchanged", int, "Sources skipped because nothing changed"),
-        Column("deleted", int, "Documents removed because their source changed"),
-        Column("failed", int, "Sources that failed"),
-        Column("software_version", str, "Version of Scrutiny"),
-        Column("message", str, "Summary of the run"),
-    )),
 )
 TABLES = {t.name: t for t in SCHEMA}
 
@@ -144,9 +145,7 @@ def ensure_db_shape(db: sqlite_utils.Database) -> None:
         cols = {c.name: c.type for c in table.columns}
         fks = [(c.name, *c.fk.split(".")) for c in table.columns if c.fk]
         if not t.exists():
-            # foreign keys to tables later in SCHEMA are added once those exist
-            ready = [fk for fk in fks if db[fk[1]].exists() or fk[1] == table.name]
-            t.create(cols, pk=table.pk, foreign_keys=ready)
+            t.create(cols, pk=table.pk, foreign_keys=fks)  # SCHEMA lists referenced tables first
         else:
             for name, typ in cols.items():
                 if name not in t.columns_dict:
@@ -155,13 +154,41 @@ def ensure_db_shape(db: sqlite_utils.Database) -> None:
             t.create_index(list(idx), if_not_exists=True)
         if table.fts and not db[f"{table.name}_fts"].exists():
             t.enable_fts(list(table.fts), create_triggers=True, tokenize="porter")
+    missing = []
     for table in SCHEMA:
-        t = db[table.name]
-        present = {(fk.column, fk.other_table) for fk in t.foreign_keys}
-        missing = [(c.name, *c.fk.split(".")) for c in table.columns
-                   if c.fk and (c.name, c.fk.split(".")[0]) not in present]
-        if missing:
-            t.add_foreign_keys([(table.name, *fk) for fk in missing])
+        present = {(fk.column, fk.other_table) for fk in db[table.name].foreign_keys}
+        missing += [(table.name, c.name, *c.fk.split(".")) for c in table.columns
+                    if c.fk and (c.name, c.fk.split(".")[0]) not in present]
+    if missing:  # a database made by an older schema
+        db.add_foreign_keys(missing)
+
+
+# ---------------------------------------------------------------- transactions
+
+@contextmanager
+def transaction(db: sqlite_utils.Database) -> Iterator[None]:
+    """All or nothing. A savepoint, because sqlite-utils' own write helpers commit as they go
+    (they open `with conn:` blocks), so writes in here use plain SQL through `_write`."""
+    conn = db.conn
+    conn.execute("SAVEPOINT scrutiny_write")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK TO scrutiny_write")
+        conn.execute("RELEASE scrutiny_write")
+        raise
+    conn.execute("RELEASE scrutiny_write")
+    if conn.in_transaction:
+        conn.commit()
+
+
+def _write(db: sqlite_utils.Database, table: str, rows: Iterable[dict[str, Any]], *, replace: bool = False) -> int:
+    columns = [c.name for c in TABLES[table].columns]
+    sql = (f"INSERT {'OR REPLACE ' if replace else ''}INTO [{table}] ({', '.join(f'[{c}]' for c in columns)}) "
+           f"VALUES ({', '.join('?' for _ in columns)})")
+    values = [[row.get(c) for c in columns] for row in rows]
+    db.conn.executemany(sql, values)
+    return len(values)
 
 
 # ---------------------------------------------------------------- ledger
@@ -212,7 +239,7 @@ def save_document(db: sqlite_utils.Database, doc: Document, statements: list[Sta
     Returns True when the source previously pointed at another document that is now removed.
     """
     deleted = False
-    with db.conn:
+    with transaction(db):
         previous = db.execute("SELECT document_id FROM sources WHERE source_path = ?", [source["source_path"]]).fetchone()
         old_id = previous[0] if previous else None
         if old_id and old_id != doc.id:
@@ -223,23 +250,23 @@ def save_document(db: sqlite_utils.Database, doc: Document, statements: list[Sta
                 deleted = True
         # re-processing the same bytes (a stage version changed) replaces the old statements
         _delete_document(db, doc.id)
-        db["documents"].insert(_doc_row(doc, statements, run_id, versions.get("segment", "")))
-        db["statements"].insert_all((_statement_row(s) for s in statements), batch_size=500)
+        _write(db, "documents", [_doc_row(doc, statements, run_id, versions.get("segment", ""))])
+        _write(db, "statements", (_statement_row(s) for s in statements))
         db.execute("DELETE FROM failures WHERE source_path = ?", [source["source_path"]])
-        db["sources"].upsert(_ledger_row(source, doc.id, "ok", versions, run_id), pk="source_path")
+        _write(db, "sources", [_ledger_row(source, doc.id, "ok", versions, run_id)], replace=True)
     return deleted
 
 
 def save_failure(db: sqlite_utils.Database, failure: Failure, *, run_id: str, source: dict[str, Any],
                  versions: dict[str, str]) -> None:
-    with db.conn:
+    with transaction(db):
         db.execute("DELETE FROM failures WHERE source_path = ?", [failure.source_path])
-        db["failures"].upsert({
+        _write(db, "failures", [{
             "source_path": failure.source_path, "sha256": source.get("sha256") or "", "stage": failure.stage,
             "reason": failure.reason, "software_version": failure.software_version, "at": now(), "run_id": run_id,
-        }, pk=("source_path", "sha256", "stage"))
+        }])
         if source.get("sha256"):
-            db["sources"].upsert(_ledger_row(source, None, "failed", versions, run_id), pk="source_path")
+            _write(db, "sources", [_ledger_row(source, None, "failed", versions, run_id)], replace=True)
 
 
 def _ledger_row(source: dict[str, Any], document_id: str | None, status: str, versions: dict[str, str],
@@ -256,21 +283,22 @@ def save_predictions(db: sqlite_utils.Database, predictions: Iterable[Prediction
     rows = [{"statement_id": p.statement_id, "scheme": p.scheme, "labels": json.dumps(list(p.labels)),
              "scores": json.dumps(p.scores, sort_keys=True), "abstain": int(p.abstain), "model": p.model}
             for p in predictions]
-    with db.conn:
-        db["predictions"].upsert_all(rows, pk="statement_id")
+    with transaction(db):
+        _write(db, "predictions", rows, replace=True)
     return len(rows)
 
 
 def start_run(db: sqlite_utils.Database, run_id: str, inputs: int, software_version: str) -> None:
-    with db.conn:
-        db["runs"].upsert({"id": run_id, "started_at": now(), "status": "running", "inputs": inputs,
-                           "software_version": software_version}, pk="id")
+    with transaction(db):
+        _write(db, "runs", [{"id": run_id, "started_at": now(), "status": "running", "inputs": inputs,
+                             "software_version": software_version}], replace=True)
 
 
 def finish_run(db: sqlite_utils.Database, run_id: str, counts: dict[str, int], status: str, message: str) -> None:
-    with db.conn:
-        db["runs"].update(run_id, {"finished_at": now(), "status": status, "message": message,
-                                   **{k: counts.get(k, 0) for k in ("added", "changed", "unchanged", "deleted", "failed")}})
+    keys = ("added", "changed", "unchanged", "deleted", "failed")
+    with transaction(db):
+        db.execute(f"UPDATE runs SET finished_at = ?, status = ?, message = ?, {', '.join(f'{k} = ?' for k in keys)} "
+                   "WHERE id = ?", [now(), status, message, *(counts.get(k, 0) for k in keys), run_id])
 
 
 def integrity_ok(path: Path | str) -> bool:

@@ -1,0 +1,81 @@
+"""The ingest flow, run for real under one shared Prefect test harness."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from builders import make_docx, make_news_html, make_pdf
+from pipeline import store
+
+
+@pytest.fixture
+def folder(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    make_pdf(docs / "report.pdf", [
+        [("h1", "Inspection of Adult Services"), ("p", "We inspected adult social care in Afonwy in May 2019.")],
+        [("h2", "Recommendations"), ("li", "1. Ensure carers assessments are offered to every carer."),
+         ("li", "2. Reduce the waiting list for domiciliary care packages.")],
+    ], header="Inspection of Adult Services | Afonwy", footer="Made by the Scrutiny tests")
+    make_docx(docs / "minutes.docx", [("h1", "Cabinet minutes"),
+                                      ("p", "Members noted the recommendations of the inspection report.")])
+    make_news_html(docs / "news.html", "Care at home waits grow", [
+        "Families in Afonwy are waiting months for care at home, a report has found.",
+    ])
+    (docs / "broken.pdf").write_bytes(b"%PDF-1.4 this file was cut short")
+    (docs / "notes.txt").write_text("The improvement board met in June and reviewed the recommendations.\n")
+    return docs
+
+
+def test_ingest_flow_stores_documents_and_records_failures(prefect_harness, folder, tmp_path):
+    from flows.ingest import ingest_flow
+
+    db_path = tmp_path / "out.db"
+    summary = ingest_flow(paths=[str(folder)], db_path=str(db_path))
+    assert summary["inputs"] == 5 and summary["added"] == 4 and summary["failed"] == 1
+    assert summary["failures"][0]["source_path"].endswith("broken.pdf")
+    db = store.open_db(db_path)
+    assert db["documents"].count == 4
+    failure = next(db["failures"].rows)
+    assert failure["source_path"].endswith("broken.pdf") and failure["reason"]
+    run = next(db["runs"].rows)
+    assert run["status"] == "completed" and run["added"] == 4 and run["failed"] == 1
+    recs = [r["text"] for r in db.query("SELECT text FROM statements WHERE kind = 'recommendation'")]
+    assert "Ensure carers assessments are offered to every carer." in recs
+    page = db.execute("SELECT page FROM statements WHERE text LIKE 'Reduce the waiting list%'").fetchone()[0]
+    assert page == 2
+    assert store.integrity_ok(db_path)
+
+
+def test_second_run_changes_nothing_and_says_so(prefect_harness, folder, tmp_path, capsys):
+    from pipeline.cli import main
+
+    db_path = tmp_path / "again.db"
+    assert main(["ingest", str(folder), "--db", str(db_path)]) == 0
+    first = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    before = {t: list(store.open_db(db_path)[t].rows) for t in ("documents", "statements", "sources", "runs")}
+    assert main(["ingest", str(folder), "--db", str(db_path)]) == 0
+    captured = capsys.readouterr()
+    second = json.loads(captured.out.strip().splitlines()[-1])
+    assert first["added"] == 4
+    assert (second["added"], second["changed"], second["deleted"], second["failed"]) == (0, 0, 0, 0)
+    assert second["unchanged"] == 5
+    assert "nothing changed" in captured.err
+    after = {t: list(store.open_db(db_path)[t].rows) for t in ("documents", "statements", "sources", "runs")}
+    assert after == before
+
+
+def test_changed_file_is_reprocessed_and_old_document_removed(prefect_harness, folder, tmp_path):
+    from flows.ingest import ingest_flow
+
+    db_path = tmp_path / "change.db"
+    ingest_flow(paths=[str(folder)], db_path=str(db_path))
+    (folder / "notes.txt").write_text("The improvement board met in July and agreed a new workforce plan.\n")
+    summary = ingest_flow(paths=[str(folder)], db_path=str(db_path))
+    assert (summary["added"], summary["changed"], summary["deleted"]) == (0, 1, 1)
+    db = store.open_db(db_path)
+    texts = [r["text"] for r in db.query("SELECT s.text FROM statements s JOIN documents d ON d.id = s.document_id "
+                                          "WHERE d.source_path LIKE '%notes.txt'")]
+    assert texts == ["The improvement board met in July and agreed a new workforce plan."]

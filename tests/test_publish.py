@@ -1,0 +1,62 @@
+"""Datasette over the database, through its in-process client."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline import publish, store
+from test_store import a_document
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def db_path(tmp_path):
+    path = tmp_path / "scrutiny.db"
+    db = store.open_db(path)
+    store.start_run(db, "r1", 1, "t")
+    doc, statements = a_document(text_blocks=(
+        "Ensure the recommendations of the inspection are tracked by the improvement board.",
+        "Recruitment of foster carers has improved since the last inspection.",
+        "<script>alert('x')</script> appeared in a pasted page.",
+    ))
+    store.save_document(db, doc, statements, run_id="r1", source={"source_path": "x.txt", "sha256": doc.id},
+                        versions={})
+    db.close()
+    return path
+
+
+async def test_search_returns_statements(db_path):
+    ds = publish.datasette_app(db_path)
+    response = await ds.client.get("/scrutiny/statements.json?_search=recommendations&_shape=objects")
+    assert response.status_code == 200
+    rows = response.json()["rows"]
+    assert [r["text"][:20] for r in rows] == ["Ensure the recommend"]
+
+
+async def test_metadata_describes_every_table_and_column(db_path):
+    ds = publish.datasette_app(db_path)
+    meta = (await ds.client.get("/-/metadata.json")).json()
+    assert meta["license"] == "Open Government Licence v3.0" and meta["source"]
+    tables = meta["databases"]["scrutiny"]["tables"]
+    for table in store.SCHEMA:
+        assert tables[table.name]["description"] == table.description
+        assert set(tables[table.name]["columns"]) == {c.name for c in table.columns}
+    page = await ds.client.get("/scrutiny/statements")
+    assert "One row per statement" in page.text
+
+
+async def test_database_is_served_read_only(db_path):
+    ds = publish.datasette_app(db_path)
+    assert ds.databases["scrutiny"].is_mutable is False
+    response = await ds.client.get("/scrutiny.json?sql=DELETE+FROM+statements")
+    assert response.status_code == 400
+    count = (await ds.client.get("/scrutiny.json?sql=select+count(*)+as+n+from+statements&_shape=array")).json()
+    assert count == [{"n": 3}]
+
+
+async def test_document_text_is_escaped(db_path):
+    ds = publish.datasette_app(db_path)
+    page = await ds.client.get("/scrutiny/statements")
+    assert "<script>alert" not in page.text
+    assert "&lt;script&gt;" in page.text

@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from pipeline import store
+from pipeline.extract.layout import RawBlock, assemble
+from pipeline.records import Document, Failure, Metadata, Statement
+
+
+def a_document(doc_id: str = "a" * 64, text_blocks=("Members noted the recommendations of the inspection.",)):
+    text, blocks, pages = assemble([RawBlock("paragraph", t) for t in text_blocks])
+    doc = Document(id=doc_id, source_path="x.txt", format="text", text=text, blocks=blocks, pages=pages,
+                   metadata=Metadata(title="T", doc_type="council_minutes", published="2018-05-01"), size=10,
+                   extractor_version="e")
+    statements = [Statement(doc_id, i, b.text, b.char_start, b.char_end, None, None, "finding", None, "en")
+                  for i, b in enumerate(blocks)]
+    return doc, statements
+
+
+def test_ensure_db_shape_is_idempotent(tmp_path):
+    db = store.open_db(tmp_path / "s.db")
+    before = {t: db[t].schema for t in db.table_names()}
+    store.ensure_db_shape(db)
+    store.ensure_db_shape(db)
+    assert {t: db[t].schema for t in db.table_names()} == before
+    for table in store.SCHEMA:
+        assert set(db[table.name].columns_dict) == {c.name for c in table.columns}
+    assert "statements_fts" in db.table_names()
+    fks = {(fk.table, fk.column, fk.other_table) for fk in db["statements"].foreign_keys}
+    assert ("statements", "document_id", "documents") in fks
+
+
+def test_save_document_writes_document_statements_and_ledger_together(tmp_path):
+    db = store.open_db(tmp_path / "s.db")
+    store.start_run(db, "r1", 1, "t")
+    doc, statements = a_document()
+    store.save_document(db, doc, statements, run_id="r1",
+                        source={"source_path": "x.txt", "sha256": doc.id, "size": 10, "mtime_ns": 1}, versions={})
+    assert db["documents"].count == 1 and db["statements"].count == 1
+    assert db["sources"].get("x.txt")["document_id"] == doc.id
+    assert db["documents"].get(doc.id)["year"] == 2018
+    hits = list(db.query("SELECT statements.id FROM statements JOIN statements_fts "
+                         "ON statements.rowid = statements_fts.rowid WHERE statements_fts MATCH 'recommendation'"))
+    assert len(hits) == 1  # porter stemming: "recommendations" matches "recommendation"
+
+
+def test_changed_source_replaces_the_old_document(tmp_path):
+    db = store.open_db(tmp_path / "s.db")
+    store.start_run(db, "r1", 1, "t")
+    old, s_old = a_document("a" * 64)
+    new, s_new = a_document("b" * 64, ("A different text about placements for children.",))
+    src = {"source_path": "x.txt", "size": 10, "mtime_ns": 1}
+    assert not store.save_document(db, old, s_old, run_id="r1", source={**src, "sha256": old.id}, versions={})
+    assert store.save_document(db, new, s_new, run_id="r1", source={**src, "sha256": new.id}, versions={})
+    assert [r["id"] for r in db["documents"].rows] == [new.id]
+    assert {r["document_id"] for r in db["statements"].rows} == {new.id}
+
+
+def test_a_failed_write_leaves_nothing_half_written(tmp_path):
+    db = store.open_db(tmp_path / "s.db")
+    store.start_run(db, "r1", 1, "t")
+    doc, statements = a_document()
+    broken = statements + [statements[0]]  # a duplicate primary key fails the statements insert
+    with pytest.raises(sqlite3.IntegrityError):
+        store.save_document(db, doc, broken, run_id="r1", source={"source_path": "x.txt", "sha256": doc.id},
+                            versions={})
+    assert db["documents"].count == 0 and db["statements"].count == 0 and db["sources"].count == 0
+
+
+def test_failure_is_stored_with_reason_and_version(tmp_path):
+    db = store.open_db(tmp_path / "s.db")
+    store.start_run(db, "r1", 1, "t")
+    store.save_failure(db, Failure("bad.pdf", "extract", "encrypted PDF", "0.1.0"), run_id="r1",
+                       source={"source_path": "bad.pdf", "sha256": "c" * 64}, versions={})
+    row = next(db["failures"].rows)
+    assert (row["source_path"], row["stage"], row["reason"], row["software_version"]) == \
+        ("bad.pdf", "extract", "encrypted PDF", "0.1.0")
+    assert db["sources"].get("bad.pdf")["status"] == "failed"
+    assert store.integrity_ok(tmp_path / "s.db")
