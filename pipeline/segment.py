@@ -30,7 +30,7 @@ QUOTE_OPEN = "\"“‘'"
 QUOTE_CHARS = "\"“”‘’"
 RECOMMENDATION_HEADING = re.compile(
     r"recommendation|areas? for (?:improvement|development)|priority areas?|what needs to (?:improve|happen)|"
-    r"required actions?|actions? required|next steps|argymhellion|meysydd i'w gwella", re.I)
+    r"required actions?|actions? required|argymhellion|meysydd i'w gwella", re.I)
 IMPERATIVES = frozenset(
     "ensure develop improve review strengthen establish implement consider embed increase reduce provide "
     "undertake address introduce make put continue take secure promote maintain deliver prioritise "
@@ -50,7 +50,8 @@ ROLE = (r"(?i:(?:the\s+)?(?:council|group|opposition|deputy|cabinet|portfolio|ch
 SPEECH_VERBS = (r"(?:said|says|added|told|explained|commented|stated|warned|admitted|insisted|continued|asked|"
                 r"replied|answered|responded|noted)")
 SAID_NAME = re.compile(rf"\b{SPEECH_VERBS}\s+(?:{ROLE})?(?P<name>{TITLE}\s+{NAME}|{NAME})")
-NAME_SAID = re.compile(rf"(?P<name>(?:{TITLE}\s+)?{NAME})(?:\s*\([^)]{{1,40}}\))?,?\s+(?:{SPEECH_VERBS}|went on to say)\b\s*[:,]?")
+NAME_SAID = re.compile(rf"(?P<name>(?:{TITLE}\s+)?{NAME})(?:\s*\([^)]{{1,40}}\))?(?:,\s+[^,\"“”]{{3,80}},)?,?\s+"
+                       rf"(?:{SPEECH_VERBS}|went on to say)\b\s*[:,]?")
 SKIP_NAMES = frozenset({"He", "She", "They", "It", "We", "The", "This", "That", "There", "Members", "Councillors",
                         "A", "An", "In", "But", "And", "Report", "Council", "Inspectors", "Officers"})
 
@@ -215,7 +216,7 @@ def _kind(s: _Sentence, heading: str | None, speaker: str | None, doc_type: str)
     first_word = re.sub(r"[^\w]", "", words[0]).lower() if words else ""
     if first_word in IMPERATIVES and words[0][:1].isupper():
         return "recommendation"
-    if heading and RECOMMENDATION_HEADING.search(heading) and s.block.kind in ("list_item", "paragraph"):
+    if heading and RECOMMENDATION_HEADING.search(heading) and s.block.kind == "list_item":
         return "recommendation"
     m = SHOULD.search(text)
     if m and AUTHORITY_SUBJECT.search(text[: m.start()]) and doc_type in ("inspection_report", "government_statement",
