@@ -25,6 +25,8 @@ class Body:
     welsh: str | None
     variants: tuple[str, ...]
     fictional: bool = False
+    places: tuple[str, ...] = ()
+    domains: tuple[str, ...] = ()
 
     @property
     def surface_forms(self) -> tuple[str, ...]:
@@ -61,6 +63,12 @@ class Gazetteer:
             parts.append(alternation(sensitive))
         # Longest-first across both groups: try the case-insensitive (long) forms first.
         self._pattern = re.compile(r"(?<![\w-])(?:" + "|".join(parts) + r")(?![\w-])")
+        self._place_of = {p: b for b in bodies for p in b.places}
+        self._domain_of = {d.lower(): b for b in bodies for d in b.domains}
+        self._places = re.compile(r"(?<![\w-])(?:" + alternation(list(self._place_of)) + r")(?![\w-])") \
+            if self._place_of else None
+        self._domains = re.compile(r"(?i)(?<![\w-])(?:" + alternation(list(self._domain_of)) + r")\b") \
+            if self._domain_of else None
 
     def find(self, text: str) -> list[Mention]:
         found = []
@@ -72,6 +80,19 @@ class Gazetteer:
 
     def council_counts(self, text: str) -> Counter[str]:
         return Counter(m.body.name for m in self.find(text) if m.body.kind == "council")
+
+    def council_evidence(self, text: str) -> Counter[str]:
+        """Weighted evidence for each council: names count 1, web domains 2, towns 0.5."""
+        evidence: Counter[str] = Counter()
+        for name, n in self.council_counts(text).items():
+            evidence[name] += n
+        if self._domains is not None:
+            for m in self._domains.finditer(text):
+                evidence[self._domain_of[m.group(0).lower()].name] += 2
+        if self._places is not None:
+            for m in self._places.finditer(text):
+                evidence[self._place_of[m.group(0)].name] += 0.5
+        return evidence
 
     def canonical(self, name: str | None, kind: str | None = None) -> str | None:
         """The canonical name for any known form of a body's name, or None."""
@@ -102,6 +123,8 @@ def load_gazetteer(path: Path = DEFAULT_PATH) -> Gazetteer:
                     welsh=row.get("welsh"),
                     variants=tuple(row.get("variants", [])),
                     fictional=bool(row.get("fictional", False)),
+                    places=tuple(row.get("places", [])),
+                    domains=tuple(row.get("domains", [])),
                 )
             )
     return Gazetteer(bodies, data.get("version", "gazetteer"))

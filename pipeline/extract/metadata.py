@@ -25,7 +25,8 @@ _MONTH_RE = "|".join(sorted(list(MONTHS) + list(WELSH_MONTHS), key=len, reverse=
 
 LABELLED_DATE = re.compile(
     r"(?:created on|first published:?|published:?|last updated:?|updated:?|date of publication:?|"
-    r"cyhoeddwyd gyntaf:?|cyhoeddwyd:?|dyddiad:?|date:|posted on|meeting date:?|held on)\s*"
+    r"cyhoeddwyd gyntaf:?|cyhoeddwyd:?|dyddiad:?|date:|posted on|meeting date:?|meeting:|held on|"
+    r"held (?:at|in) [^\n]{0,120}? on)\s*"
     r"(?:\w+day,?\s+)?(?P<d>[^\n]{4,40})", re.I)
 DMY = re.compile(rf"\b(?P<day>\d{{1,2}})(?:st|nd|rd|th|af|ed|eg|ain)?\s+(?:of\s+)?(?P<mon>{_MONTH_RE})\.?,?\s+(?P<year>(?:19|20)\d\d)\b", re.I)
 MDY = re.compile(rf"\b(?P<mon>{_MONTH_RE})\.?\s+(?P<day>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<year>(?:19|20)\d\d)\b", re.I)
@@ -53,6 +54,7 @@ TYPE_CUES: dict[str, list[tuple[str, float]]] = {
         (r"\bdeclarations? of interest\b", 3), (r"\bin the chair\b", 3), (r"\bcommittee\b", 1),
         (r"\bagenda\b", 1), (r"\bmembers (?:noted|asked|were|raised|agreed|considered)\b", 2),
         (r"\b(?:ieListDocuments|mgAi|moderngov)\b", 3), (r"\bcofnodion\b", 3), (r"\bymddiheuriadau\b", 3),
+        (r"\bagenda and minutes\b", 4), (r"\bagenda item\b", 2), (r"^minutes:", 3), (r"\bitem\s+\d+\b", 1),
         (r"\bcyfarfod\b", 1), (r"\bpenderfynwyd\b", 2), (r"\bmeeting of the\b", 1), (r"\bcouncillors?\b", 0.5),
     ],
     "council_report": [
@@ -61,7 +63,8 @@ TYPE_CUES: dict[str, list[tuple[str, float]]] = {
         (r"\bexecutive summary\b", 1), (r"\breason for recommendation\b", 3), (r"\bimpact assessment\b", 1),
     ],
     "improvement_plan": [
-        (r"\bimprovement plan\b", 3), (r"\bpriority improvement areas?\b", 3), (r"\baction plan\b", 1),
+        (r"\bimprovement (?:plan|programme|program)\b", 3), (r"\bpriority improvement areas?\b", 3),
+        (r"\baction plan\b", 1),
         (r"\bcorporate (?:improvement )?plan\b", 2), (r"\bwell-being objectives\b", 1), (r"\bcynllun gwella\b", 3),
     ],
     "government_statement": [
@@ -69,6 +72,8 @@ TYPE_CUES: dict[str, list[tuple[str, float]]] = {
         (r"\bdeputy minister\b", 2), (r"\bwelsh government\b", 1), (r"\bfirst published\b", 1),
         (r"\bdatganiad ysgrifenedig\b", 4), (r"\bysgrifennydd y cabinet\b", 2), (r"\bgweinidog\b", 1),
         (r"\bllywodraeth cymru\b", 1), (r"\bassembly members?\b", 1), (r"\bmembers of the senedd\b", 1),
+        (r"^[^\n]{0,80}\b(?:AM|MS|AS),? (?:Deputy )?(?:Minister|Cabinet Secretary)\b", 6),
+        (r"^[^\n]{0,80}(?:y Gweinidog|Dirprwy Weinidog|Ysgrifennydd y Cabinet) dros\b", 6),
     ],
     "news": [
         (r"\bcreated on \d", 4), (r"\bby [A-Z][a-z]+ [A-Z][a-z]+,? (?:local democracy )?reporter\b", 4),
@@ -76,7 +81,7 @@ TYPE_CUES: dict[str, list[tuple[str, float]]] = {
         (r"\b(?:share this article|related stories|most read)\b", 1),
     ],
 }
-_TYPE_PATTERNS = {t: [(re.compile(p, re.I), w) for p, w in cues] for t, cues in TYPE_CUES.items()}
+_TYPE_PATTERNS = {t: [(re.compile(p, re.I | re.M), w) for p, w in cues] for t, cues in TYPE_CUES.items()}
 
 
 def _mk_date(year: int, month: int | None = None, day: int | None = None) -> str | None:
@@ -156,16 +161,15 @@ def infer_doc_type(text: str, title: str | None, publisher: str | None, url: str
 
 def infer_council(gz: Gazetteer, text: str, title: str | None, url: str | None) -> str | None:
     counts: Counter[str] = Counter()
-    for name, n in gz.council_counts(title or "").items():
+    for name, n in gz.council_evidence(title or "").items():
         counts[name] += 5 * n
-    head, rest = text[:3000], text[3000:20000]
-    for name, n in gz.council_counts(head).items():
+    for name, n in gz.council_evidence(text[:3000]).items():
         counts[name] += n
-    for name, n in gz.council_counts(rest).items():
+    for name, n in gz.council_evidence(text[3000:20000]).items():
         counts[name] += 0.3 * n
     if url:
-        host = re.sub(r"^https?://", "", url).split("/")[0].replace("-", " ").replace(".", " ")
-        for name, n in gz.council_counts(host).items():
+        host = re.sub(r"^https?://", "", url).split("/")[0]
+        for name, n in gz.council_evidence(host + " " + host.replace("-", " ").replace(".", " ")).items():
             counts[name] += 3
     if not counts:
         return None
