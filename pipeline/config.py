@@ -18,7 +18,9 @@ class Settings:
     # Upper bounds that keep one hostile file from taking a run down.
     max_file_bytes: int = 200 * 1024 * 1024
     max_html_bytes: int = 20 * 1024 * 1024
-    pdf_timeout_s: float = 120.0
+    pdf_timeout_s: float = 30.0  # at least this long per PDF ...
+    pdf_seconds_per_mb: float = 20.0  # ... plus this per MB of file, so long reports get the time they need
+    pdf_timeout_max_s: float = 900.0
     pdf_memory_mb: int = 2048
     batch_size: int = 64
     software_version: str = __version__

@@ -192,3 +192,80 @@ def test_format_is_sniffed_from_bytes_not_name():
     assert sniff_format(b"<!DOCTYPE html><html><body>x</body></html>", "page.txt") == "html"
     with pytest.raises(ExtractionError, match="not a PDF"):
         sniff_format(b"hello", "fake.pdf")
+
+
+# ---------------------------------------------------------------- hostile and broken input
+
+def test_encrypted_pdf(tmp_path, settings):
+    from reportlab.lib import pdfencrypt
+    from reportlab.pdfgen import canvas
+
+    path = tmp_path / "locked.pdf"
+    c = canvas.Canvas(str(path), encrypt=pdfencrypt.StandardEncryption("secret", canPrint=0))
+    c.drawString(100, 700, "Text nobody can read without the password.")
+    c.save()
+    with pytest.raises(ExtractionError, match="encrypted"):
+        extract(Source(str(path)), settings)
+
+
+def test_page_tree_that_points_to_itself(tmp_path, settings):
+    path = tmp_path / "loop.pdf"
+    path.write_bytes(b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n"
+                     b"2 0 obj << /Type /Pages /Kids [2 0 R] /Count 1 >> endobj\n"
+                     b"trailer << /Root 1 0 R >>\n%%EOF")
+    with pytest.raises(ExtractionError, match="broken PDF"):
+        extract(Source(str(path)), settings)
+
+
+def test_decompression_bomb_is_stopped_within_bounds(tmp_path):
+    import dataclasses
+    import time
+    import zlib
+
+    from pipeline.config import Settings
+
+    data = zlib.compress(b"0" * (150 * 2**20), 9)
+    path = tmp_path / "bomb.pdf"
+    path.write_bytes(
+        b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n"
+        b"2 0 obj << /Type /Pages /Kids [3 0 R] /Count 1 >> endobj\n"
+        b"3 0 obj << /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R >> endobj\n"
+        b"4 0 obj << /Length " + str(len(data)).encode() + b" /Filter /FlateDecode >> stream\n" + data +
+        b"\nendstream endobj\ntrailer << /Root 1 0 R >>\n%%EOF")
+    tight = dataclasses.replace(Settings(), pdf_timeout_s=8, pdf_seconds_per_mb=0, pdf_memory_mb=600)
+    started = time.monotonic()
+    with pytest.raises(ExtractionError, match="too large|timed out|parser process died"):
+        extract(Source(str(path)), tight)
+    assert time.monotonic() - started < 60
+    # the reader recovers for the next file
+    doc = extract(Source(str(inspection_pdf(tmp_path))), tight)
+    assert doc.pages
+
+
+def test_deeply_nested_html_keeps_its_text(tmp_path, settings):
+    path = tmp_path / "deep.html"
+    path.write_text("<html><body>" + "<div>" * 20000 + "<p>Supervision of social workers is now monthly and "
+                    "recorded on every file in the county.</p>" + "</div>" * 20000 + "</body></html>")
+    doc = extract(Source(str(path)), settings)
+    assert "Supervision of social workers is now monthly" in doc.text
+
+
+def test_oversized_html_is_refused(tmp_path):
+    import dataclasses
+
+    from pipeline.config import Settings
+
+    path = tmp_path / "huge.html"
+    path.write_text("<html><body>" + "<p>Words about care.</p>" * 60_000 + "</body></html>")
+    with pytest.raises(ExtractionError, match="too large"):
+        extract(Source(str(path)), dataclasses.replace(Settings(), max_html_bytes=2**20))
+
+
+def test_broken_utf8_fails_but_legacy_encoding_is_read(tmp_path, settings):
+    broken = tmp_path / "broken.txt"
+    broken.write_bytes("The council\u2019s plan was agreed ".encode() + b"\xff\xfe" + b" in June.")
+    with pytest.raises(ExtractionError, match="broken UTF-8"):
+        extract(Source(str(broken)), settings)
+    legacy = tmp_path / "legacy.txt"
+    legacy.write_bytes("The caf\xe9 for care leavers opened in the county last week.".encode("cp1252"))
+    assert "caf\xe9 for care leavers" in extract(Source(str(legacy)), settings).text

@@ -55,7 +55,7 @@ def read_source(source: Source, settings: Settings) -> bytes:
     if size == 0:
         raise NoText("empty file")
     if size > settings.max_file_bytes:
-        raise ExtractionError(f"too large: {size / 1e6:.0f} MB is over the {settings.max_file_bytes / 1e6:.0f} MB limit")
+        raise ExtractionError(f"too large: {size / 2**20:.0f} MB is over the {settings.max_file_bytes / 2**20:.0f} MB limit")
     try:
         return path.read_bytes()
     except OSError as exc:
@@ -76,14 +76,16 @@ def extract_bytes(data: bytes, source: Source, settings: Settings) -> Document:
     if fmt == "pdf":
         from .isolate import worker
 
-        raw, page_count, info = worker(settings.pdf_timeout_s, settings.pdf_memory_mb).call("pdf", data)
+        timeout = min(settings.pdf_timeout_max_s,
+                      max(settings.pdf_timeout_s, len(data) / 2**20 * settings.pdf_seconds_per_mb))
+        raw, page_count, info = worker(settings.pdf_memory_mb).call("pdf", data, timeout=timeout)
         found = {"title": info.get("Title") or None}
     elif fmt == "html":
         from .html import read_html
 
         if len(data) > settings.max_html_bytes:
-            raise ExtractionError(f"too large: {len(data) / 1e6:.0f} MB of HTML is over the "
-                                  f"{settings.max_html_bytes / 1e6:.0f} MB limit")
+            raise ExtractionError(f"too large: {len(data) / 2**20:.0f} MB of HTML is over the "
+                                  f"{settings.max_html_bytes / 2**20:.0f} MB limit")
         raw, found = read_html(data, url=source.url or source.meta.get("url"))
     elif fmt == "docx":
         from .docx import read_docx

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from html.parser import HTMLParser
 
 from ..errors import ExtractionError, NoText
 from .layout import RawBlock
@@ -59,7 +60,13 @@ def read_html(data: bytes, url: str | None = None, declared_encoding: str | None
     except RecursionError as exc:
         raise ExtractionError("HTML nested too deeply to read") from exc
     if doc is None or doc.body is None:
-        raise NoText("no main content found in the HTML page")
+        # lxml stops building the tree 256 elements deep, so a deeply nested page can look empty to
+        # trafilatura; a streaming reader has no depth limit and keeps the text.
+        blocks = FlatReader.read(html)
+        if not blocks:
+            raise NoText("no main content found in the HTML page")
+        return blocks, {"title": FlatReader.title(html), "lang": _declared_lang(html), "url": url,
+                        "extractor": "flat"}
     blocks: list[RawBlock] = []
     for el in doc.body.iter("head", "p", "item", "row", "quote"):
         # Only leaf-level structure: an <item> inside a <p> or a <p> inside a <quote> is read once.
@@ -94,3 +101,67 @@ def read_html(data: bytes, url: str | None = None, declared_encoding: str | None
 def _declared_lang(html: str) -> str | None:
     m = re.search(r"<html[^>]*\blang\s*=\s*[\"']?([A-Za-z-]+)", html[:4096], re.I)
     return m.group(1).split("-")[0].lower() if m else None
+
+
+class FlatReader(HTMLParser):
+    """A streaming reader of block-level text, for pages lxml cannot build a tree for.
+
+    It skips scripts, styles and the usual page furniture containers, and makes a block of
+    each paragraph, heading, list item and table row, however deeply nested.
+    """
+
+    SKIP = {"script", "style", "noscript", "nav", "header", "footer", "aside", "form", "button", "select",
+            "template", "svg", "iframe"}
+    BLOCKS = {"p": "paragraph", "li": "list_item", "tr": "table_row", "h1": "heading", "h2": "heading",
+              "h3": "heading", "h4": "heading", "h5": "heading", "h6": "heading", "blockquote": "paragraph",
+              "div": "paragraph", "section": "paragraph", "article": "paragraph", "td": None, "th": None, "br": None}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.skip_depth = 0
+        self.blocks: list[RawBlock] = []
+        self.buffer: list[str] = []
+        self.kind = "paragraph"
+
+    def _flush(self) -> None:
+        text = " ".join("".join(self.buffer).split())
+        if text:
+            level = int(self.kind[1]) if self.kind.startswith("h") and len(self.kind) == 2 else 0
+            kind = "heading" if level else self.BLOCKS.get(self.kind) or "paragraph"
+            self.blocks.append(RawBlock(kind, text, None, level))
+        self.buffer = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag in self.SKIP:
+            self.skip_depth += 1
+        elif tag in self.BLOCKS and not self.skip_depth:
+            if self.BLOCKS[tag] is None:
+                self.buffer.append(" | " if tag in ("td", "th") and self.buffer else " ")
+            else:
+                self._flush()
+                self.kind = tag if tag.startswith("h") and len(tag) == 2 else tag
+
+    def handle_endtag(self, tag):
+        if tag in self.SKIP:
+            self.skip_depth = max(0, self.skip_depth - 1)
+        elif tag in self.BLOCKS and self.BLOCKS[tag] is not None and not self.skip_depth:
+            self._flush()
+            self.kind = "paragraph"
+
+    def handle_data(self, data):
+        if not self.skip_depth:
+            self.buffer.append(data)
+
+    @classmethod
+    def read(cls, html: str) -> list[RawBlock]:
+        reader = cls()
+        body = re.search(r"<body\b", html, re.I)
+        reader.feed(html[body.start():] if body else html)
+        reader.close()
+        reader._flush()
+        return [b for b in reader.blocks if b.kind != "table_row" or "|" in b.text or len(b.text.split()) > 3]
+
+    @staticmethod
+    def title(html: str) -> str | None:
+        m = re.search(r"<title[^>]*>(.*?)</title>", html[:20000], re.I | re.S)
+        return " ".join(m.group(1).split()) if m else None

@@ -41,8 +41,7 @@ def _serve(conn, memory_mb: int) -> None:  # runs in the child
 
 
 class IsolatedWorker:
-    def __init__(self, timeout_s: float, memory_mb: int) -> None:
-        self.timeout_s = timeout_s
+    def __init__(self, memory_mb: int) -> None:
         self.memory_mb = memory_mb
         self._lock = threading.Lock()
         self._proc: Any = None
@@ -64,16 +63,16 @@ class IsolatedWorker:
             self._proc.join(5)
         self._proc = self._conn = None
 
-    def call(self, reader: str, *args: Any) -> Any:
+    def call(self, reader: str, *args: Any, timeout: float) -> Any:
         from .. import errors
 
         with self._lock:
             self._ensure()
             try:
                 self._conn.send((reader, args))
-                if not self._conn.poll(self.timeout_s):
+                if not self._conn.poll(timeout):
                     self._kill()
-                    raise ExtractionError(f"timed out: parsing took longer than {self.timeout_s:g} s")
+                    raise ExtractionError(f"timed out: parsing took longer than {timeout:.0f} s")
                 reply = self._conn.recv()
             except (EOFError, BrokenPipeError, ConnectionResetError) as exc:
                 code = self._proc.exitcode if self._proc is not None else None
@@ -91,5 +90,5 @@ class IsolatedWorker:
 
 
 @lru_cache(maxsize=4)
-def worker(timeout_s: float, memory_mb: int) -> IsolatedWorker:
-    return IsolatedWorker(timeout_s, memory_mb)
+def worker(memory_mb: int) -> IsolatedWorker:
+    return IsolatedWorker(memory_mb)

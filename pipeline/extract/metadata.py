@@ -116,6 +116,39 @@ def parse_date(text: str) -> str | None:
     return best[1] if best else None
 
 
+TODAY = re.compile(rf"\b(?:today|heddiw)\s*\(?\s*(?:\w+day,?\s+)?(?P<day>\d{{1,2}})(?:st|nd|rd|th)?\s+(?P<mon>{_MONTH_RE})\b(?!\s+(?:19|20)\d\d)",
+                   re.I)
+
+
+def all_dates(text: str) -> list[str]:
+    found = []
+    for rx in (DMY, MDY, NUMERIC, ISO, MY):
+        for m in rx.finditer(text):
+            g = m.groupdict()
+            mon = int(g["mon"]) if g["mon"].isdigit() else _month(g["mon"])
+            value = _mk_date(int(g["year"]), mon, int(g["day"]) if g.get("day") else None)
+            if value:
+                found.append(value)
+    return found
+
+
+def _today_date(text: str) -> str | None:
+    """'published today (9 January)': the year is the first one on or after the latest date the text names."""
+    m = TODAY.search(text)
+    if not m:
+        return None
+    mon, day = _month(m["mon"]), int(m["day"])
+    dates = all_dates(text)
+    if not dates or not mon:
+        return None
+    latest = max(dates)
+    year = int(latest[:4])
+    candidate = _mk_date(year, mon, day)
+    if candidate and candidate[: len(latest)] < latest:
+        candidate = _mk_date(year + 1, mon, day)
+    return candidate
+
+
 def infer_published(text: str, hint: str | None, url: str | None) -> str | None:
     head = text[:1500]
     m = LABELLED_DATE.search(head)
@@ -123,6 +156,9 @@ def infer_published(text: str, hint: str | None, url: str | None) -> str | None:
         found = parse_date(m.group("d"))
         if found:
             return found
+    found = _today_date(head)
+    if found:
+        return found
     if hint:
         found = parse_date(hint) or (hint if re.fullmatch(r"\d{4}(-\d\d){0,2}", hint) else None)
         if found:

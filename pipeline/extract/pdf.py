@@ -164,20 +164,10 @@ def _tables(page, page_no: int) -> tuple[list[tuple[float, RawBlock]], list[tupl
 def read_pdf(data: bytes) -> tuple[list[RawBlock], int, dict]:
     """Read a PDF's bytes into blocks. Returns (blocks, page count, document info)."""
     import pdfplumber
-    from pdfminer.pdfdocument import PDFEncryptionError, PDFPasswordIncorrect
-    from pdfminer.pdfparser import PDFSyntaxError
-
     try:
         pdf = pdfplumber.open(io.BytesIO(data))
-    except (PDFPasswordIncorrect, PDFEncryptionError) as exc:
-        raise ExtractionError("encrypted PDF: it needs a password to open") from exc
-    except PDFSyntaxError as exc:
-        raise ExtractionError(f"not a readable PDF: {exc}") from exc
     except Exception as exc:
-        name = type(exc).__name__
-        if "Password" in name or "Encrypt" in name:
-            raise ExtractionError("encrypted PDF: it needs a password to open") from exc
-        raise ExtractionError(f"not a readable PDF ({name}: {exc})") from exc
+        raise _open_error(exc) from exc
     pages_lines: list[list[Line]] = []
     table_blocks: list[list[tuple[float, RawBlock]]] = []
     info: dict = {}
@@ -187,7 +177,9 @@ def read_pdf(data: bytes) -> tuple[list[RawBlock], int, dict]:
                     for k, v in (pdf.metadata or {}).items()}
             n_pages = len(pdf.pages)
         except Exception as exc:
-            raise ExtractionError(f"broken PDF page tree ({type(exc).__name__}: {exc})") from exc
+            raise _open_error(exc) from exc
+        if n_pages == 0:
+            raise ExtractionError("broken PDF: it has no pages (its page tree is empty or points to itself)")
         for number, page in enumerate(pdf.pages, start=1):
             try:
                 tables, boxes = _tables(page, number)
@@ -220,6 +212,21 @@ def read_pdf(data: bytes) -> tuple[list[RawBlock], int, dict]:
             page_blocks = [b for _, b in positioned]
         blocks.extend(page_blocks)
     return _merge_across_pages(blocks), n_pages, info
+
+
+def _open_error(exc: BaseException) -> ExtractionError:
+    """Turn whatever pdfminer raised into a reason a person understands."""
+    chain, e = [], exc
+    while e is not None and len(chain) < 5:
+        chain.append(e)
+        e = e.__cause__ or e.__context__
+    names = " ".join(type(e).__name__ + " " + str(e) for e in chain)
+    if re.search(r"Password|Encrypt", names, re.I):
+        return ExtractionError("encrypted PDF: it needs a password to open")
+    if isinstance(exc, RecursionError) or "Recursion" in names:
+        return ExtractionError("broken PDF: its structure loops back on itself")
+    detail = str(exc) or type(exc).__name__
+    return ExtractionError(f"not a readable PDF ({detail[:200]})")
 
 
 def _top_of(block: RawBlock, lines: list[Line]) -> float:

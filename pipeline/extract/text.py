@@ -18,14 +18,11 @@ def decode_text(data: bytes) -> str:
         raise ExtractionError("not text: the file contains NUL bytes (binary data)")
     try:
         return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        bad = data.decode("utf-8", errors="replace").count("\ufffd")
-        if bad > max(8, len(data) // 200):
-            raise ExtractionError(f"not text: {bad} bytes are not valid UTF-8") from None
-        try:
-            return data.decode("cp1252")
-        except UnicodeDecodeError:
-            return data.decode("utf-8", errors="replace")
+    except UnicodeDecodeError as exc:
+        # Valid multi-byte sequences elsewhere mean the file is UTF-8 with damage, not a legacy encoding.
+        if re.search(rb"[\xc2-\xf4][\x80-\xbf]", data):
+            raise ExtractionError(f"broken UTF-8: the bytes at offset {exc.start} are not valid UTF-8") from None
+        return data.decode("cp1252", errors="replace")
 
 
 def read_text(data: bytes) -> list[RawBlock]:
