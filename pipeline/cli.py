@@ -145,7 +145,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 2
     print(f"Scrutiny is serving {db} at http://{args.host}:{args.port}/  (Ctrl+C to stop)", file=sys.stderr,
           flush=True)
-    serve(db, host=args.host, port=args.port)
+    serve(db, host=args.host, port=args.port, public=args.public)
     return 0
 
 
@@ -177,6 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--db", default="data/scrutiny.db", help="SQLite database (default: data/scrutiny.db)")
     p.add_argument("--port", type=int, default=8001, help="port (default: 8001)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    p.add_argument("--public", action="store_true", help="public deployment: switch off arbitrary SQL")
     p.set_defaults(func=cmd_serve)
     return parser
 

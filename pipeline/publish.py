@@ -39,8 +39,36 @@ SETTINGS: dict[str, Any] = {
 }
 
 
-def metadata(database: str = "scrutiny") -> dict[str, Any]:
-    """Datasette metadata for the database, generated from the schema."""
+QUERIES: dict[str, dict[str, Any]] = {
+    "document_statements": {
+        "title": "Statements of one document, in order",
+        "description": "Every statement of a document with its page, heading and kind. Give the document id.",
+        "sql": "SELECT s.seq, s.page, s.heading, s.kind, s.speaker, s.text, s.language, s.id AS statement_id\n"
+               "FROM statements s WHERE s.document_id = :document_id ORDER BY s.seq",
+    },
+    "person_quoted": {
+        "title": "Where a person is quoted",
+        "description": "Quotes attributed to a person, newest first. Part of a name is enough.",
+        "sql": "SELECT d.published, d.title, d.local_authority, s.speaker, s.text, s.page, s.document_id\n"
+               "FROM statements s JOIN documents d ON d.id = s.document_id\n"
+               "WHERE s.kind = 'quote' AND s.speaker LIKE '%' || :name || '%'\n"
+               "ORDER BY d.published DESC, s.seq LIMIT 500",
+    },
+    "council_recommendations": {
+        "title": "Recommendations about a council, by date",
+        "description": "Recommendation statements in documents about a council (part of the name is enough).",
+        "sql": "SELECT d.published, d.doc_type, d.title, s.heading, s.text, s.page, s.document_id\n"
+               "FROM statements s JOIN documents d ON d.id = s.document_id\n"
+               "WHERE s.kind = 'recommendation' AND d.local_authority LIKE '%' || :council || '%'\n"
+               "ORDER BY d.published, s.seq LIMIT 1000",
+    },
+}
+
+
+def metadata(database: str = "scrutiny", *, public: bool = False) -> dict[str, Any]:
+    """Datasette metadata for the database, generated from the schema.
+
+    `public=True` switches off arbitrary SQL (canned queries, tables and search stay)."""
     tables: dict[str, Any] = {}
     for table in SCHEMA:
         entry: dict[str, Any] = {
@@ -56,18 +84,21 @@ def metadata(database: str = "scrutiny") -> dict[str, Any]:
             entry["fts_pk"] = "rowid"
             entry["searchmode"] = "escaped"
         tables[table.name] = entry
-    return {
+    meta: dict[str, Any] = {
         "title": TITLE,
         "description": DESCRIPTION,
         "license": LICENSE,
         "license_url": LICENSE_URL,
         "source": SOURCE,
         "about": f"Scrutiny {__version__}",
-        "databases": {database: {"description": DESCRIPTION, "tables": tables}},
+        "databases": {database: {"description": DESCRIPTION, "tables": tables, "queries": QUERIES}},
     }
+    if public:
+        meta["allow_sql"] = False
+    return meta
 
 
-def datasette_app(db_path: Path, *, settings: dict[str, Any] | None = None):
+def datasette_app(db_path: Path, *, settings: dict[str, Any] | None = None, public: bool = False):
     """A read-only (immutable) Datasette instance over the database."""
     from datasette.app import Datasette
 
@@ -76,15 +107,15 @@ def datasette_app(db_path: Path, *, settings: dict[str, Any] | None = None):
         raise FileNotFoundError(f"no database at {db_path}: run `scrutiny ingest` first")
     return Datasette(
         immutables=[str(db_path)],
-        metadata=metadata(db_path.stem),
+        metadata=metadata(db_path.stem, public=public),
         settings={**SETTINGS, **(settings or {})},
         cors=False,
     )
 
 
-def serve(db_path: Path, host: str = "127.0.0.1", port: int = 8001) -> None:
+def serve(db_path: Path, host: str = "127.0.0.1", port: int = 8001, public: bool = False) -> None:
     """Serve the database until interrupted."""
     import uvicorn
 
-    ds = datasette_app(db_path)
+    ds = datasette_app(db_path, public=public)
     uvicorn.run(ds.app(), host=host, port=port, log_level="warning")

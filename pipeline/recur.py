@@ -225,7 +225,9 @@ def cues(item: Item, config: RecurConfig) -> Cues:
     topics = frozenset(name for name, rx in config.topics if rx.search(t))
     thread = next((name for name, rx in config.threads if rx.search(t)), None)
     # An overall judgement about one specific issue belongs to that issue; a list of several goes to the whole.
-    if thread == "overall" and 0 < len(topics) < 3:
+    if len(topics) >= config.linking["summary_topics"]:
+        thread = thread or "overall"
+    elif thread == "overall" and topics:
         thread = None
     service = item.service
     if service is None:
@@ -502,6 +504,8 @@ def _pair_score(score: float, item: Item, c: Cues, day: int, row: Row, cfg: Mapp
     if (c.recap or c.status in ("persisting", "improved", "resolved")) and row.day < day and \
             row.document_id != item.document_id:
         score += cfg["recap_bonus"]
+    if UNDATED not in (day, row.day):
+        score -= cfg["time_decay"] * max(0.0, abs(day - row.day) / 365.25 - cfg["decay_after_years"])
     return score
 
 

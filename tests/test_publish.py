@@ -60,3 +60,55 @@ async def test_document_text_is_escaped(db_path):
     page = await ds.client.get("/scrutiny/statements")
     assert "<script>alert" not in page.text
     assert "&lt;script&gt;" in page.text
+
+
+@pytest.mark.parametrize("sql", [
+    "select hex(fts3_tokenizer('simple'))",
+    "select load_extension('/tmp/evil.so')",
+    "attach database '/tmp/other.db' as other",
+    "pragma writable_schema = 1",
+    "select * from pragma_writable_schema()",
+])
+async def test_dangerous_sql_is_refused_over_http(db_path, sql):
+    ds = publish.datasette_app(db_path)
+    response = await ds.client.get("/scrutiny.json", params={"sql": sql})
+    assert response.status_code in (400, 403)
+    body = response.text.lower()
+    assert any(reason in body for reason in ("not authorized", "must be a select", "disallowed pragma"))
+
+
+@pytest.mark.parametrize("sql", [
+    "select fts3_tokenizer('simple')",
+    "select load_extension('/tmp/evil.so')",
+    "attach database ':memory:' as other",
+    "pragma writable_schema = 1",
+])
+def test_authorizer_refuses_even_what_datasette_lets_through(db_path, sql):
+    import sqlite3
+
+    from pipeline.datasette_plugin import prepare_connection
+
+    conn = sqlite3.connect(db_path)
+    prepare_connection(conn)
+    with pytest.raises(sqlite3.DatabaseError, match="not authorized|no such function"):
+        conn.execute(sql)
+    assert conn.execute("select count(*) from statements").fetchone()[0] == 3
+
+
+async def test_ordinary_sql_and_pragmas_still_work(db_path):
+    ds = publish.datasette_app(db_path)
+    ok = await ds.client.get("/scrutiny.json", params={"sql": "select count(*) as n from pragma_table_info('statements')",
+                                                        "_shape": "array"})
+    assert ok.status_code == 200 and ok.json()[0]["n"] > 5
+
+
+async def test_public_mode_switches_off_arbitrary_sql_but_keeps_canned_queries(db_path):
+    from pipeline.store import open_db
+
+    ds = publish.datasette_app(db_path, public=True)
+    assert (await ds.client.get("/scrutiny.json", params={"sql": "select 1"})).status_code == 403
+    doc_id = next(open_db(db_path)["documents"].rows)["id"]
+    canned = await ds.client.get("/scrutiny/document_statements.json",
+                                 params={"document_id": doc_id, "_shape": "array"})
+    assert canned.status_code == 200
+    assert [r["seq"] for r in canned.json()] == [0, 1, 2]
