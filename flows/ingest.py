@@ -25,7 +25,7 @@ from pipeline.versions import stage_versions
 
 
 def _retry_on_io(task, task_run, state) -> bool:
-    """Retry only transient I/O errors, never a file that is simply bad."""
+    """Retry only transient I/O errors (reading the file), never a file that is simply bad."""
     try:
         state.result()
     except OSError:
@@ -35,30 +35,19 @@ def _retry_on_io(task, task_run, state) -> bool:
     return False
 
 
-@task(name="read", retries=2, retry_delay_seconds=1, retry_condition_fn=_retry_on_io, cache_policy=NO_CACHE,
+@task(name="process", retries=2, retry_delay_seconds=1, retry_condition_fn=_retry_on_io, cache_policy=NO_CACHE,
       persist_result=False)
-def read_task(source: Source, settings: Settings) -> bytes:
-    return Path(source.path).read_bytes()
-
-
-@task(name="extract", cache_policy=NO_CACHE, persist_result=False)
-def extract_task(data: bytes, source: Source, settings: Settings) -> Document | Failure:
+def process_task(fp: Fingerprint, settings: Settings) -> tuple[Document, list[Statement]] | Failure:
+    """Read, extract and segment one source. Bad input comes back as a Failure; only I/O errors raise."""
     from pipeline.extract import extract_bytes
-
-    try:
-        return extract_bytes(data, source, settings)
-    except PipelineError as exc:
-        return Failure(source.path, exc.stage, str(exc), settings.software_version)
-
-
-@task(name="segment", cache_policy=NO_CACHE, persist_result=False)
-def segment_task(document: Document, settings: Settings) -> list[Statement] | Failure:
     from pipeline.segment import segment
 
+    data = Path(fp.source.path).read_bytes()  # OSError here is retried
     try:
-        return segment(document, settings)
+        document = extract_bytes(data, fp.source, settings)
+        return document, segment(document, settings)
     except PipelineError as exc:
-        return Failure(document.source_path, exc.stage, str(exc), settings.software_version, document.id)
+        return Failure(fp.source.path, exc.stage, str(exc), settings.software_version)
 
 
 # Classification and recurrence get their own tasks here once those stages land
@@ -83,17 +72,38 @@ def store_task(settings: Settings, run_id: str, fp: Fingerprint, result: tuple[D
         db.close()
 
 
+def with_task_runner(workers: int = 2, dask: bool = False, dask_address: str | None = None):
+    """The ingest flow on a chosen engine: threads on this machine (default), or Dask through prefect-dask,
+    either an existing cluster (`dask_address`, e.g. tcp://scheduler:8786) or a local one of `workers` processes."""
+    if dask or dask_address:
+        import dask.config
+        from prefect_dask import DaskTaskRunner
+
+        # Each PDF is parsed in a child process with a memory cap; Dask workers may only have children
+        # when they are not daemons. (On an existing cluster, set this in its own configuration.)
+        dask.config.set({"distributed.worker.daemon": False})
+        if dask_address:
+            return ingest_flow.with_options(task_runner=DaskTaskRunner(address=dask_address))
+        return ingest_flow.with_options(task_runner=DaskTaskRunner(
+            cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True,
+                            "dashboard_address": None}))
+    from prefect.task_runners import ThreadPoolTaskRunner
+
+    return ingest_flow.with_options(task_runner=ThreadPoolTaskRunner(max_workers=max(1, workers)))
+
+
 def new_run_id() -> str:
     return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:6]
 
 
 @flow(name="scrutiny-ingest", log_prints=False, persist_result=False)
-def ingest_flow(paths: list[str], db_path: str = "data/scrutiny.db", meta: dict[str, Any] | None = None) -> dict:
+def ingest_flow(paths: list[str], db_path: str = "data/scrutiny.db", meta: dict[str, Any] | None = None,
+                workers: int = 2) -> dict:
     """Ingest documents from files, folders and manifests into the SQLite database."""
     from pipeline import store
 
     logger = get_run_logger()
-    settings = Settings(db_path=Path(db_path))
+    settings = Settings(db_path=Path(db_path), workers=workers)
     versions = stage_versions()
     work = plan_ingest(paths, settings, meta)
     run_id = new_run_id()
@@ -109,26 +119,21 @@ def ingest_flow(paths: list[str], db_path: str = "data/scrutiny.db", meta: dict[
         counts["failed"] += 1
         failures.append({"source_path": source.path, "stage": "source", "reason": reason})
 
-    for fp in work.todo:
-        source = fp.source
+    # CPU work runs on the task runner (threads by default, Dask when asked); the database has one writer: here.
+    futures = [(fp, process_task.submit(fp, settings)) for fp in work.todo]
+    for fp, future in futures:
         result: tuple[Document, list[Statement]] | Failure
         try:
-            data = read_task(source, settings)
-            doc = extract_task(data, source, settings)
-            if isinstance(doc, Failure):
-                result = doc
-            else:
-                statements = segment_task(doc, settings)
-                result = statements if isinstance(statements, Failure) else (doc, statements)
-        except Exception as exc:  # a bug must cost one document, not the run
-            result = Failure(source.path, "ingest", f"internal error: {type(exc).__name__}: {exc}", __version__)
+            result = future.result()
+        except Exception as exc:  # a bug or a lost file costs one document, not the run
+            result = Failure(fp.source.path, "ingest", f"{type(exc).__name__}: {exc}", __version__)
         outcome = store_task(settings, run_id, fp, result, versions)
         if isinstance(result, Failure):
             counts["failed"] += 1
             failures.append({"source_path": result.source_path, "stage": result.stage, "reason": result.reason})
             logger.warning("failed: %s (%s)", result.source_path, result.reason)
         else:
-            counts["changed" if source.path in previously else "added"] += 1
+            counts["changed" if fp.source.path in previously else "added"] += 1
             counts["deleted"] += outcome == "replaced"
 
     message = (f"{counts['added']} added, {counts['changed']} changed, {counts['unchanged']} unchanged, "

@@ -99,7 +99,9 @@ def cmd_documents(args: argparse.Namespace) -> int:
 
 def prefect_environment(data_dir: Path) -> None:
     """Prefect runs embedded (a temporary local server) with its state under data/ and no telemetry."""
-    os.environ.setdefault("PREFECT_HOME", str((data_dir / "prefect").resolve()))
+    home = (data_dir / "prefect").resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("PREFECT_HOME", str(home))
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
@@ -125,15 +127,35 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         _warn(summary["message"])
         return 0
     prefect_environment(settings.data_dir)
-    from flows.ingest import ingest_flow
+    from flows.ingest import with_task_runner
 
     _warn(f"ingesting {len(work.todo)} of {work.inputs} sources into {settings.db_path} ...")
-    summary = ingest_flow(paths=args.paths, db_path=str(settings.db_path), meta=meta or None)
+    flow = with_task_runner(args.workers, dask=args.dask, dask_address=args.dask_address)
+    summary = flow(paths=args.paths, db_path=str(settings.db_path), meta=meta or None, workers=args.workers)
     _emit(summary)
     _warn(summary["message"])
     for f in summary["failures"]:
         _warn(f"  failed: {f['source_path']}: {f['reason']}")
     return 0 if summary["inputs"] > summary["failed"] or not summary["inputs"] else 1
+
+
+def cmd_schedule(args: argparse.Namespace) -> int:
+    settings = Settings(db_path=Path(args.db))
+    prefect_environment(settings.data_dir)
+    from contextlib import nullcontext
+
+    from flows.server import local_server
+
+    own_server = not os.environ.get("PREFECT_API_URL")
+    with local_server(args.server_port) if own_server else nullcontext(os.environ["PREFECT_API_URL"]) as api:
+        os.environ["PREFECT_API_URL"] = api
+        from flows.schedule import serve_ingest  # imports Prefect, which now reads the server's address
+
+        _warn(f"serving the ingest flow on the schedule '{args.cron}' ({args.timezone}) over {' '.join(args.paths)} "
+              f"into {settings.db_path}, with the Prefect API at {api}; Ctrl+C to stop")
+        serve_ingest([str(Path(p).resolve()) for p in args.paths], str(settings.db_path.resolve()), cron=args.cron,
+                     timezone=args.timezone, meta=_meta(args.meta) or None, workers=args.workers)
+    return 0
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -171,7 +193,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", metavar="PATH_OR_MANIFEST", help="files, folders or manifests (CSV or YAML)")
     p.add_argument("--db", default="data/scrutiny.db", help="SQLite database (default: data/scrutiny.db)")
     p.add_argument("--meta", help="known metadata for every source, as a JSON object")
+    p.add_argument("--workers", type=int, default=2, help="documents processed at once (default: 2)")
+    p.add_argument("--dask", action="store_true", help="run the tasks on a local Dask cluster of --workers processes")
+    p.add_argument("--dask-address", help="run the tasks on an existing Dask cluster (e.g. tcp://host:8786)")
     p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("schedule", help="serve the ingest flow as a Prefect deployment on a cron schedule")
+    p.add_argument("paths", nargs="+", metavar="PATH_OR_MANIFEST", help="files, folders or manifests to ingest")
+    p.add_argument("--db", default="data/scrutiny.db", help="SQLite database (default: data/scrutiny.db)")
+    p.add_argument("--cron", default="0 6 * * *", help="cron schedule (default: daily at 06:00)")
+    p.add_argument("--timezone", default="Europe/London", help="time zone of the schedule (default: Europe/London)")
+    p.add_argument("--meta", help="known metadata for every source, as a JSON object")
+    p.add_argument("--workers", type=int, default=2, help="documents processed at once (default: 2)")
+    p.add_argument("--server-port", type=int, default=4200,
+                   help="port of the local Prefect server started when PREFECT_API_URL is not set (default: 4200)")
+    p.set_defaults(func=cmd_schedule)
 
     p = sub.add_parser("serve", help="serve the database read-only with Datasette on 127.0.0.1")
     p.add_argument("--db", default="data/scrutiny.db", help="SQLite database (default: data/scrutiny.db)")

@@ -23,6 +23,7 @@ class Settings:
     pdf_timeout_max_s: float = 900.0
     pdf_memory_mb: int = 2048
     batch_size: int = 64
+    workers: int = 2  # documents processed at once (threads, each with its own PDF reader process)
     software_version: str = __version__
     extra: dict = field(default_factory=dict)
 

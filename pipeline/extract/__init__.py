@@ -78,7 +78,7 @@ def extract_bytes(data: bytes, source: Source, settings: Settings) -> Document:
 
         timeout = min(settings.pdf_timeout_max_s,
                       max(settings.pdf_timeout_s, len(data) / 2**20 * settings.pdf_seconds_per_mb))
-        raw, page_count, info = worker(settings.pdf_memory_mb).call("pdf", data, timeout=timeout)
+        raw, page_count, info = worker(settings.pdf_memory_mb, settings.workers).call("pdf", data, timeout=timeout)
         found = {"title": info.get("Title") or None}
     elif fmt == "html":
         from .html import read_html

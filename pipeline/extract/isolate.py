@@ -8,6 +8,7 @@ file times out or kills it, the worker is replaced and the file is reported.
 from __future__ import annotations
 
 import multiprocessing as mp
+import queue
 import threading
 from functools import lru_cache
 from typing import Any
@@ -89,6 +90,23 @@ class IsolatedWorker:
             self._kill()
 
 
+class WorkerPool:
+    """A few isolated workers shared by the threads of a run: as many PDFs parse at once as there are workers."""
+
+    def __init__(self, memory_mb: int, size: int) -> None:
+        self._free: queue.Queue[IsolatedWorker] = queue.Queue()
+        for _ in range(max(1, size)):
+            self._free.put(IsolatedWorker(memory_mb))
+
+    def call(self, reader: str, *args: Any, timeout: float) -> Any:
+        w = self._free.get()
+        try:
+            return w.call(reader, *args, timeout=timeout)
+        finally:
+            self._free.put(w)
+
+
 @lru_cache(maxsize=4)
-def worker(memory_mb: int) -> IsolatedWorker:
-    return IsolatedWorker(memory_mb)
+def worker(memory_mb: int, size: int = 1) -> WorkerPool:
+    """The pool of reader processes for this process (started lazily, one per `size`)."""
+    return WorkerPool(memory_mb, size)

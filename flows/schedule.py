@@ -1,0 +1,36 @@
+"""Deployments and schedules: the ingest flow served on a cron schedule.
+
+`scrutiny schedule` runs `serve_ingest`, which registers a deployment of the
+ingest flow with a cron schedule and then polls for and executes its runs in
+this process, until stopped. Without PREFECT_API_URL it uses Prefect's
+embedded local server (state under data/prefect); with PREFECT_API_URL set it
+registers with that server instead (see the README for a server and worker).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flows.ingest import ingest_flow
+
+DEFAULT_CRON = "0 6 * * *"  # daily at 06:00
+DEPLOYMENT_NAME = "scrutiny-daily-ingest"
+
+
+def deployment_parameters(paths: list[str], db_path: str, meta: dict[str, Any] | None = None,
+                          workers: int = 2) -> dict[str, Any]:
+    return {"paths": list(paths), "db_path": db_path, "meta": meta, "workers": workers}
+
+
+def serve_ingest(paths: list[str], db_path: str, *, cron: str = DEFAULT_CRON, timezone: str = "Europe/London",
+                 meta: dict[str, Any] | None = None, workers: int = 2, name: str = DEPLOYMENT_NAME) -> None:
+    """Serve the ingest flow on a cron schedule (blocks until interrupted)."""
+    from prefect.schedules import Schedule
+
+    ingest_flow.serve(
+        name=name,
+        schedules=[Schedule(cron=cron, timezone=timezone)],
+        parameters=deployment_parameters(paths, db_path, meta, workers),
+        description="Ingest new and changed documents into the Scrutiny database.",
+        tags=["scrutiny", "ingest"],
+    )

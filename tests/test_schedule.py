@@ -1,0 +1,68 @@
+"""Scheduled and scaled-out runs: a real cron schedule on a local Prefect server, and Dask."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+
+from conftest import ROOT
+from pipeline import store
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def documents_in(db) -> int:
+    try:
+        with sqlite3.connect(db) as con:
+            return con.execute("select count(*) from documents").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
+def test_schedule_runs_the_ingest_flow_on_its_cron(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("The improvement board reviewed progress on assessments in March.\n")
+    (docs / "b.txt").write_text("Members noted that supervision of social workers is now monthly.\n")
+    db = tmp_path / "data" / "scrutiny.db"
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect")}
+    env.pop("PREFECT_API_URL", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pipeline.cli", "schedule", str(docs), "--db", str(db), "--cron", "* * * * *",
+         "--server-port", str(free_port())],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 240
+        while documents_in(db) < 2 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(3)
+        assert documents_in(db) == 2, "the scheduled run did not ingest the folder"
+        run = next(store.open_db(db)["runs"].rows)
+        assert run["status"] == "completed"
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def test_ingest_scales_out_on_dask(prefect_harness, tmp_path):
+    from flows.ingest import with_task_runner
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for i in range(4):
+        (docs / f"{i}.txt").write_text(f"Report {i}: the council recruited {i + 3} foster carers this year.\n")
+    flow = with_task_runner(workers=2, dask=True)
+    summary = flow(paths=[str(docs)], db_path=str(tmp_path / "dask.db"), workers=2)
+    assert summary["added"] == 4 and summary["failed"] == 0
+    assert store.open_db(tmp_path / "dask.db")["statements"].count == 4
