@@ -50,6 +50,25 @@ def process_task(fp: Fingerprint, settings: Settings) -> tuple[Document, list[St
         return Failure(fp.source.path, exc.stage, str(exc), settings.software_version)
 
 
+@task(name="fetch-sources", cache_policy=NO_CACHE, persist_result=False)  # the HTTP client retries itself
+def fetch_task(watchlist: str, settings: Settings, only: list[str] | None = None) -> list[Any]:
+    """Fetch every watched source into the archive; returns one SourceRun per source."""
+    from pipeline import store
+    from pipeline.fetch import SourceHealth, fetch_sources, load_watchlist
+
+    db = store.open_db(settings.db_path)
+    try:
+        health = {name: SourceHealth(**row) for name, row in store.source_health(db).items()}
+    finally:
+        db.close()
+    sources = [s for s in load_watchlist(Path(watchlist)) if not only or s.name in only]
+    return fetch_sources(sources, settings, health=health)
+
+
+class UnhealthySources(RuntimeError):
+    """Raised at the end of a run (after everything is stored) so the run ends failed, naming the sources."""
+
+
 # Classification and recurrence get their own tasks here once those stages land
 # (the schema already has the `predictions` table they write to).
 
@@ -98,14 +117,29 @@ def new_run_id() -> str:
 
 @flow(name="scrutiny-ingest", log_prints=False, persist_result=False)
 def ingest_flow(paths: list[str], db_path: str = "data/scrutiny.db", meta: dict[str, Any] | None = None,
-                workers: int = 2) -> dict:
-    """Ingest documents from files, folders and manifests into the SQLite database."""
+                workers: int = 2, watchlist: str | None = None, contact: str | None = None,
+                fetch_options: dict[str, Any] | None = None) -> dict:
+    """Ingest documents from files, folders and manifests (and, with `watchlist`, what the watched
+    publishers have newly published) into the SQLite database."""
+    from dataclasses import asdict
+
     from pipeline import store
 
     logger = get_run_logger()
-    settings = Settings(db_path=Path(db_path), workers=workers)
+    fetch_extra = {**(fetch_options or {}), **({"contact": contact} if contact else {})}
+    settings = Settings(db_path=Path(db_path), workers=workers, extra={"fetch": fetch_extra})
     versions = stage_versions()
-    work = plan_ingest(paths, settings, meta)
+    fetched: list[Source] = []
+    unhealthy: list[str] = []
+    if watchlist:
+        runs = fetch_task(watchlist, settings)
+        db = store.open_db(settings.db_path)
+        store.save_source_health(db, [asdict(r.health) for r in runs])
+        db.close()
+        fetched = [s for r in runs for s in r.new_sources]
+        unhealthy = [f"{r.health.name} ({r.health.error or 'nothing new for longer than expected'})"
+                     for r in runs if not r.health.ok or r.health.stale]
+    work = plan_ingest(paths, settings, meta, extra=fetched)
     run_id = new_run_id()
     db = store.open_db(settings.db_path)
     store.start_run(db, run_id, work.inputs, __version__)
@@ -138,8 +172,12 @@ def ingest_flow(paths: list[str], db_path: str = "data/scrutiny.db", meta: dict[
 
     message = (f"{counts['added']} added, {counts['changed']} changed, {counts['unchanged']} unchanged, "
                f"{counts['deleted']} deleted, {counts['failed']} failed")
-    store.finish_run(db, run_id, counts, "completed", message)
+    if unhealthy:
+        message += "; sources needing attention: " + ", ".join(unhealthy)
+    store.finish_run(db, run_id, counts, "failed" if unhealthy else "completed", message)
     db.close()
     logger.info(message)
+    if unhealthy:
+        raise UnhealthySources(message)
     return {"run_id": run_id, "db": str(db_path), "inputs": work.inputs, **counts, "failures": failures,
             "message": message}

@@ -17,20 +17,22 @@ DEFAULT_CRON = "0 6 * * *"  # daily at 06:00
 DEPLOYMENT_NAME = "scrutiny-daily-ingest"
 
 
-def deployment_parameters(paths: list[str], db_path: str, meta: dict[str, Any] | None = None,
-                          workers: int = 2) -> dict[str, Any]:
-    return {"paths": list(paths), "db_path": db_path, "meta": meta, "workers": workers}
+def deployment_parameters(paths: list[str], db_path: str, meta: dict[str, Any] | None = None, workers: int = 2,
+                          watchlist: str | None = None, contact: str | None = None) -> dict[str, Any]:
+    return {"paths": list(paths), "db_path": db_path, "meta": meta, "workers": workers, "watchlist": watchlist,
+            "contact": contact}
 
 
 def serve_ingest(paths: list[str], db_path: str, *, cron: str = DEFAULT_CRON, timezone: str = "Europe/London",
-                 meta: dict[str, Any] | None = None, workers: int = 2, name: str = DEPLOYMENT_NAME) -> None:
+                 meta: dict[str, Any] | None = None, workers: int = 2, watchlist: str | None = None,
+                 contact: str | None = None, name: str = DEPLOYMENT_NAME) -> None:
     """Serve the ingest flow on a cron schedule (blocks until interrupted)."""
     from prefect.schedules import Schedule
 
     ingest_flow.serve(
         name=name,
         schedules=[Schedule(cron=cron, timezone=timezone)],
-        parameters=deployment_parameters(paths, db_path, meta, workers),
+        parameters=deployment_parameters(paths, db_path, meta, workers, watchlist, contact),
         description="Ingest new and changed documents into the Scrutiny database.",
         tags=["scrutiny", "ingest"],
     )

@@ -118,7 +118,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     except PipelineError as exc:
         _warn(str(exc))
         return 2
-    if not work.todo and not work.unreadable:
+    if not work.todo and not work.unreadable and not args.sources:
         summary = {"run_id": None, "db": str(settings.db_path), "inputs": work.inputs, "added": 0, "changed": 0,
                    "unchanged": len(work.unchanged), "deleted": 0, "failed": 0, "failures": [],
                    "message": f"nothing changed: {len(work.unchanged)} sources unchanged, nothing added, "
@@ -131,12 +131,48 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
     _warn(f"ingesting {len(work.todo)} of {work.inputs} sources into {settings.db_path} ...")
     flow = with_task_runner(args.workers, dask=args.dask, dask_address=args.dask_address)
-    summary = flow(paths=args.paths, db_path=str(settings.db_path), meta=meta or None, workers=args.workers)
+    try:
+        summary = flow(paths=args.paths, db_path=str(settings.db_path), meta=meta or None, workers=args.workers,
+                       watchlist=args.sources, contact=os.environ.get("SCRUTINY_CONTACT"))
+    except Exception as exc:  # the run is stored; it ended failed (e.g. a watched source is broken)
+        _warn(f"the run ended failed: {exc}")
+        return 1
     _emit(summary)
     _warn(summary["message"])
     for f in summary["failures"]:
         _warn(f"  failed: {f['source_path']}: {f['reason']}")
     return 0 if summary["inputs"] > summary["failed"] or not summary["inputs"] else 1
+
+
+def cmd_fetch(args: argparse.Namespace) -> int:
+    """Fetch watched sources (or given addresses) into the archive; no Prefect, no parsing."""
+    from dataclasses import asdict
+
+    from . import store
+    from .fetch import SourceHealth, fetch, fetch_sources, load_watchlist
+
+    contact = os.environ.get("SCRUTINY_CONTACT")
+    settings = Settings(db_path=Path(args.db), extra={"fetch": {"contact": contact}} if contact else {})
+    if args.urls:
+        results = [fetch(url, settings) for url in args.urls]
+        for r in results:
+            _emit({**asdict(r), "path": str(r.path) if r.path else None})
+        return 0 if any(r.status != "failed" for r in results) else 1
+    db = store.open_db(settings.db_path)
+    try:
+        health = {name: SourceHealth(**row) for name, row in store.source_health(db).items()}
+        watched = [s for s in load_watchlist(Path(args.sources)) if not args.only or s.name in args.only]
+        runs = fetch_sources(watched, settings, health=health)
+        store.save_source_health(db, [asdict(r.health) for r in runs])
+    finally:
+        db.close()
+    for run in runs:
+        for r in run.results:
+            _emit({"source": run.source.name, **asdict(r), "path": str(r.path) if r.path else None})
+        _emit({"source_health": asdict(run.health)})
+        if not run.health.ok or run.health.stale:
+            _warn(f"source {run.health.name}: {run.health.error or 'nothing new for longer than expected'}")
+    return 0 if any(r.health.ok for r in runs) or not runs else 1
 
 
 def cmd_schedule(args: argparse.Namespace) -> int:
@@ -154,7 +190,9 @@ def cmd_schedule(args: argparse.Namespace) -> int:
         _warn(f"serving the ingest flow on the schedule '{args.cron}' ({args.timezone}) over {' '.join(args.paths)} "
               f"into {settings.db_path}, with the Prefect API at {api}; Ctrl+C to stop")
         serve_ingest([str(Path(p).resolve()) for p in args.paths], str(settings.db_path.resolve()), cron=args.cron,
-                     timezone=args.timezone, meta=_meta(args.meta) or None, workers=args.workers)
+                     timezone=args.timezone, meta=_meta(args.meta) or None, workers=args.workers,
+                     watchlist=str(Path(args.sources).resolve()) if args.sources else None,
+                     contact=os.environ.get("SCRUTINY_CONTACT"))
     return 0
 
 
@@ -190,16 +228,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_documents)
 
     p = sub.add_parser("ingest", help="run the Prefect ingest flow into the SQLite database")
-    p.add_argument("paths", nargs="+", metavar="PATH_OR_MANIFEST", help="files, folders or manifests (CSV or YAML)")
+    p.add_argument("paths", nargs="*", metavar="PATH_OR_MANIFEST", help="files, folders or manifests (CSV or YAML)")
     p.add_argument("--db", default="data/scrutiny.db", help="SQLite database (default: data/scrutiny.db)")
     p.add_argument("--meta", help="known metadata for every source, as a JSON object")
     p.add_argument("--workers", type=int, default=2, help="documents processed at once (default: 2)")
     p.add_argument("--dask", action="store_true", help="run the tasks on a local Dask cluster of --workers processes")
     p.add_argument("--dask-address", help="run the tasks on an existing Dask cluster (e.g. tcp://host:8786)")
+    p.add_argument("--sources", metavar="WATCHLIST",
+                   help="also fetch what the watched publishers newly published (e.g. corpus/sources.yaml)")
     p.set_defaults(func=cmd_ingest)
 
+    p = sub.add_parser("fetch", help="fetch watched publishers (or addresses) into the archive")
+    p.add_argument("urls", nargs="*", metavar="URL", help="addresses to fetch (default: the watch list)")
+    p.add_argument("--sources", default="corpus/sources.yaml", help="watch list (default: corpus/sources.yaml)")
+    p.add_argument("--only", nargs="*", metavar="NAME", help="only these sources of the watch list")
+    p.add_argument("--db", default="data/scrutiny.db", help="database for source health (default: data/scrutiny.db)")
+    p.set_defaults(func=cmd_fetch)
+
     p = sub.add_parser("schedule", help="serve the ingest flow as a Prefect deployment on a cron schedule")
-    p.add_argument("paths", nargs="+", metavar="PATH_OR_MANIFEST", help="files, folders or manifests to ingest")
+    p.add_argument("paths", nargs="*", metavar="PATH_OR_MANIFEST", help="files, folders or manifests to ingest")
+    p.add_argument("--sources", metavar="WATCHLIST", help="also fetch the watched publishers on each run")
     p.add_argument("--db", default="data/scrutiny.db", help="SQLite database (default: data/scrutiny.db)")
     p.add_argument("--cron", default="0 6 * * *", help="cron schedule (default: daily at 06:00)")
     p.add_argument("--timezone", default="Europe/London", help="time zone of the schedule (default: Europe/London)")

@@ -40,6 +40,22 @@ class Table:
 
 
 SCHEMA: tuple[Table, ...] = (
+    Table("source_health", "Watched publishers: when each last worked and last had something new.", "name", (
+        Column("name", str, "Source name in the watch list (corpus/sources.yaml)"),
+        Column("kind", str, "Adapter that reads its listing: ciw_reports, moderngov or rss"),
+        Column("url", str, "Listing page watched"),
+        Column("checked_at", str, "Last check (UTC)"),
+        Column("ok", int, "1 when the listing was fetched and links were found on it"),
+        Column("last_success_at", str, "Last successful check (UTC)"),
+        Column("last_new_at", str, "When a new document last appeared (UTC)"),
+        Column("consecutive_failures", int, "Failed checks in a row"),
+        Column("links_found", int, "Document links found at the last check"),
+        Column("new_documents", int, "New documents fetched at the last check"),
+        Column("failed_documents", int, "Document fetches that failed at the last check"),
+        Column("deferred_documents", int, "New links left for the next run by the per-run cap"),
+        Column("stale", int, "1 when nothing new has appeared for longer than expected"),
+        Column("error", str, "Why the last check failed"),
+    )),
     Table("runs", "One row per ingest run, with what it did.", "id", (
         Column("id", str, "Run id"),
         Column("started_at", str, "Start (UTC)"),
@@ -286,6 +302,17 @@ def save_predictions(db: sqlite_utils.Database, predictions: Iterable[Prediction
     with transaction(db):
         _write(db, "predictions", rows, replace=True)
     return len(rows)
+
+
+def save_source_health(db: sqlite_utils.Database, health: Iterable[dict[str, Any]]) -> int:
+    rows = [{**h, "ok": int(bool(h.get("ok"))), "stale": int(bool(h.get("stale")))} for h in health]
+    with transaction(db):
+        _write(db, "source_health", rows, replace=True)
+    return len(rows)
+
+
+def source_health(db: sqlite_utils.Database) -> dict[str, dict[str, Any]]:
+    return {r["name"]: {**r, "ok": bool(r["ok"]), "stale": bool(r["stale"])} for r in db["source_health"].rows}
 
 
 def start_run(db: sqlite_utils.Database, run_id: str, inputs: int, software_version: str) -> None:

@@ -10,13 +10,16 @@ from typing import Any
 
 from . import store
 from .config import Settings
+from .records import Source
 from .sources import Plan, discover, plan
 from .versions import stage_versions
 
 
-def plan_ingest(paths: list[str], settings: Settings, meta: dict[str, Any] | None = None) -> Plan:
+def plan_ingest(paths: list[str], settings: Settings, meta: dict[str, Any] | None = None,
+                extra: list[Source] | None = None) -> Plan:
+    """Plan a run over `paths` (files, folders, manifests) plus `extra` sources (e.g. just fetched)."""
     db = store.open_db(settings.db_path)
     try:
-        return plan(discover(paths, meta), store.ledger(db), stage_versions())
+        return plan(discover(paths, meta) + list(extra or []), store.ledger(db), stage_versions())
     finally:
         db.close()

@@ -79,3 +79,37 @@ def test_changed_file_is_reprocessed_and_old_document_removed(prefect_harness, f
     texts = [r["text"] for r in db.query("SELECT s.text FROM statements s JOIN documents d ON d.id = s.document_id "
                                           "WHERE d.source_path LIKE '%notes.txt'")]
     assert texts == ["The improvement board met in July and agreed a new workforce plan."]
+
+
+def test_watched_sources_are_fetched_ingested_and_a_broken_one_fails_the_run(prefect_harness, tmp_path):
+    """A watch list with a working news feed and a source that always answers 503, on a local server."""
+    import threading
+
+    from flows.ingest import UnhealthySources, ingest_flow
+    from test_fetch import FixtureServer
+
+    srv = FixtureServer()
+    threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+    try:
+        watchlist = tmp_path / "sources.yaml"
+        watchlist.write_text(
+            "watch:\n"
+            f"  - {{name: test-news, kind: rss, url: '{srv.url('/feed.rss')}', expected_interval_days: 30000,\n"
+            "     metadata: {doc_type: news}}\n"
+            f"  - {{name: broken-council, kind: moderngov, url: '{srv.url('/down')}', expected_interval_days: 7}}\n")
+        db_path = tmp_path / "fetched.db"
+        options = {"min_interval_s": 0.0, "max_retries": 1, "backoff_base_s": 0.01, "backoff_max_s": 0.02,
+                   "connect_timeout_s": 2.0, "read_timeout_s": 2.0, "trust_env": False}
+        with pytest.raises(UnhealthySources, match="broken-council"):
+            ingest_flow(paths=[], db_path=str(db_path), watchlist=str(watchlist), fetch_options=options)
+        db = store.open_db(db_path)
+        health = store.source_health(db)
+        assert health["test-news"]["ok"] and health["test-news"]["new_documents"] >= 1
+        assert not health["broken-council"]["ok"] and health["broken-council"]["consecutive_failures"] == 1
+        assert db["documents"].count == health["test-news"]["new_documents"]
+        run = next(db["runs"].rows)
+        assert run["status"] == "failed" and "broken-council" in run["message"]
+        assert (tmp_path / "archive" / "log.jsonl").is_file()
+    finally:
+        srv.shutdown()
+        srv.server_close()
