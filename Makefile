@@ -8,7 +8,10 @@ PORT   ?= 8001
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 
-.PHONY: venv run ingest serve test check bench clean
+MODEL  := models/areas.skops
+LABELS := $(wildcard corpus/labels/*.jsonl)
+
+.PHONY: venv model run ingest serve test check bench clean
 
 venv: $(STAMP)
 
@@ -19,7 +22,13 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
 	touch $(STAMP)
 
-ingest: venv
+# The classifier is built, never committed: trained here when missing or when its data or config changed.
+$(MODEL): $(STAMP) $(LABELS) models/classifier.toml models/taxonomy/areas.toml
+	$(BIN)/scrutiny train --out $(MODEL)
+
+model: $(MODEL)
+
+ingest: venv $(MODEL)
 	$(BIN)/scrutiny ingest corpus/ --db $(DB)
 
 run: ingest
@@ -33,4 +42,4 @@ check: venv
 	$(BIN)/python ../shared/checks/contract_check.py --cli $(BIN)/scrutiny
 
 clean:
-	rm -rf $(VENV) data build
+	rm -rf $(VENV) data build $(MODEL) $(MODEL).json

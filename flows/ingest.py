@@ -8,6 +8,7 @@ read becomes a `failures` row and the run goes on.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -18,10 +19,17 @@ from prefect.cache_policies import NO_CACHE
 from pipeline import __version__
 from pipeline.config import Settings
 from pipeline.errors import PipelineError
-from pipeline.records import Document, Failure, Source, Statement
+from pipeline.records import Document, Failure, Prediction, Source, Statement
 from pipeline.sources import Fingerprint
 from pipeline.workplan import plan_ingest
 from pipeline.versions import stage_versions
+
+
+@dataclass(frozen=True)
+class Processed:
+    document: Document
+    statements: list[Statement]
+    predictions: list[Prediction]
 
 
 def _retry_on_io(task, task_run, state) -> bool:
@@ -37,15 +45,23 @@ def _retry_on_io(task, task_run, state) -> bool:
 
 @task(name="process", retries=2, retry_delay_seconds=1, retry_condition_fn=_retry_on_io, cache_policy=NO_CACHE,
       persist_result=False)
-def process_task(fp: Fingerprint, settings: Settings) -> tuple[Document, list[Statement]] | Failure:
-    """Read, extract and segment one source. Bad input comes back as a Failure; only I/O errors raise."""
+def process_task(fp: Fingerprint, settings: Settings, classify: bool) -> Processed | Failure:
+    """Read, extract, segment and (when a model exists) classify one source, the English statements in
+    one batch. Bad input comes back as a Failure; only I/O errors raise."""
     from pipeline.extract import extract_bytes
     from pipeline.segment import segment
 
     data = Path(fp.source.path).read_bytes()  # OSError here is retried
     try:
         document = extract_bytes(data, fp.source, settings)
-        return document, segment(document, settings)
+        statements = segment(document, settings)
+        predictions: list[Prediction] = []
+        if classify:
+            from pipeline.classify import classify_statements
+
+            # English-only model: Welsh statements are kept and searchable, but not labelled.
+            predictions = classify_statements([s for s in statements if s.language == "en"], settings)
+        return Processed(document, statements, predictions)
     except PipelineError as exc:
         return Failure(fp.source.path, exc.stage, str(exc), settings.software_version)
 
@@ -69,12 +85,9 @@ class UnhealthySources(RuntimeError):
     """Raised at the end of a run (after everything is stored) so the run ends failed, naming the sources."""
 
 
-# Classification and recurrence get their own tasks here once those stages land
-# (the schema already has the `predictions` table they write to).
-
 
 @task(name="store", cache_policy=NO_CACHE, persist_result=False)
-def store_task(settings: Settings, run_id: str, fp: Fingerprint, result: tuple[Document, list[Statement]] | Failure,
+def store_task(settings: Settings, run_id: str, fp: Fingerprint, result: Processed | Failure,
                versions: dict[str, str]) -> str:
     from pipeline import store
 
@@ -83,9 +96,8 @@ def store_task(settings: Settings, run_id: str, fp: Fingerprint, result: tuple[D
         if isinstance(result, Failure):
             store.save_failure(db, result, run_id=run_id, source=fp.ledger_fields(), versions=versions)
             return "failed"
-        doc, statements = result
-        replaced = store.save_document(db, doc, statements, run_id=run_id, source=fp.ledger_fields(),
-                                       versions=versions)
+        replaced = store.save_document(db, result.document, result.statements, run_id=run_id,
+                                       source=fp.ledger_fields(), versions=versions, predictions=result.predictions)
         return "replaced" if replaced else "stored"
     finally:
         db.close()
@@ -128,7 +140,11 @@ def ingest_flow(paths: list[str], db_path: str = "data/scrutiny.db", meta: dict[
     logger = get_run_logger()
     fetch_extra = {**(fetch_options or {}), **({"contact": contact} if contact else {})}
     settings = Settings(db_path=Path(db_path), workers=workers, extra={"fetch": fetch_extra})
-    versions = stage_versions()
+    versions = stage_versions(settings.models_dir)
+    classify = versions["classify"] != "none"
+    if not classify:
+        logger.warning("no trained classifier in %s: statements are stored without area labels "
+                       "(run `scrutiny train`)", settings.models_dir)
     fetched: list[Source] = []
     unhealthy: list[str] = []
     if watchlist:
@@ -154,9 +170,9 @@ def ingest_flow(paths: list[str], db_path: str = "data/scrutiny.db", meta: dict[
         failures.append({"source_path": source.path, "stage": "source", "reason": reason})
 
     # CPU work runs on the task runner (threads by default, Dask when asked); the database has one writer: here.
-    futures = [(fp, process_task.submit(fp, settings)) for fp in work.todo]
+    futures = [(fp, process_task.submit(fp, settings, classify)) for fp in work.todo]
     for fp, future in futures:
-        result: tuple[Document, list[Statement]] | Failure
+        result: Processed | Failure
         try:
             result = future.result()
         except Exception as exc:  # a bug or a lost file costs one document, not the run

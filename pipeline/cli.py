@@ -257,6 +257,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="port of the local Prefect server started when PREFECT_API_URL is not set (default: 4200)")
     p.set_defaults(func=cmd_schedule)
 
+    from .classify_cli import add_commands as add_classifier_commands
+
+    add_classifier_commands(sub)
+
     p = sub.add_parser("serve", help="serve the database read-only with Datasette on 127.0.0.1")
     p.add_argument("--db", default="data/scrutiny.db", help="SQLite database (default: data/scrutiny.db)")
     p.add_argument("--port", type=int, default=8001, help="port (default: 8001)")

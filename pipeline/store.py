@@ -248,8 +248,9 @@ def _delete_document(db: sqlite_utils.Database, document_id: str) -> None:
 
 
 def save_document(db: sqlite_utils.Database, doc: Document, statements: list[Statement], *, run_id: str,
-                  source: dict[str, Any], versions: dict[str, str]) -> bool:
-    """Write a document, its statements and its ledger row in one transaction.
+                  source: dict[str, Any], versions: dict[str, str],
+                  predictions: Iterable[Prediction] = ()) -> bool:
+    """Write a document, its statements, their area labels and its ledger row in one transaction.
 
     `source` carries the ledger fields (source_path, sha256, size, mtime_ns, meta).
     Returns True when the source previously pointed at another document that is now removed.
@@ -268,6 +269,7 @@ def save_document(db: sqlite_utils.Database, doc: Document, statements: list[Sta
         _delete_document(db, doc.id)
         _write(db, "documents", [_doc_row(doc, statements, run_id, versions.get("segment", ""))])
         _write(db, "statements", (_statement_row(s) for s in statements))
+        _write(db, "predictions", (_prediction_row(p) for p in predictions), replace=True)
         db.execute("DELETE FROM failures WHERE source_path = ?", [source["source_path"]])
         _write(db, "sources", [_ledger_row(source, doc.id, "ok", versions, run_id)], replace=True)
     return deleted
@@ -295,10 +297,13 @@ def _ledger_row(source: dict[str, Any], document_id: str | None, status: str, ve
     }
 
 
+def _prediction_row(p: Prediction) -> dict[str, Any]:
+    return {"statement_id": p.statement_id, "scheme": p.scheme, "labels": json.dumps(list(p.labels)),
+            "scores": json.dumps(p.scores, sort_keys=True), "abstain": int(p.abstain), "model": p.model}
+
+
 def save_predictions(db: sqlite_utils.Database, predictions: Iterable[Prediction]) -> int:
-    rows = [{"statement_id": p.statement_id, "scheme": p.scheme, "labels": json.dumps(list(p.labels)),
-             "scores": json.dumps(p.scores, sort_keys=True), "abstain": int(p.abstain), "model": p.model}
-            for p in predictions]
+    rows = [_prediction_row(p) for p in predictions]
     with transaction(db):
         _write(db, "predictions", rows, replace=True)
     return len(rows)

@@ -20,6 +20,6 @@ def plan_ingest(paths: list[str], settings: Settings, meta: dict[str, Any] | Non
     """Plan a run over `paths` (files, folders, manifests) plus `extra` sources (e.g. just fetched)."""
     db = store.open_db(settings.db_path)
     try:
-        return plan(discover(paths, meta) + list(extra or []), store.ledger(db), stage_versions())
+        return plan(discover(paths, meta) + list(extra or []), store.ledger(db), stage_versions(settings.models_dir))
     finally:
         db.close()
