@@ -502,11 +502,13 @@ def classify(model: Model, texts: list[str]) -> list[dict[str, Any]]:
     for start in range(0, len(texts), BATCH_SIZE):
         scores = model.pipeline.predict_proba(texts[start:start + BATCH_SIZE])
         chosen = scores >= thresholds
-        unsure = (np.abs(scores - thresholds) < model.abstain_band).any(axis=1)
+        margins = np.abs(scores - thresholds).min(axis=1)
+        unsure = margins < model.abstain_band
         rounded = np.round(scores, 4).tolist()
-        for row, picks, doubt in zip(rounded, chosen.tolist(), unsure.tolist()):
+        for row, picks, doubt, margin in zip(rounded, chosen.tolist(), unsure.tolist(), margins.tolist()):
             out.append({"labels": [c for c, on in zip(model.codes, picks) if on],
-                        "scores": dict(zip(model.codes, row)), "abstain": doubt, "model": model.name})
+                        "scores": dict(zip(model.codes, row)), "abstain": doubt, "model": model.name,
+                        "margin": round(margin, 4)})
     return out
 
 
@@ -527,4 +529,4 @@ def classify_statements(statements: Sequence[Statement], settings: Settings, sch
         raise ClassifyError(f"the model {model.name} labels scheme '{model.scheme}', not '{scheme}'")
     results = classify(model, [s.text for s in statements])
     return [Prediction(statement_id=s.id, labels=tuple(r["labels"]), scores=r["scores"], abstain=r["abstain"],
-                       model=r["model"], scheme=scheme) for s, r in zip(statements, results)]
+                       model=r["model"], scheme=scheme, margin=r["margin"]) for s, r in zip(statements, results)]

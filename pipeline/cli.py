@@ -175,6 +175,32 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     return 0 if any(r.health.ok for r in runs) or not runs else 1
 
 
+def cmd_label(args: argparse.Namespace) -> int:
+    """Import label corrections from a CSV (statement_id, labels[, note]) into the corrections table."""
+    from . import store
+    from .corrections import read_corrections_csv
+    from .taxonomy import load_taxonomy
+
+    db_path = Path(args.db)
+    if not db_path.exists():
+        _warn(f"no database at {db_path}: run `scrutiny ingest` first")
+        return 2
+    try:
+        rows = read_corrections_csv(Path(args.file), load_taxonomy(args.scheme))
+        db = store.open_db(db_path)
+        try:
+            n = store.save_corrections(db, [{**r, "scheme": args.scheme} for r in rows])
+        finally:
+            db.close()
+    except PipelineError as exc:
+        _warn(str(exc))
+        return 2
+    _emit({"imported": n, "scheme": args.scheme, "db": str(db_path)})
+    _warn(f"{n} correction(s) imported; they override the model now and after re-ingestion "
+          f"(`scrutiny train --with-corrections {db_path}` folds them into the next model)")
+    return 0
+
+
 def cmd_schedule(args: argparse.Namespace) -> int:
     settings = Settings(db_path=Path(args.db))
     prefect_environment(settings.data_dir)
@@ -260,6 +286,12 @@ def build_parser() -> argparse.ArgumentParser:
     from .classify_cli import add_commands as add_classifier_commands
 
     add_classifier_commands(sub)
+
+    p = sub.add_parser("label", help="import label corrections from a CSV (statement_id, labels, note)")
+    p.add_argument("file", metavar="FILE.csv", help="CSV with columns statement_id, labels (e.g. A;D), note")
+    p.add_argument("--db", default="data/scrutiny.db", help="SQLite database (default: data/scrutiny.db)")
+    p.add_argument("--scheme", default="areas", help="label scheme (default: areas)")
+    p.set_defaults(func=cmd_label)
 
     p = sub.add_parser("serve", help="serve the database read-only with Datasette on 127.0.0.1")
     p.add_argument("--db", default="data/scrutiny.db", help="SQLite database (default: data/scrutiny.db)")

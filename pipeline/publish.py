@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .store import SCHEMA
+from .store import SCHEMA, VIEWS
 
 TITLE = "Scrutiny"
 DESCRIPTION = ("Statements from social care inspection reports, council minutes and reports, government "
@@ -20,10 +20,13 @@ LICENSE = "Open Government Licence v3.0"
 LICENSE_URL = "https://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/"
 SOURCE = "Care Inspectorate Wales, Welsh councils, Welsh Government and local news, as listed per document"
 
-FACETS = {
+FACETS: dict[str, list[Any]] = {
     "documents": ["doc_type", "local_authority", "service", "year", "language"],
     "statements": ["kind", "language"],
+    "statements_labelled": [{"array": "labels"}, "local_authority", "doc_type", "year", "language", "kind"],
+    "predictions": [{"array": "labels"}, "abstain", "model"],
     "failures": ["stage"],
+    "source_health": ["ok", "stale"],
 }
 SORT = {"statements": None, "documents": "published", "runs": "started_at"}
 
@@ -84,6 +87,9 @@ def metadata(database: str = "scrutiny", *, public: bool = False) -> dict[str, A
             entry["fts_pk"] = "rowid"
             entry["searchmode"] = "escaped"
         tables[table.name] = entry
+    for name, (description, _) in VIEWS.items():
+        tables[name] = {"description": description, **({"facets": FACETS[name]} if name in FACETS else {})}
+    tables["statements_labelled"].update({"fts_table": "statements_fts", "fts_pk": "statement_rowid"})
     meta: dict[str, Any] = {
         "title": TITLE,
         "description": DESCRIPTION,

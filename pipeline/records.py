@@ -99,6 +99,20 @@ class Document:
 
 
 @dataclass(frozen=True)
+class Entity:
+    """A named thing in a statement: a person (with the roles the text gives), an organisation, a council,
+    a place, a money amount, a percentage or a date. Offsets index `Document.text`; `value` is normalised
+    ("£49, 929" -> "49929", "17th October 2017" -> "2017-10-17", "Cllr. A. Bulman" -> "A Bulman")."""
+
+    label: str  # PERSON, ORG, COUNCIL, PLACE, MONEY, PERCENT, DATE
+    text: str
+    char_start: int
+    char_end: int
+    value: str
+    roles: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Statement:
     document_id: str
     seq: int
@@ -111,6 +125,7 @@ class Statement:
     speaker: str | None
     language: str
     lemmas: str = ""  # space-joined lemmas of content words, for the models downstream
+    entities: tuple[Entity, ...] = ()  # English statements only; Welsh ones are not run through entity rules
 
     @property
     def id(self) -> str:
@@ -138,6 +153,7 @@ class Prediction:
     abstain: bool
     model: str
     scheme: str = "areas"
+    margin: float = 1.0  # distance of the closest score to its threshold: small means unsure
 
 
 def as_dict(record: Any) -> dict[str, Any]:

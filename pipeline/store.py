@@ -17,6 +17,7 @@ from typing import Any, Iterable, Iterator
 
 import sqlite_utils
 
+from .errors import StoreError
 from .records import Document, Failure, Prediction, Statement
 
 
@@ -113,7 +114,16 @@ SCHEMA: tuple[Table, ...] = (
         Column("labels", str, "JSON list of area codes; empty list means none"),
         Column("scores", str, "JSON object of calibrated probabilities per area"),
         Column("abstain", int, "1 when the model was unsure"),
-        Column("model", str, "Model name and version"),
+        Column("model", str, "Model name and version, or 'correction' when a person set the labels"),
+        Column("margin", float, "Distance of the closest score to its threshold (small: unsure)"),
+    ), indexes=(("abstain", "margin"),), stage="classify"),
+    Table("corrections", "Labels set by people; they override the model and survive re-ingestion.",
+          ("statement_id", "scheme"), (
+        Column("statement_id", str, "Statement corrected (ids are stable across re-ingestion)"),
+        Column("scheme", str, "Label scheme"),
+        Column("labels", str, "JSON list of area codes; empty list means none"),
+        Column("note", str, "Why, in the reviewer's words"),
+        Column("imported_at", str, "When the correction was imported (UTC)"),
     ), stage="classify"),
     Table("failures", "Sources that could not be processed, with the reason; the batch went on.", ("source_path", "sha256", "stage"), (
         Column("source_path", str, "File or address that failed"),
@@ -138,6 +148,24 @@ SCHEMA: tuple[Table, ...] = (
     )),
 )
 TABLES = {t.name: t for t in SCHEMA}
+
+# Views are schema too: recreated by ensure_db_shape whenever their SQL changes.
+VIEWS: dict[str, tuple[str, str]] = {
+    "statements_labelled": (
+        "Every statement with its document's metadata and its area labels, for faceted search.",
+        """SELECT s.rowid AS statement_rowid, s.id, s.text, s.kind, s.speaker, s.language, s.page, s.heading, s.seq,
+       d.local_authority, d.service, d.doc_type, d.year, d.published, d.title, d.publisher,
+       p.labels, p.abstain, s.document_id
+FROM statements s JOIN documents d ON d.id = s.document_id
+LEFT JOIN predictions p ON p.statement_id = s.id"""),
+    "review_queue": (
+        "Statements whose labels most need a person's eye: abstentions first, then the smallest margins.",
+        """SELECT s.id AS statement_id, p.labels, p.scores, p.abstain, p.margin, s.text,
+       d.local_authority, d.doc_type, d.title, s.document_id
+FROM predictions p JOIN statements s ON s.id = p.statement_id JOIN documents d ON d.id = s.document_id
+WHERE p.model != 'correction'
+ORDER BY p.abstain DESC, p.margin ASC"""),
+}
 
 
 def now() -> str:
@@ -170,6 +198,11 @@ def ensure_db_shape(db: sqlite_utils.Database) -> None:
             t.create_index(list(idx), if_not_exists=True)
         if table.fts and not db[f"{table.name}_fts"].exists():
             t.enable_fts(list(table.fts), create_triggers=True, tokenize="porter")
+    for name, (_, sql) in VIEWS.items():
+        current = db.execute("SELECT sql FROM sqlite_master WHERE type = 'view' AND name = ?", [name]).fetchone()
+        if current is None or sql not in current[0]:
+            db.execute(f"DROP VIEW IF EXISTS [{name}]")
+            db.execute(f"CREATE VIEW [{name}] AS {sql}")
     missing = []
     for table in SCHEMA:
         present = {(fk.column, fk.other_table) for fk in db[table.name].foreign_keys}
@@ -270,6 +303,7 @@ def save_document(db: sqlite_utils.Database, doc: Document, statements: list[Sta
         _write(db, "documents", [_doc_row(doc, statements, run_id, versions.get("segment", ""))])
         _write(db, "statements", (_statement_row(s) for s in statements))
         _write(db, "predictions", (_prediction_row(p) for p in predictions), replace=True)
+        _apply_corrections(db, document_id=doc.id)
         db.execute("DELETE FROM failures WHERE source_path = ?", [source["source_path"]])
         _write(db, "sources", [_ledger_row(source, doc.id, "ok", versions, run_id)], replace=True)
     return deleted
@@ -299,7 +333,48 @@ def _ledger_row(source: dict[str, Any], document_id: str | None, status: str, ve
 
 def _prediction_row(p: Prediction) -> dict[str, Any]:
     return {"statement_id": p.statement_id, "scheme": p.scheme, "labels": json.dumps(list(p.labels)),
-            "scores": json.dumps(p.scores, sort_keys=True), "abstain": int(p.abstain), "model": p.model}
+            "scores": json.dumps(p.scores, sort_keys=True), "abstain": int(p.abstain), "model": p.model,
+            "margin": p.margin}
+
+
+def _apply_corrections(db: sqlite_utils.Database, document_id: str | None = None) -> None:
+    """People win: lay corrections over the model's predictions (of one document, or all)."""
+    where = "AND s.document_id = ?" if document_id else ""
+    db.execute(f"""UPDATE predictions SET labels = c.labels, abstain = 0, model = 'correction', margin = 1.0
+        FROM corrections c JOIN statements s ON s.id = c.statement_id
+        WHERE predictions.statement_id = c.statement_id AND predictions.scheme = c.scheme {where}""",
+               [document_id] if document_id else [])
+
+
+def save_corrections(db: sqlite_utils.Database, rows: Iterable[dict[str, Any]]) -> int:
+    """Import corrections ({"statement_id", "scheme", "labels", "note"}); all or nothing.
+
+    Every statement id must exist; the error lists those that do not."""
+    rows = list(rows)
+    known = {r[0] for r in db.execute("SELECT id FROM statements WHERE id IN (SELECT value FROM json_each(?))",
+                                      [json.dumps([r["statement_id"] for r in rows])]).fetchall()}
+    unknown = [r["statement_id"] for r in rows if r["statement_id"] not in known]
+    if unknown:
+        raise StoreError(f"{len(unknown)} statement id(s) are not in the database, nothing imported: "
+                         + ", ".join(unknown[:20]) + (" ..." if len(unknown) > 20 else ""))
+    stamp = now()
+    with transaction(db):
+        _write(db, "corrections", ({"statement_id": r["statement_id"], "scheme": r.get("scheme") or "areas",
+                                    "labels": json.dumps(list(r["labels"])), "note": r.get("note"),
+                                    "imported_at": stamp} for r in rows), replace=True)
+        _apply_corrections(db)
+    return len(rows)
+
+
+def corrections_for_training(db: sqlite_utils.Database, scheme: str) -> list[dict[str, Any]]:
+    return [{"statement_id": r[0], "text": r[1], "labels": json.loads(r[2])} for r in db.execute(
+        "SELECT c.statement_id, s.text, c.labels FROM corrections c JOIN statements s ON s.id = c.statement_id "
+        "WHERE c.scheme = ? ORDER BY c.statement_id", [scheme]).fetchall()]
+
+
+def corrections_map(db: sqlite_utils.Database, scheme: str) -> dict[str, list[str]]:
+    return {r[0]: json.loads(r[1]) for r in db.execute(
+        "SELECT statement_id, labels FROM corrections WHERE scheme = ?", [scheme]).fetchall()}
 
 
 def save_predictions(db: sqlite_utils.Database, predictions: Iterable[Prediction]) -> int:

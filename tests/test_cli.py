@@ -77,3 +77,28 @@ def test_every_command_is_documented_in_the_readme():
     for name in commands:
         assert re.search(rf"`scrutiny {name}\b", readme), f"README does not document `scrutiny {name}`"
     assert "make run" in readme and "make test" in readme
+
+
+def test_label_imports_corrections(tmp_path, capsys):
+    import csv
+
+    from pipeline import store
+    from test_store import a_document
+
+    db_path = tmp_path / "s.db"
+    db = store.open_db(db_path)
+    store.start_run(db, "r1", 1, "t")
+    doc, statements = a_document()
+    store.save_document(db, doc, statements, run_id="r1", source={"source_path": "x.txt", "sha256": doc.id},
+                        versions={})
+    db.close()
+    good = tmp_path / "fix.csv"
+    with good.open("w", newline="") as f:
+        csv.writer(f).writerows([["statement_id", "labels", "note"], [statements[0].id, "A;D", "board and audit"]])
+    assert main(["label", str(good), "--db", str(db_path)]) == 0
+    assert lines(capsys.readouterr().out) == [{"imported": 1, "scheme": "areas", "db": str(db_path)}]
+    assert store.corrections_map(store.open_db(db_path), "areas") == {statements[0].id: ["A", "D"]}
+    bad = tmp_path / "bad.csv"
+    bad.write_text("statement_id,labels\nnot-an-id,Z\n")
+    assert main(["label", str(bad), "--db", str(db_path)]) == 2
+    assert "bad row" in capsys.readouterr().err

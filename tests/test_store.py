@@ -79,3 +79,42 @@ def test_failure_is_stored_with_reason_and_version(tmp_path):
         ("bad.pdf", "extract", "encrypted PDF", "0.1.0")
     assert db["sources"].get("bad.pdf")["status"] == "failed"
     assert store.integrity_ok(tmp_path / "s.db")
+
+
+def test_corrections_override_predictions_and_survive_reingestion(tmp_path):
+    import json
+
+    from pipeline.records import Prediction
+
+    db = store.open_db(tmp_path / "s.db")
+    store.start_run(db, "r1", 1, "t")
+    doc, statements = a_document(text_blocks=("Supervision of social workers is now monthly.",
+                                              "The report was noted."))
+    model_says = [Prediction(s.id, ("D",), {"A": .1, "B": .1, "C": .45, "D": .6}, True, "m-1", margin=0.05)
+                  for s in statements]
+    src = {"source_path": "x.txt", "sha256": doc.id}
+    store.save_document(db, doc, statements, run_id="r1", source=src, versions={}, predictions=model_says)
+    queue = [r["statement_id"] for r in db.query("select statement_id from review_queue")]
+    assert set(queue) == {s.id for s in statements}
+
+    assert store.save_corrections(db, [{"statement_id": statements[0].id, "labels": ["C"], "note": "staff"}]) == 1
+    row = db["predictions"].get(statements[0].id)
+    assert json.loads(row["labels"]) == ["C"] and row["model"] == "correction" and row["abstain"] == 0
+    assert statements[0].id not in [r["statement_id"] for r in db.query("select statement_id from review_queue")]
+
+    # re-ingesting the same document brings the model's labels back, and the correction wins again
+    store.save_document(db, doc, statements, run_id="r1", source=src, versions={"classify": "m-2"},
+                        predictions=model_says)
+    assert json.loads(db["predictions"].get(statements[0].id)["labels"]) == ["C"]
+    assert json.loads(db["predictions"].get(statements[1].id)["labels"]) == ["D"]
+    assert store.corrections_for_training(db, "areas") == [
+        {"statement_id": statements[0].id, "text": statements[0].text, "labels": ["C"]}]
+
+
+def test_corrections_for_unknown_statements_are_refused(tmp_path):
+    from pipeline.errors import StoreError
+
+    db = store.open_db(tmp_path / "s.db")
+    with pytest.raises(StoreError, match="not in the database"):
+        store.save_corrections(db, [{"statement_id": "0123456789abcdef:1-2", "labels": ["A"]}])
+    assert db["corrections"].count == 0
