@@ -81,6 +81,19 @@ def fetch_task(watchlist: str, settings: Settings, only: list[str] | None = None
     return fetch_sources(sources, settings, health=health)
 
 
+@task(name="people", cache_policy=NO_CACHE, persist_result=False)
+def refresh_people_task(settings: Settings) -> int:
+    """Rebuild the people table from every name mention (variants merged, near misses flagged)."""
+    from pipeline import store
+    from pipeline.entities import merge_people
+
+    db = store.open_db(settings.db_path)
+    try:
+        return store.replace_people(db, merge_people(store.person_mentions(db)))
+    finally:
+        db.close()
+
+
 class UnhealthySources(RuntimeError):
     """Raised at the end of a run (after everything is stored) so the run ends failed, naming the sources."""
 
@@ -185,6 +198,9 @@ def ingest_flow(paths: list[str], db_path: str = "data/scrutiny.db", meta: dict[
         else:
             counts["changed" if fp.source.path in previously else "added"] += 1
             counts["deleted"] += outcome == "replaced"
+
+    if counts["added"] or counts["changed"]:
+        refresh_people_task(settings)
 
     message = (f"{counts['added']} added, {counts['changed']} changed, {counts['unchanged']} unchanged, "
                f"{counts['deleted']} deleted, {counts['failed']} failed")

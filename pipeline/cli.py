@@ -61,7 +61,7 @@ def _documents(paths: list[str], meta: dict[str, Any], settings: Settings) -> It
 def cmd_statements(args: argparse.Namespace) -> int:
     from .segment import segment
 
-    settings = Settings()
+    settings = Settings(extra={"trained_pipeline": args.trained_pipeline} if args.trained_pipeline else {})
     ok = bad = 0
     for source, doc in _documents(args.paths, _meta(args.meta), settings):
         if isinstance(doc, str):
@@ -73,7 +73,10 @@ def cmd_statements(args: argparse.Namespace) -> int:
         for s in segment(doc, settings):
             _emit({"document_id": s.document_id, "source_path": source.path, "seq": s.seq, "text": s.text,
                    "page": s.page, "char_start": s.char_start, "char_end": s.char_end, "heading": s.heading,
-                   "kind": s.kind, "speaker": s.speaker, "language": s.language})
+                   "kind": s.kind, "speaker": s.speaker, "language": s.language,
+                   "entities": [{"label": e.label, "text": e.text, "char_start": e.char_start,
+                                 "char_end": e.char_end, "value": e.value, "roles": list(e.roles)}
+                                for e in s.entities]})
     return 1 if bad and not ok else 0
 
 
@@ -246,6 +249,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("statements", help="extract and segment documents; one JSON line per statement")
     p.add_argument("paths", nargs="+", metavar="PATH", help="files, folders or manifests ('-' reads standard input)")
     p.add_argument("--meta", help="known metadata as a JSON object (wins over inferred values)")
+    p.add_argument("--trained-pipeline", metavar="NAME_OR_PATH",
+                   help="also use an installed trained spaCy pipeline's entities (the default needs none)")
     p.set_defaults(func=cmd_statements)
 
     p = sub.add_parser("documents", help="extract documents and infer their metadata; one JSON line per document")

@@ -26,6 +26,7 @@ FACETS: dict[str, list[Any]] = {
     "statements_labelled": [{"array": "labels"}, "local_authority", "doc_type", "year", "language", "kind"],
     "predictions": [{"array": "labels"}, "abstain", "model"],
     "failures": ["stage"],
+    "entities": ["label"],
     "source_health": ["ok", "stale"],
 }
 SORT = {"statements": None, "documents": "published", "runs": "started_at"}

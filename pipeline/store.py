@@ -108,6 +108,27 @@ SCHEMA: tuple[Table, ...] = (
         Column("language", str, "Language of the statement: en or cy"),
         Column("lemmas", str, "Lemmas of its content words (for search and models)"),
     ), fts=("text", "heading"), indexes=(("document_id", "seq"), ("kind",), ("language",)), stage="segment"),
+    Table("entities", "Named things in statements: people with roles, organisations, councils, money, dates.", "id", (
+        Column("id", str, "Statement id, label and offsets"),
+        Column("statement_id", str, "Statement the entity is in", "statements.id"),
+        Column("document_id", str, "Document the entity is in", "documents.id"),
+        Column("label", str, "PERSON, ORG, COUNCIL, PLACE, MONEY, PERCENT or DATE"),
+        Column("text", str, "The entity as written"),
+        Column("char_start", int, "Start offset into the document's text"),
+        Column("char_end", int, "End offset into the document's text"),
+        Column("value", str, "Normalised value (a name without titles, an amount in pounds, an ISO date)"),
+        Column("roles", str, "JSON list of roles the text gives a person (councillor, director, ...)"),
+    ), fts=("text", "value"), indexes=(("label", "value"), ("statement_id",)), stage="segment"),
+    Table("people", "People named or quoted, with the variants of their names merged; rebuilt after each run.",
+          "id", (
+        Column("id", str, "Deterministic id from the canonical name"),
+        Column("name", str, "Canonical name: the fullest form seen, without titles"),
+        Column("variants", str, "JSON list of every form of the name seen"),
+        Column("roles", str, "JSON list of roles the texts give"),
+        Column("probable_variants", str, "JSON list of [name, similarity] of other people with close names "
+                                         "(possible misspellings: flagged, not merged)"),
+        Column("mentions", int, "Number of mentions"),
+    ), fts=("name", "variants")),
     Table("predictions", "Priority-area labels for statements, written by the classification stage.", "statement_id", (
         Column("statement_id", str, "Statement labelled", "statements.id"),
         Column("scheme", str, "Label scheme (taxonomy file) used"),
@@ -273,7 +294,34 @@ def _statement_row(s: Statement) -> dict[str, Any]:
     }
 
 
+def _entity_row(s: Statement, e: Any) -> dict[str, Any]:
+    return {"id": f"{s.id}:{e.label}:{e.char_start}-{e.char_end}", "statement_id": s.id,
+            "document_id": s.document_id, "label": e.label, "text": e.text, "char_start": e.char_start,
+            "char_end": e.char_end, "value": e.value, "roles": json.dumps(list(e.roles))}
+
+
+def person_mentions(db: sqlite_utils.Database) -> list[tuple[str, tuple[str, ...]]]:
+    """Every (name, roles) mention: PERSON entities and quote speakers, for rebuilding `people`."""
+    rows = db.execute("SELECT coalesce(value, text), roles FROM entities WHERE label = 'PERSON'").fetchall()
+    mentions = [(name, tuple(json.loads(roles or "[]"))) for name, roles in rows]
+    for (speaker,) in db.execute("SELECT speaker FROM statements WHERE speaker IS NOT NULL").fetchall():
+        mentions.append((speaker, ("councillor",) if speaker.startswith("Cllr ") else ()))
+    return mentions
+
+
+def replace_people(db: sqlite_utils.Database, people: Iterable[Any]) -> int:
+    """Replace the derived `people` table (canonical names can change as new variants arrive)."""
+    rows = [{"id": p.id, "name": p.name, "variants": json.dumps(list(p.variants)), "roles": json.dumps(list(p.roles)),
+             "probable_variants": json.dumps([list(v) for v in p.probable_variants]), "mentions": p.mentions}
+            for p in people]
+    with transaction(db):
+        db.execute("DELETE FROM people")
+        _write(db, "people", rows)
+    return len(rows)
+
+
 def _delete_document(db: sqlite_utils.Database, document_id: str) -> None:
+    db.execute("DELETE FROM entities WHERE document_id = ?", [document_id])
     db.execute("DELETE FROM predictions WHERE statement_id IN (SELECT id FROM statements WHERE document_id = ?)",
                [document_id])
     db.execute("DELETE FROM statements WHERE document_id = ?", [document_id])
@@ -302,6 +350,7 @@ def save_document(db: sqlite_utils.Database, doc: Document, statements: list[Sta
         _delete_document(db, doc.id)
         _write(db, "documents", [_doc_row(doc, statements, run_id, versions.get("segment", ""))])
         _write(db, "statements", (_statement_row(s) for s in statements))
+        _write(db, "entities", (_entity_row(s, e) for s in statements for e in s.entities), replace=True)
         _write(db, "predictions", (_prediction_row(p) for p in predictions), replace=True)
         _apply_corrections(db, document_id=doc.id)
         db.execute("DELETE FROM failures WHERE source_path = ?", [source["source_path"]])

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 EXTRACT = "extract-1"
-SEGMENT = "segment-1"
+SEGMENT = "segment-2"
 
 
 def model_version(models_dir: Path | None, scheme: str = "areas") -> str:

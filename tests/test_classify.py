@@ -167,7 +167,7 @@ def test_classify_gives_the_contract_fields(model):
     results = C.classify(model, ["Supervision of staff was infrequent.", "Menu", ""])
     assert len(results) == 3
     for r in results:
-        assert set(r) == {"labels", "scores", "abstain", "model"}
+        assert set(r) == {"labels", "scores", "abstain", "model", "margin"}
         assert set(r["labels"]) <= set(CODES) and list(r["scores"]) == list(CODES)
         assert all(isinstance(s, float) and 0 <= s <= 1 for s in r["scores"].values())
         assert isinstance(r["abstain"], bool) and r["model"] == model.name

@@ -118,3 +118,28 @@ def test_corrections_for_unknown_statements_are_refused(tmp_path):
     with pytest.raises(StoreError, match="not in the database"):
         store.save_corrections(db, [{"statement_id": "0123456789abcdef:1-2", "labels": ["A"]}])
     assert db["corrections"].count == 0
+
+
+def test_entities_are_stored_and_people_rebuilt_with_variants_merged(tmp_path):
+    from pipeline.entities import merge_people
+    from pipeline.records import Entity
+
+    db = store.open_db(tmp_path / "s.db")
+    store.start_run(db, "r1", 1, "t")
+    doc, statements = a_document(text_blocks=("Alison Bulman, director of social services, spoke first.",
+                                              "Ali Bulman said the plan was working."))
+    first, second = statements
+    statements = [
+        Statement(**{**first.__dict__, "entities": (Entity("PERSON", "Alison Bulman", first.char_start,
+                                                           first.char_start + 13, "Alison Bulman",
+                                                           ("director of social services",)),)}),
+        Statement(**{**second.__dict__, "entities": (Entity("PERSON", "Ali Bulman", second.char_start,
+                                                            second.char_start + 10, "Ali Bulman"),)}),
+    ]
+    store.save_document(db, doc, statements, run_id="r1", source={"source_path": "x.txt", "sha256": doc.id},
+                        versions={})
+    assert db["entities"].count == 2
+    store.replace_people(db, merge_people(store.person_mentions(db)))
+    people = list(db["people"].rows)
+    assert len(people) == 1 and people[0]["name"] == "Alison Bulman"
+    assert "Ali Bulman" in people[0]["variants"] and "director of social services" in people[0]["roles"]

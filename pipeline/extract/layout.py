@@ -92,6 +92,16 @@ def drop_menu_runs(raw: list[RawBlock], min_run: int = 3) -> list[RawBlock]:
         return (b.kind in ("paragraph", "list_item", "heading") and len(t.split()) <= 6
                 and not re.search(r"[.!?:;\"”]$", t))
 
+    # Items of a list the text introduces ("Membership includes:") are content however short, and so are
+    # the wrapped lines that carry them on; the list ends at the first other block.
+    introduced = [False] * len(raw)
+    in_list = False
+    for k, b in enumerate(raw):
+        if in_list and (b.kind == "list_item" or (b.kind == "paragraph" and menu_like(b) and k
+                                                    and raw[k - 1].kind == "list_item")):
+            introduced[k] = True
+        else:
+            in_list = bool(re.search(r":[-–]?$", b.text.strip()))
     keep = [True] * len(raw)
     i = 0
     while i < len(raw):
@@ -100,7 +110,7 @@ def drop_menu_runs(raw: list[RawBlock], min_run: int = 3) -> list[RawBlock]:
             j += 1
         if j - i >= min_run:
             for k in range(i, j):
-                keep[k] = False
+                keep[k] = introduced[k]
             # The last short line before prose is usually that prose's heading.
             if j < len(raw) and raw[j - 1].kind == "heading":
                 keep[j - 1] = True

@@ -56,7 +56,7 @@ def mark_headings(blocks: list[RawBlock]) -> list[RawBlock]:
     out = []
     for i, b in enumerate(blocks):
         t = b.text
-        if (b.kind == "paragraph" and len(t.split()) <= 14 and not re.search(r"[.!?:;,\"”)]$", t)
+        if (b.kind == "paragraph" and len(t.split()) <= 14 and not re.search(r"[.!?:;,\"”)][-–]?$", t)
                 and i + 1 < len(blocks) and len(blocks[i + 1].text.split()) > 10):
             b = RawBlock("heading", t, None, 2)
         out.append(b)
