@@ -70,10 +70,13 @@ def cmd_statements(args: argparse.Namespace) -> int:
             _emit({"source_path": source.path, "error": doc})
             continue
         ok += 1
+        for note in doc.notes:
+            _warn(f"{source.path}: {note}")
+        ocr_pages = set(doc.ocr_pages)
         for s in segment(doc, settings):
             _emit({"document_id": s.document_id, "source_path": source.path, "seq": s.seq, "text": s.text,
                    "page": s.page, "char_start": s.char_start, "char_end": s.char_end, "heading": s.heading,
-                   "kind": s.kind, "speaker": s.speaker, "language": s.language,
+                   "kind": s.kind, "speaker": s.speaker, "language": s.language, "ocr": s.page in ocr_pages,
                    "entities": [{"label": e.label, "text": e.text, "char_start": e.char_start,
                                  "char_end": e.char_end, "value": e.value, "roles": list(e.roles)}
                                 for e in s.entities]})
@@ -96,7 +99,8 @@ def cmd_documents(args: argparse.Namespace) -> int:
         _emit({"document_id": doc.id, "source_path": source.path, "title": m.title, "publisher": m.publisher,
                "doc_type": m.doc_type, "local_authority": m.local_authority, "service": m.service,
                "published": m.published, "language": m.language, "pages": doc.page_count, "error": None,
-               "format": doc.format, "byline": m.byline, "url": m.url})
+               "format": doc.format, "byline": m.byline, "url": m.url, "ocr_pages": list(doc.ocr_pages),
+               "notes": list(doc.notes)})
     return 1 if bad and not ok else 0
 
 

@@ -23,6 +23,8 @@ class Settings:
     pdf_timeout_max_s: float = 900.0
     pdf_memory_mb: int = 2048
     batch_size: int = 64
+    ocr: str = "auto"  # OCR pages without a text layer when Tesseract is installed; "off" never OCRs
+    ocr_languages: str = "eng+cym"
     workers: int = 2  # documents processed at once (threads, each with its own PDF reader process)
     software_version: str = __version__
     extra: dict = field(default_factory=dict)

@@ -92,6 +92,11 @@ class Document:
     metadata: Metadata
     size: int
     extractor_version: str
+    notes: tuple[str, ...] = ()  # what a reader should know: pages that could not be read, and why
+
+    @property
+    def ocr_pages(self) -> tuple[int, ...]:
+        return tuple(p.number for p in self.pages if p.ocr)
 
     @property
     def page_count(self) -> int | None:

@@ -88,6 +88,8 @@ SCHEMA: tuple[Table, ...] = (
         Column("pages", int, "Number of pages, for paged formats"),
         Column("size", int, "Size of the source file in bytes"),
         Column("statement_count", int, "Number of statements extracted"),
+        Column("ocr_pages", str, "JSON list of pages read by OCR (no text layer)"),
+        Column("notes", str, "What a reader should know, such as pages that could not be read"),
         Column("text", str, "Extracted text; statements' character offsets index this text"),
         Column("extractor_version", str, "Version of the extraction stage that produced the text"),
         Column("segmenter_version", str, "Version of the segmentation stage that produced the statements"),
@@ -281,6 +283,7 @@ def _doc_row(doc: Document, statements: list[Statement], run_id: str, segmenter_
         "publisher": m.publisher, "doc_type": m.doc_type, "local_authority": m.local_authority,
         "service": m.service, "published": m.published, "year": year, "language": m.language,
         "pages": doc.page_count, "size": doc.size, "statement_count": len(statements), "text": doc.text,
+        "ocr_pages": json.dumps(list(doc.ocr_pages)), "notes": "; ".join(doc.notes) or None,
         "extractor_version": doc.extractor_version, "segmenter_version": segmenter_version,
         "ingested_at": now(), "run_id": run_id,
     }

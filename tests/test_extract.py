@@ -269,3 +269,48 @@ def test_broken_utf8_fails_but_legacy_encoding_is_read(tmp_path, settings):
     legacy = tmp_path / "legacy.txt"
     legacy.write_bytes("The caf\xe9 for care leavers opened in the county last week.".encode("cp1252"))
     assert "caf\xe9 for care leavers" in extract(Source(str(legacy)), settings).text
+
+
+def scanned_pdf(tmp_path):
+    """A two-page PDF: page 1 has a text layer, page 2 is only a picture of text (a scan)."""
+    from PIL import Image, ImageDraw, ImageFont
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.utils import ImageReader
+    from reportlab.pdfgen import canvas
+
+    image = Image.new("L", (1700, 500), 255)
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=44)
+    draw.text((60, 80), "Members agreed the new fostering allowance.", fill=0, font=font)
+    draw.text((60, 200), "The committee will meet again in March.", fill=0, font=font)
+    path = tmp_path / "scanned.pdf"
+    c = canvas.Canvas(str(path), pagesize=A4, invariant=1)
+    c.setFont("Helvetica", 11)
+    c.drawString(60, 750, "Minutes of the Corporate Parenting Panel held on 3 February 2019.")
+    c.showPage()
+    c.drawImage(ImageReader(image), 40, 500, width=520, height=153)
+    c.showPage()
+    c.save()
+    return path
+
+
+def test_scanned_page_is_ocred_and_marked(tmp_path, settings):
+    import shutil
+
+    if shutil.which("tesseract") is None:
+        pytest.skip("Tesseract is not installed (.ci/run installs Debian's tesseract-ocr)")
+    doc = extract(Source(str(scanned_pdf(tmp_path))), settings)
+    assert doc.ocr_pages == (2,)  # page 1 has text and is never OCRed
+    assert "Corporate Parenting Panel" in doc.text
+    assert "fostering allowance" in doc.text and "meet again in March" in doc.text
+    assert not doc.notes
+
+
+def test_scanned_page_without_ocr_is_reported_not_skipped(tmp_path):
+    import dataclasses
+
+    from pipeline.config import Settings
+
+    doc = extract(Source(str(scanned_pdf(tmp_path))), dataclasses.replace(Settings(), ocr="off"))
+    assert doc.ocr_pages == ()
+    assert doc.notes and "page(s) 2 have no text layer" in doc.notes[0]

@@ -78,8 +78,10 @@ def extract_bytes(data: bytes, source: Source, settings: Settings) -> Document:
 
         timeout = min(settings.pdf_timeout_max_s,
                       max(settings.pdf_timeout_s, len(data) / 2**20 * settings.pdf_seconds_per_mb))
-        raw, page_count, info = worker(settings.pdf_memory_mb, settings.workers).call("pdf", data, timeout=timeout)
-        found = {"title": info.get("Title") or None}
+        raw, page_count, info = worker(settings.pdf_memory_mb, settings.workers).call(
+            "pdf", data, settings.ocr, settings.ocr_languages, timeout=timeout)
+        found = {"title": info.get("Title") or None, "ocr_pages": info.get("ocr_pages", []),
+                 "pages_without_text": info.get("pages_without_text", [])}
     elif fmt == "html":
         from .html import read_html
 
@@ -110,12 +112,20 @@ def _document(data: bytes, fmt: str, raw: list[RawBlock], page_count: int, found
         from .text import mark_headings
 
         raw = mark_headings(drop_menu_runs(raw))
-    text, blocks, pages = assemble(raw, page_count)
+    text, blocks, pages = assemble(raw, page_count, frozenset(found.get("ocr_pages", [])))
     if not text.strip():
         raise NoText("no text: nothing readable was found in the document")
     meta = infer_metadata(load_gazetteer(), everything, blocks, found, source.meta, source.url)
     return Document(
         id=document_id_for(data), source_path=str(source.path), format=fmt,  # type: ignore[arg-type]
         text=text, blocks=blocks, pages=pages, metadata=meta, size=len(data),
-        extractor_version=EXTRACTOR_VERSION,
+        extractor_version=EXTRACTOR_VERSION, notes=_notes(found),
     )
+
+
+def _notes(found: dict[str, Any]) -> tuple[str, ...]:
+    missing = found.get("pages_without_text") or []
+    if not missing:
+        return ()
+    return (f"page(s) {', '.join(map(str, missing))} have no text layer and were not OCRed "
+            f"(Tesseract is not installed or OCR is off)",)

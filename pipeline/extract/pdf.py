@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import io
 import re
+import shutil
 import statistics
+import subprocess
 from dataclasses import dataclass, field
 
 from ..errors import ExtractionError, NoText
@@ -161,8 +163,40 @@ def _tables(page, page_no: int) -> tuple[list[tuple[float, RawBlock]], list[tupl
     return found, boxes
 
 
-def read_pdf(data: bytes) -> tuple[list[RawBlock], int, dict]:
-    """Read a PDF's bytes into blocks. Returns (blocks, page count, document info)."""
+def ocr_available() -> bool:
+    return shutil.which("tesseract") is not None
+
+
+def _ocr_page(page, number: int, languages: str) -> list[RawBlock]:
+    """OCR one page with Tesseract (English and Welsh): paragraphs by blank lines."""
+    image = page.to_image(resolution=300).original
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    result = subprocess.run(["tesseract", "stdin", "stdout", "-l", languages, "--psm", "3"],
+                            input=buffer.getvalue(), capture_output=True, timeout=180)
+    if result.returncode != 0:
+        raise ExtractionError(f"OCR failed on page {number}: {result.stderr.decode('utf-8', 'replace')[:200]}")
+    text = result.stdout.decode("utf-8", "replace")
+    blocks = []
+    for para in re.split(r"\n\s*\n", text):
+        lines = [l.strip() for l in para.splitlines() if l.strip()]
+        if not lines:
+            continue
+        joined = lines[0]
+        for line in lines[1:]:
+            joined = _join(joined, line)
+        kind = "list_item" if LIST_MARKER.match(joined) else "paragraph"
+        blocks.append(RawBlock(kind, joined, number))
+    return blocks
+
+
+def read_pdf(data: bytes, ocr: str = "auto", ocr_languages: str = "eng+cym") -> tuple[list[RawBlock], int, dict]:
+    """Read a PDF's bytes into blocks. Returns (blocks, page count, document info).
+
+    Pages with no text layer are OCRed with Tesseract when `ocr` is "auto" and Tesseract is installed;
+    they are listed in info["ocr_pages"]. Pages that could not be OCRed are listed in
+    info["pages_without_text"] so they are reported, never silently skipped. Pages with text are never OCRed.
+    """
     import pdfplumber
     try:
         pdf = pdfplumber.open(io.BytesIO(data))
@@ -170,6 +204,9 @@ def read_pdf(data: bytes) -> tuple[list[RawBlock], int, dict]:
         raise _open_error(exc) from exc
     pages_lines: list[list[Line]] = []
     table_blocks: list[list[tuple[float, RawBlock]]] = []
+    ocr_blocks: dict[int, list[RawBlock]] = {}
+    without_text: list[int] = []
+    can_ocr = ocr == "auto" and ocr_available()
     info: dict = {}
     with pdf:
         try:
@@ -191,19 +228,33 @@ def read_pdf(data: bytes) -> tuple[list[RawBlock], int, dict]:
                 lines: list[Line] = []
                 for column in _columns(words, float(page.width)):
                     lines.extend(_group_lines(column, number, float(page.height)))
+                if not words and not tables:
+                    if can_ocr:
+                        ocr_blocks[number] = _ocr_page(page, number, ocr_languages)
+                    else:
+                        without_text.append(number)
                 pages_lines.append(lines)
                 table_blocks.append(tables)
             except Exception as exc:
                 raise ExtractionError(f"cannot read page {number} ({type(exc).__name__}: {exc})") from exc
             finally:
                 page.close()  # free the page's cached objects: memory stays flat on long documents
+    info["ocr_pages"] = sorted(n for n, b in ocr_blocks.items() if b)
+    info["pages_without_text"] = without_text
     pages_lines = _strip_furniture(pages_lines)
     sizes = [l.size for lines in pages_lines for l in lines for _ in range(len(l.text))]
-    if not sizes and not any(table_blocks):
-        raise NoText("no text layer: the PDF has no extractable text (scanned pages need OCR)")
+    if not sizes and not any(table_blocks) and not any(ocr_blocks.values()):
+        if without_text and ocr == "auto":
+            raise NoText("no text layer on any page, and Tesseract is not installed to OCR them "
+                         "(install Debian's tesseract-ocr with tesseract-ocr-cym)")
+        raise NoText("no text: the PDF has no extractable text" + (" (OCR found none either)" if ocr_blocks else
+                                                                   " (OCR is switched off)" if ocr != "auto" else ""))
     body = statistics.median(sizes) if sizes else 10.0
     blocks: list[RawBlock] = []
-    for lines, tables in zip(pages_lines, table_blocks):
+    for number, (lines, tables) in enumerate(zip(pages_lines, table_blocks), start=1):
+        if number in ocr_blocks:
+            blocks.extend(ocr_blocks[number])
+            continue
         page_blocks = _blocks_from_lines(lines, body)
         if tables:
             # Place table rows among the page's blocks by vertical position.
