@@ -47,8 +47,23 @@ QUERIES: dict[str, dict[str, Any]] = {
     "document_statements": {
         "title": "Statements of one document, in order",
         "description": "Every statement of a document with its page, heading and kind. Give the document id.",
-        "sql": "SELECT s.seq, s.page, s.heading, s.kind, s.speaker, s.text, s.language, s.id AS statement_id\n"
-               "FROM statements s WHERE s.document_id = :document_id ORDER BY s.seq",
+        "sql": "SELECT s.seq, s.page, s.heading, s.kind, p.labels, s.speaker, s.text, s.language,\n"
+               "  CASE WHEN d.source_url IS NOT NULL AND d.format = 'pdf' AND s.page IS NOT NULL\n"
+               "       THEN d.source_url || '#page=' || s.page ELSE d.source_url END AS source,\n"
+               "  s.id AS statement_id\n"
+               "FROM statements s JOIN documents d ON d.id = s.document_id\n"
+               "LEFT JOIN predictions p ON p.statement_id = s.id\n"
+               "WHERE s.document_id = :document_id ORDER BY s.seq",
+    },
+    "council_area_by_year": {
+        "title": "Statements on an area for a council, by year",
+        "description": "Statements labelled with an area (A, B, C or D) in documents about a council.",
+        "sql": "SELECT d.year, d.doc_type, d.title, s.kind, p.labels, s.text, s.page, s.document_id\n"
+               "FROM statements s JOIN documents d ON d.id = s.document_id\n"
+               "JOIN predictions p ON p.statement_id = s.id\n"
+               "WHERE d.local_authority LIKE '%' || :council || '%'\n"
+               "  AND EXISTS (SELECT 1 FROM json_each(p.labels) WHERE value = upper(:area))\n"
+               "ORDER BY d.year, d.published, s.seq LIMIT 1000",
     },
     "person_quoted": {
         "title": "Where a person is quoted",
