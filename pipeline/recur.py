@@ -393,7 +393,6 @@ class Row:
     topics: frozenset[str]
     primary: str | None
     labels: frozenset[str]
-    recurrence_cue: bool
 
 
 @dataclass(frozen=True)
@@ -477,8 +476,7 @@ def _row(item: Item, c: Cues, concern_id: str, thread: str | None) -> Row:
     # Members of a thread concern lend it no topics: a specific issue must not join an overall verdict
     # because the verdict happens to name it.
     return Row(item.id, concern_id, item.document_id, item.seq, _day(item.date), c.service,
-               frozenset() if thread else c.topics, None if thread else c.primary, frozenset(item.labels),
-               c.recap or c.status in _RECURRING)
+               frozenset() if thread else c.topics, None if thread else c.primary, frozenset(item.labels))
 
 
 def _merged(chunks: tuple[Chunk, ...], max_chunks: int) -> tuple[Chunk, ...]:
@@ -689,6 +687,8 @@ def link(items: Sequence[Item], index: Index | None, config: RecurConfig,
     in the order given, and the new index; the old index is unchanged. Within each council, items are
     taken in time order (date, document, seq)."""
     index = index if index is not None else Index(config.version)
+    if not items:
+        return [], index
     blocks = dict(index.blocks)
     keys = [council_key(item.local_authority) for item in items]
     order = sorted(range(len(items)), key=lambda i: (keys[i], _order_key(items[i], i)))

@@ -22,10 +22,12 @@ import json
 import re
 import sys
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from .config import Settings
-from .recur import Assignment, Item, config_for, link, load_config
+
+if TYPE_CHECKING:  # the command is registered without importing scikit-learn and friends
+    from .recur import Assignment, Item
 
 _DATE = re.compile(r"\d{4}(?:-\d{2}(?:-\d{2})?)?")
 
@@ -65,6 +67,8 @@ def lemmatise(texts: list[str], settings: Settings) -> list[str]:
 
 
 def items_from(rows: list[dict[str, Any]], settings: Settings) -> list[Item]:
+    from .recur import Item
+
     missing = [i for i, r in enumerate(rows) if not r.get("lemmas")]
     lemmas = dict(zip(missing, lemmatise([str(rows[i]["text"]) for i in missing], settings))) if missing else {}
     position: dict[str, int] = {}
@@ -88,6 +92,8 @@ def as_row(a: Assignment) -> dict[str, Any]:
 
 def run(lines: Iterable[str], settings: Settings, config_path: Path | None = None) -> tuple[int, int]:
     """Read JSON Lines, link them, write one line per input. Returns (usable, bad) counts."""
+    from .recur import config_for, link, load_config
+
     config = load_config(config_path) if config_path else config_for(settings)
     parsed: list[dict[str, Any] | str] = []
     seen: set[str] = set()

@@ -148,6 +148,34 @@ SCHEMA: tuple[Table, ...] = (
         Column("note", str, "Why, in the reviewer's words"),
         Column("imported_at", str, "When the correction was imported (UTC)"),
     ), stage="classify"),
+    Table("concerns", "Concerns: one specific issue for one council's service, linked across inspections and papers.",
+          "concern_id", (
+        Column("concern_id", str, "Deterministic id of the concern"),
+        Column("local_authority", str, "Council"),
+        Column("service", str, "children, adults or both"),
+        Column("areas", str, "JSON list of the priority areas its statements carry"),
+        Column("first_raised", str, "Date it was first raised"),
+        Column("last_raised", str, "Date it was last raised or judged"),
+        Column("inspections", int, "Number of inspections (documents) that raised or judged it"),
+        Column("status", str, "new, repeated, improved or resolved, from its mentions, latest first"),
+        Column("label", str, "Short label: its first wording, or the thread (overall, intervention)"),
+        Column("mentions", int, "Number of linked statements"),
+    ), fts=("label",), indexes=(("local_authority", "status"),), stage="recur"),
+    Table("concern_mentions", "Every statement linked to a concern, with its role, score and date.", "statement_id", (
+        Column("statement_id", str, "Statement linked", "statements.id"),
+        Column("concern_id", str, "Concern it belongs to", "concerns.concern_id"),
+        Column("role", str, "raised, repeated, progress or discussed"),
+        Column("score", float, "Score of its best link to the concern's earlier mentions"),
+        Column("date", str, "Date of its document"),
+        Column("document_id", str, "Document it is in", "documents.id"),
+        Column("doc_type", str, "Type of that document"),
+        Column("status_in_text", str, "new, persisting, improved or resolved when the statement says so"),
+        Column("local_authority", str, "Council"),
+        Column("service", str, "children or adults, when known"),
+        Column("text", str, "The statement"),
+        Column("thread", str, "overall, intervention or corporate for judgement threads"),
+        Column("areas", str, "JSON list of the statement's areas"),
+    ), indexes=(("concern_id", "date"),), stage="recur"),
     Table("failures", "Sources that could not be processed, with the reason; the batch went on.", ("source_path", "sha256", "stage"), (
         Column("source_path", str, "File or address that failed"),
         Column("sha256", str, "sha256 of the bytes that failed, when they could be read"),
@@ -324,6 +352,7 @@ def replace_people(db: sqlite_utils.Database, people: Iterable[Any]) -> int:
 
 
 def _delete_document(db: sqlite_utils.Database, document_id: str) -> None:
+    db.execute("DELETE FROM concern_mentions WHERE document_id = ?", [document_id])
     db.execute("DELETE FROM entities WHERE document_id = ?", [document_id])
     db.execute("DELETE FROM predictions WHERE statement_id IN (SELECT id FROM statements WHERE document_id = ?)",
                [document_id])
@@ -396,6 +425,43 @@ def _apply_corrections(db: sqlite_utils.Database, document_id: str | None = None
         FROM corrections c JOIN statements s ON s.id = c.statement_id
         WHERE predictions.statement_id = c.statement_id AND predictions.scheme = c.scheme {where}""",
                [document_id] if document_id else [])
+
+
+MENTION_FIELDS = ("statement_id", "concern_id", "role", "score", "date", "document_id", "doc_type", "status_in_text",
+                  "local_authority", "service", "text", "thread", "areas")
+
+
+def recurrence_inputs(db: sqlite_utils.Database, document_ids: Iterable[str]) -> list[dict[str, Any]]:
+    """Statements of these documents with their document's metadata and labels, for the recurrence stage."""
+    return [dict(r) for r in db.query(
+        """SELECT s.id, s.document_id, s.seq, s.text, s.kind, s.heading, s.lemmas, s.language,
+                  d.local_authority, d.doc_type, d.published, d.service, p.labels
+           FROM statements s JOIN documents d ON d.id = s.document_id
+           LEFT JOIN predictions p ON p.statement_id = s.id
+           WHERE s.document_id IN (SELECT value FROM json_each(?)) AND d.local_authority IS NOT NULL
+           ORDER BY d.published, s.document_id, s.seq""", [json.dumps(list(document_ids))])]
+
+
+def stored_mentions(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    """Every stored mention with its statement's lemmas and seq (to rebuild the linking index)."""
+    return [dict(r) for r in db.query(
+        """SELECT m.*, s.lemmas, s.seq FROM concern_mentions m JOIN statements s ON s.id = m.statement_id
+           ORDER BY m.date, m.document_id, s.seq""")]
+
+
+def save_recurrence(db: sqlite_utils.Database, mentions: Iterable[Any], concerns: Iterable[Any]) -> int:
+    """Write new mentions and replace the given concerns (their status and counts change as mentions arrive)."""
+    mention_rows = [{**{f: getattr(m, f) for f in MENTION_FIELDS}, "areas": json.dumps(list(m.areas))}
+                    for m in mentions]
+    concern_rows = [{"concern_id": c.concern_id, "local_authority": c.local_authority, "service": c.service,
+                     "areas": json.dumps(list(c.areas)), "first_raised": c.first_raised, "last_raised": c.last_raised,
+                     "inspections": c.inspections, "status": c.status, "label": c.label,
+                     "mentions": len(c.mentions)} for c in concerns]
+    with transaction(db):
+        _write(db, "concerns", concern_rows, replace=True)
+        _write(db, "concern_mentions", mention_rows, replace=True)
+        db.execute("DELETE FROM concerns WHERE concern_id NOT IN (SELECT concern_id FROM concern_mentions)")
+    return len(mention_rows)
 
 
 def save_corrections(db: sqlite_utils.Database, rows: Iterable[dict[str, Any]]) -> int:

@@ -113,3 +113,27 @@ def test_watched_sources_are_fetched_ingested_and_a_broken_one_fails_the_run(pre
     finally:
         srv.shutdown()
         srv.server_close()
+
+
+def test_bundled_corpus_links_recurring_concerns_with_statuses(prefect_harness, tmp_path):
+    """The whole path on the bundled corpus: concerns recur across Glanmor's three inspections."""
+    from flows.ingest import ingest_flow
+
+    from conftest import ROOT
+
+    db_path = tmp_path / "corpus.db"
+    summary = ingest_flow(paths=[str(ROOT / "corpus")], db_path=str(db_path))
+    assert summary["failed"] == 0 and summary["added"] >= 17
+    db = store.open_db(db_path)
+    by_status = dict(db.execute("select status, count(*) from concerns group by status").fetchall())
+    assert set(by_status) >= {"new", "repeated", "improved", "resolved"}
+    councils = {r[0] for r in db.execute("select distinct local_authority from concerns")}
+    assert councils == {"Glanmor County Council", "Afonwy County Borough Council"}
+    # no concern mixes councils
+    assert db.execute("select count(*) from concern_mentions m join concerns c using (concern_id) "
+                      "where m.local_authority != c.local_authority").fetchone()[0] == 0
+    # the supervision recommendation of 2017 was found met later; workforce turnover was raised again
+    statuses = {label: status for label, status in db.execute("select label, status from concerns")}
+    assert any("supervision" in label.lower() and status == "resolved" for label, status in statuses.items())
+    assert any("turnover" in label.lower() and status == "repeated" for label, status in statuses.items())
+    assert db["people"].count > 5
