@@ -10,8 +10,10 @@ connection Datasette opens.
 from __future__ import annotations
 
 import sqlite3
+from xml.sax.saxutils import escape
 
 from datasette import hookimpl
+from datasette.utils.asgi import Response
 
 BLOCKED_FUNCTIONS = frozenset({"fts3_tokenizer", "load_extension", "readfile", "writefile", "edit", "fts5_source_id"})
 BLOCKED_PRAGMAS = frozenset({"writable_schema", "trusted_schema", "temp_store_directory", "data_store_directory"})
@@ -30,3 +32,44 @@ def authorizer(action: int, arg1: str | None, arg2: str | None, db_name: str | N
 @hookimpl
 def prepare_connection(conn: sqlite3.Connection) -> None:
     conn.set_authorizer(authorizer)
+
+
+ATOM_COLUMNS = ("atom_id", "atom_title", "atom_updated", "atom_content")
+
+
+def _atom_date(value: str | None) -> str:
+    value = (value or "1970-01-01")[:10]
+    value = value + "-01" * (2 - value.count("-"))  # a year or a month only
+    return f"{value}T00:00:00Z"
+
+
+def render_atom(datasette, request, rows, columns, query_name, database, sql):
+    """An Atom feed of a query whose columns are atom_id, atom_title, atom_updated and atom_content."""
+    missing = [c for c in ATOM_COLUMNS if c not in columns]
+    if missing:
+        return Response.text(f"this query has no {', '.join(missing)} column(s) for a feed", status=400)
+    base = f"{request.scheme}://{request.host}"
+    feed_id = f"{base}{request.path}?{request.query_string}"
+    updated = max((_atom_date(r["atom_updated"]) for r in rows), default=_atom_date(None))
+    entries = []
+    for r in rows:
+        entries.append(
+            "<entry>"
+            f"<id>tag:scrutiny,{escape(str(r['atom_id']))}</id>"
+            f"<title>{escape(str(r['atom_title']))}</title>"
+            f"<updated>{_atom_date(r['atom_updated'])}</updated>"
+            f"<link href=\"{escape(base)}/{escape(database)}/concern_timeline?concern_id={escape(str(r['atom_id']))}\"/>"
+            f"<content type=\"text\">{escape(str(r['atom_content'] or ''))}</content>"
+            "</entry>")
+    body = ("<?xml version=\"1.0\" encoding=\"utf-8\"?>"
+            "<feed xmlns=\"http://www.w3.org/2005/Atom\">"
+            f"<id>{escape(feed_id)}</id><title>{escape(query_name or 'Scrutiny')}</title>"
+            f"<updated>{updated}</updated><author><name>Scrutiny</name></author>"
+            + "".join(entries) + "</feed>")
+    return Response(body, content_type="application/atom+xml; charset=utf-8")
+
+
+@hookimpl
+def register_output_renderer(datasette):
+    return {"extension": "atom", "render": render_atom,
+            "can_render": lambda columns: all(c in columns for c in ATOM_COLUMNS)}

@@ -81,6 +81,63 @@ QUERIES: dict[str, dict[str, Any]] = {
                "WHERE s.kind = 'recommendation' AND d.local_authority LIKE '%' || :council || '%'\n"
                "ORDER BY d.published, s.seq LIMIT 1000",
     },
+    "recurring_concerns": {
+        "title": "Recurring concerns for a council",
+        "description": "Concerns raised more than once (or by more than one inspection), most mentioned first.",
+        "sql": "SELECT c.status, c.label, c.inspections, c.mentions, c.first_raised, c.last_raised, c.areas,\n"
+               "  c.service, c.concern_id\n"
+               "FROM concerns c WHERE c.local_authority LIKE '%' || :council || '%' AND c.inspections >= 2\n"
+               "ORDER BY c.inspections DESC, c.mentions DESC",
+    },
+    "open_concerns_raised_twice": {
+        "title": "Concerns raised in two or more inspections and not resolved",
+        "description": "Across all councils: what the inspectorate keeps finding.",
+        "sql": "SELECT c.local_authority, c.service, c.status, c.label, c.inspections, c.first_raised,\n"
+               "  c.last_raised, c.concern_id\n"
+               "FROM concerns c WHERE c.inspections >= 2 AND c.status != 'resolved'\n"
+               "ORDER BY c.local_authority, c.inspections DESC",
+    },
+    "repeated_by_inspection": {
+        "title": "What an inspection repeated from the one before",
+        "description": "Give the document id of an inspection report: its statements that repeat an earlier concern.",
+        "sql": "SELECT m.role, m.status_in_text, c.label AS concern, c.first_raised, m.text, s.page, m.concern_id\n"
+               "FROM concern_mentions m JOIN concerns c USING (concern_id) JOIN statements s ON s.id = m.statement_id\n"
+               "WHERE m.document_id = :document_id AND c.first_raised < m.date\n"
+               "ORDER BY s.seq",
+    },
+    "concern_timeline": {
+        "title": "A concern's timeline",
+        "description": "Every mention of a concern, in date order: raised, repeated, discussed, progress, "
+                       "each with its document and page.",
+        "sql": "SELECT m.date, m.role, m.status_in_text, d.doc_type, d.title, m.text, s.page,\n"
+               "  CASE WHEN d.source_url IS NOT NULL AND d.format = 'pdf' AND s.page IS NOT NULL\n"
+               "       THEN d.source_url || '#page=' || s.page ELSE d.source_url END AS source,\n"
+               "  round(m.score, 3) AS score, m.statement_id, m.document_id\n"
+               "FROM concern_mentions m JOIN statements s ON s.id = m.statement_id\n"
+               "JOIN documents d ON d.id = m.document_id\n"
+               "WHERE m.concern_id = :concern_id ORDER BY m.date, s.document_id, s.seq",
+    },
+    "council_areas_by_year": {
+        "title": "A council's statements by area and year",
+        "description": "How many statements on each priority area appeared each year (for a chart).",
+        "sql": "SELECT d.year, j.value AS area, count(*) AS statements\n"
+               "FROM statements s JOIN documents d ON d.id = s.document_id\n"
+               "JOIN predictions p ON p.statement_id = s.id, json_each(p.labels) j\n"
+               "WHERE d.local_authority LIKE '%' || :council || '%' AND d.year IS NOT NULL\n"
+               "GROUP BY d.year, j.value ORDER BY d.year, j.value",
+    },
+    "concern_feed": {
+        "title": "New and repeated concerns (Atom feed)",
+        "description": "Concerns that are new or repeated, newest first; add .atom to the address to subscribe.",
+        "sql": "SELECT c.concern_id AS atom_id,\n"
+               "  c.local_authority || ': ' || c.status || ' concern: ' || c.label AS atom_title,\n"
+               "  coalesce(c.last_raised, c.first_raised) AS atom_updated,\n"
+               "  'Raised ' || coalesce(c.first_raised, '?') || ', last ' || coalesce(c.last_raised, '?') || ', in '\n"
+               "    || c.inspections || ' inspection(s); ' || c.mentions || ' mention(s).' AS atom_content\n"
+               "FROM concerns c WHERE c.status IN ('new', 'repeated')\n"
+               "  AND c.local_authority LIKE '%' || :council || '%'\n"
+               "ORDER BY atom_updated DESC LIMIT 200",
+    },
 }
 
 

@@ -112,3 +112,44 @@ async def test_public_mode_switches_off_arbitrary_sql_but_keeps_canned_queries(d
                                  params={"document_id": doc_id, "_shape": "array"})
     assert canned.status_code == 200
     assert [r["seq"] for r in canned.json()] == [0, 1, 2]
+
+
+@pytest.fixture
+def concern_db(db_path):
+    from pipeline import recur
+
+    db = store.open_db(db_path)
+    rows = list(db.query("select id, document_id, text from statements order by seq"))
+    mentions = [recur.Mention(r["id"], "glanmor-test-1", role, 0.8 if i else None, date, r["document_id"],
+                              "inspection_report", None, "Glanmor County Council", "children", r["text"])
+                for i, (r, role, date) in enumerate(zip(rows[:2], ("raised", "repeated"), ("2017-10-12", "2018-11-08")))]
+    concern = recur.Concern("glanmor-test-1", "Glanmor County Council", "children", ("C",), "2017-10-12",
+                            "2018-11-08", 2, "repeated", "<script>alert(1)</script> foster carers", tuple(mentions))
+    store.save_recurrence(db, mentions, [concern])
+    db.close()
+    return db_path
+
+
+async def test_concern_timeline_and_council_queries(concern_db):
+    ds = publish.datasette_app(concern_db)
+    recurring = (await ds.client.get("/scrutiny/recurring_concerns.json",
+                                     params={"council": "Glanmor", "_shape": "array"})).json()
+    assert [c["concern_id"] for c in recurring] == ["glanmor-test-1"]
+    timeline = (await ds.client.get("/scrutiny/concern_timeline.json",
+                                    params={"concern_id": "glanmor-test-1", "_shape": "array"})).json()
+    assert [(m["date"], m["role"]) for m in timeline] == [("2017-10-12", "raised"), ("2018-11-08", "repeated")]
+    page = await ds.client.get("/scrutiny/recurring_concerns", params={"council": "Glanmor"})
+    assert "<script>alert(1)</script>" not in page.text and "&lt;script&gt;" in page.text
+
+
+async def test_atom_feed_of_new_and_repeated_concerns(concern_db):
+    from xml.etree import ElementTree
+
+    ds = publish.datasette_app(concern_db)
+    response = await ds.client.get("/scrutiny/concern_feed.atom", params={"council": "Glanmor"})
+    assert response.status_code == 200 and response.headers["content-type"].startswith("application/atom+xml")
+    feed = ElementTree.fromstring(response.text)
+    ns = {"a": "http://www.w3.org/2005/Atom"}
+    titles = [e.findtext("a:title", namespaces=ns) for e in feed.findall("a:entry", ns)]
+    assert titles == ["Glanmor County Council: repeated concern: <script>alert(1)</script> foster carers"]
+    assert feed.find("a:entry/a:updated", ns).text == "2018-11-08T00:00:00Z"
