@@ -38,6 +38,12 @@ run: ingest
 test: venv
 	$(BIN)/python -m pytest -q
 
+# Benchmarks: every stage against a baseline measured in the same run (ratios, never asserted absolute times).
+# BENCH_ARGS="--scale list" shows growth over 100, 1,000 and 10,000 documents; "--quick" is a smoke run.
+BENCH_ARGS ?=
+bench: venv $(MODEL)
+	$(BIN)/python -m pipeline.bench $(BENCH_ARGS)
+
 check: venv
 	$(BIN)/python ../shared/checks/contract_check.py --cli $(BIN)/scrutiny
 
