@@ -124,7 +124,11 @@ def recur_task(settings: Settings, document_ids: list[str]) -> int:
         new = [a.mention for a in assignments if a.mention is not None]
         touched = {m.concern_id for m in new}
         concerns = recur.concerns_from(m for m in [*mentions, *new] if m.concern_id in touched)
-        return store.save_recurrence(db, new, concerns)
+        picked = [{"statement_id": i.id, "document_id": i.document_id, "local_authority": i.local_authority,
+                   "service": i.service, "date": i.date, "doc_type": i.doc_type, "role": i.role,
+                   "raises": int(not i.attach_only), "concern_id": a.concern_id, "text": i.text}
+                  for i, a in zip(items, assignments)]
+        return store.save_recurrence(db, new, concerns, picked)
     finally:
         db.close()
 

@@ -31,15 +31,17 @@ must-link and cannot-link pairs; after a review, rebuild with `index_from`.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import re
 import tomllib
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date as Date
 from functools import lru_cache
 from itertools import groupby
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -681,12 +683,31 @@ class _Linker:
         return out, Block(self.block.key, chunks, self.concerns, self.episodes)
 
 
+@contextmanager
+def _without_cycle_collector() -> Iterator[None]:
+    """Linking allocates many small acyclic records; with a large index in memory, Python's cycle collector
+    would walk the whole index again and again, making the cost of adding k statements grow with N.
+    Reference counting still frees everything; the collector is restored on the way out."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def link(items: Sequence[Item], index: Index | None, config: RecurConfig,
          decisions: Decisions | None = None) -> tuple[list[Assignment], Index]:
     """Link `items` into the concerns of `index` (None: an empty index). Returns one `Assignment` per item,
     in the order given, and the new index; the old index is unchanged. Within each council, items are
     taken in time order (date, document, seq)."""
-    index = index if index is not None else Index(config.version)
+    with _without_cycle_collector():
+        return _link(items, index if index is not None else Index(config.version), config, decisions)
+
+
+def _link(items: Sequence[Item], index: Index, config: RecurConfig,
+          decisions: Decisions | None) -> tuple[list[Assignment], Index]:
     if not items:
         return [], index
     blocks = dict(index.blocks)

@@ -148,6 +148,19 @@ SCHEMA: tuple[Table, ...] = (
         Column("note", str, "Why, in the reviewer's words"),
         Column("imported_at", str, "When the correction was imported (UTC)"),
     ), stage="classify"),
+    Table("recommendations", "Recommendations, areas for improvement, stated concerns and judgements on progress "
+          "picked out of documents, with the concern each was linked to.", "statement_id", (
+        Column("statement_id", str, "Statement picked", "statements.id"),
+        Column("document_id", str, "Document it is in", "documents.id"),
+        Column("local_authority", str, "Council"),
+        Column("service", str, "children or adults, when known"),
+        Column("date", str, "Date of the document (the inspection's publication for reports)"),
+        Column("doc_type", str, "Type of the document"),
+        Column("role", str, "raised, progress or discussed (as picked; the mention's final role is in concern_mentions)"),
+        Column("raises", int, "1 when it may open a concern, 0 when it may only join one"),
+        Column("concern_id", str, "Concern it was linked to (empty when it matched none)"),
+        Column("text", str, "The statement"),
+    ), indexes=(("local_authority", "date"),), stage="recur"),
     Table("concerns", "Concerns: one specific issue for one council's service, linked across inspections and papers.",
           "concern_id", (
         Column("concern_id", str, "Deterministic id of the concern"),
@@ -353,6 +366,7 @@ def replace_people(db: sqlite_utils.Database, people: Iterable[Any]) -> int:
 
 def _delete_document(db: sqlite_utils.Database, document_id: str) -> None:
     db.execute("DELETE FROM concern_mentions WHERE document_id = ?", [document_id])
+    db.execute("DELETE FROM recommendations WHERE document_id = ?", [document_id])
     db.execute("DELETE FROM entities WHERE document_id = ?", [document_id])
     db.execute("DELETE FROM predictions WHERE statement_id IN (SELECT id FROM statements WHERE document_id = ?)",
                [document_id])
@@ -449,8 +463,10 @@ def stored_mentions(db: sqlite_utils.Database) -> list[dict[str, Any]]:
            ORDER BY m.date, m.document_id, s.seq""")]
 
 
-def save_recurrence(db: sqlite_utils.Database, mentions: Iterable[Any], concerns: Iterable[Any]) -> int:
-    """Write new mentions and replace the given concerns (their status and counts change as mentions arrive)."""
+def save_recurrence(db: sqlite_utils.Database, mentions: Iterable[Any], concerns: Iterable[Any],
+                    picked: Iterable[dict[str, Any]] = ()) -> int:
+    """Write picked recommendations, new mentions, and replace the given concerns (their status and counts
+    change as mentions arrive)."""
     mention_rows = [{**{f: getattr(m, f) for f in MENTION_FIELDS}, "areas": json.dumps(list(m.areas))}
                     for m in mentions]
     concern_rows = [{"concern_id": c.concern_id, "local_authority": c.local_authority, "service": c.service,
@@ -460,6 +476,7 @@ def save_recurrence(db: sqlite_utils.Database, mentions: Iterable[Any], concerns
     with transaction(db):
         _write(db, "concerns", concern_rows, replace=True)
         _write(db, "concern_mentions", mention_rows, replace=True)
+        _write(db, "recommendations", picked, replace=True)
         db.execute("DELETE FROM concerns WHERE concern_id NOT IN (SELECT concern_id FROM concern_mentions)")
     return len(mention_rows)
 

@@ -137,3 +137,6 @@ def test_bundled_corpus_links_recurring_concerns_with_statuses(prefect_harness, 
     assert any("supervision" in label.lower() and status == "resolved" for label, status in statuses.items())
     assert any("turnover" in label.lower() and status == "repeated" for label, status in statuses.items())
     assert db["people"].count > 5
+    recs = db.execute("select count(*), count(concern_id) from recommendations where doc_type = 'inspection_report'")
+    picked, linked = recs.fetchone()
+    assert picked > 50 and linked > 0.8 * picked
