@@ -203,7 +203,8 @@ def markdown(data: dict[str, Any], stages: list[StageResult]) -> str:
         lines.append(f"| {s.title} | {ours} | {base} | {_ratio(s)} | {s.target.text if s.target else DASH} | "
                      f"{holds} | {_memory(s)} |")
     if run.get("cold_s"):
-        lines += ["", f"Whole run (`scrutiny ingest`, cold, {run['documents']:,} documents): {_s(run['cold_s'])}, "
+        how = "`scrutiny ingest`" if "scrutiny ingest" in run.get("mode", "") else "the flow's tasks, no Prefect"
+        lines += ["", f"Whole run ({how}, cold, {run['documents']:,} documents): {_s(run['cold_s'])}, "
                       f"**{run['documents_per_minute']:,.0f} documents per minute**"
                       + (f", peak memory {run['peak_mb']:,.0f} MB over all its processes (largest "
                          f"{run['peak_process_mb']:,.0f} MB)" if run.get("peak_mb") else "")

@@ -283,6 +283,9 @@ def link(ctx: Context) -> list[StageResult]:
     link_result = StageResult("link", title, full, base, ratio=full.median / base.median, target=TARGETS["link"],
                               unit="statements", amount=n, work={"statements": n, "councils": councils},
                               details={"compared": found.description, "candidate_pairs_first_2000": pairs})
+    if n < 100_000:
+        link_result.details["note"] = (f"the target is set for 100,000 statements (the default scale); this run links "
+                                       f"{n:,}, 100 per document of the corpus")
     add_result = StageResult("link_add", add_title, add, None, ratio=add.median / scaled, target=TARGETS["link_add"],
                              unit="statements", amount=k, work={"new": k, "indexed": n - k},
                              details={"k_over_n_of_full_link_s": round(scaled, 6),
