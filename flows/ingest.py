@@ -96,59 +96,15 @@ def refresh_people_task(settings: Settings) -> int:
 
 @task(name="recur", cache_policy=NO_CACHE, persist_result=False)
 def recur_task(settings: Settings, document_ids: list[str]) -> int:
-    """Link the recommendations and concerns of new documents into the stored concerns, incrementally:
-    the index is rebuilt from stored mentions (nothing relinked) and only the new statements are linked."""
-    import json
+    """Link the recommendations and concerns of new documents into the stored concerns, incrementally."""
+    from pipeline import store
+    from pipeline.linking import link_new_documents
 
-    from pipeline import recur, store
-
-    config = recur.config_for(settings)
     db = store.open_db(settings.db_path)
     try:
-        stored = store.stored_mentions(db)
-        mentions = [recur.Mention(**{f: r[f] for f in store.MENTION_FIELDS if f != "areas"},
-                                  areas=tuple(json.loads(r["areas"] or "[]"))) for r in stored]
-        index = recur.index_from(((recur.Item(m.statement_id, m.text, m.local_authority, m.date, m.document_id,
-                                               r["seq"], m.doc_type, m.service, r["lemmas"] or "", m.areas, m.role),
-                                   m) for m, r in zip(mentions, stored)), config)
-        rows = [r for r in store.recurrence_inputs(db, document_ids) if r["language"] == "en"]
-        items: list[recur.Item] = []
-        for (doc_id, council, doc_type, date, service), group in _by_document(rows):
-            group = list(group)
-            statements = [_StatementView(**{k: r[k] for k in ("id", "document_id", "seq", "text", "kind", "heading",
-                                                                "lemmas")}) for r in group]
-            labels = {r["id"]: json.loads(r["labels"]) for r in group if r["labels"]}
-            items += recur.pick_recommendations(statements, local_authority=council, doc_type=doc_type, date=date,
-                                                service=service, config=config, labels=labels)
-        assignments, _ = recur.link(items, index, config)
-        new = [a.mention for a in assignments if a.mention is not None]
-        touched = {m.concern_id for m in new}
-        concerns = recur.concerns_from(m for m in [*mentions, *new] if m.concern_id in touched)
-        picked = [{"statement_id": i.id, "document_id": i.document_id, "local_authority": i.local_authority,
-                   "service": i.service, "date": i.date, "doc_type": i.doc_type, "role": i.role,
-                   "raises": int(not i.attach_only), "concern_id": a.concern_id, "text": i.text}
-                  for i, a in zip(items, assignments)]
-        return store.save_recurrence(db, new, concerns, picked)
+        return link_new_documents(db, settings, document_ids)
     finally:
         db.close()
-
-
-@dataclass(frozen=True)
-class _StatementView:
-    id: str
-    document_id: str
-    seq: int
-    text: str
-    kind: str
-    heading: str | None
-    lemmas: str
-
-
-def _by_document(rows: list[dict[str, Any]]):
-    from itertools import groupby
-
-    return groupby(rows, key=lambda r: (r["document_id"], r["local_authority"], r["doc_type"], r["published"],
-                                        r["service"] if r["service"] in ("children", "adults") else None))
 
 
 class UnhealthySources(RuntimeError):
