@@ -15,6 +15,8 @@ from xml.sax.saxutils import escape
 from datasette import hookimpl
 from datasette.utils.asgi import Response
 
+from . import search
+
 BLOCKED_FUNCTIONS = frozenset({"fts3_tokenizer", "load_extension", "readfile", "writefile", "edit", "fts5_source_id"})
 BLOCKED_PRAGMAS = frozenset({"writable_schema", "trusted_schema", "temp_store_directory", "data_store_directory"})
 
@@ -31,6 +33,7 @@ def authorizer(action: int, arg1: str | None, arg2: str | None, db_name: str | N
 
 @hookimpl
 def prepare_connection(conn: sqlite3.Connection) -> None:
+    search.register(conn)
     conn.set_authorizer(authorizer)
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .search import QUERIES as SEARCH_QUERIES
 from .store import SCHEMA, VIEWS
 
 TITLE = "Scrutiny"
@@ -139,6 +140,7 @@ QUERIES: dict[str, dict[str, Any]] = {
                "ORDER BY atom_updated DESC LIMIT 200",
     },
 }
+QUERIES.update(SEARCH_QUERIES)  # bounded, ranked full-text search (pipeline/search.py)
 
 
 def metadata(database: str = "scrutiny", *, public: bool = False) -> dict[str, Any]:

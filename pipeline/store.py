@@ -160,7 +160,7 @@ SCHEMA: tuple[Table, ...] = (
         Column("raises", int, "1 when it may open a concern, 0 when it may only join one"),
         Column("concern_id", str, "Concern it was linked to (empty when it matched none)"),
         Column("text", str, "The statement"),
-    ), indexes=(("local_authority", "date"),), stage="recur"),
+    ), fts=("text",), indexes=(("local_authority", "date"),), stage="recur"),
     Table("concerns", "Concerns: one specific issue for one council's service, linked across inspections and papers.",
           "concern_id", (
         Column("concern_id", str, "Deterministic id of the concern"),
