@@ -26,10 +26,11 @@ from .stages import Context, Plan
 
 DEFAULT_SCALES = (100, 1000, 10_000)
 STAGES = ("extract", "segment", "classify", "link", "store", "search", "pdf_memory", "prefect")
-EXPANDS = {"link": ("link", "link_add"), "search": ("search_1", "search_4")}
+EXPANDS = {"link": ("link", "link_add"), "search": ("search_1", "search_4", "canned")}
 TITLES = {"extract": "Extraction (PDF pages/s)", "segment": "Segmentation", "classify": "Classification",
           "link": "Linking", "link_add": "Adding statements to the index", "store": "Database writes",
-          "search_1": "Search, 1 client", "search_4": "Search, 4 concurrent clients",
+          "search_1": "Search, 1 client (p95 latency)", "search_4": "Search, 4 concurrent clients (p95 latency)",
+          "canned": "Canned queries, slowest p95",
           "pdf_memory": "Memory, long PDF vs its first pages", "prefect": "Prefect overhead (ingest)"}
 
 

@@ -59,7 +59,7 @@ class StageResult:
     ours: Timing | None = None
     baseline: Timing | None = None
     ratio: float | None = None
-    ratio_kind: str = "time"  # "time": ours/baseline; "speedup": baseline/ours; "memory": peak/peak
+    ratio_kind: str = "time"  # "time": ours/baseline; "speedup": baseline/ours; "memory": peak/peak; "p95": seconds
     target: Target | None = None
     status: str = "measured"  # measured, skipped or error
     reason: str | None = None
@@ -163,6 +163,8 @@ def _ratio(s: StageResult) -> str:
         return "\u2014"
     if s.ratio_kind == "speedup":
         return f"{s.ratio:.2f}x faster"
+    if s.ratio_kind == "p95":  # a latency: `ratio` holds the p95 in seconds
+        return f"p95 {_s(s.ratio)}"
     if s.ratio_kind == "share":
         return f"{s.ratio * 100:.2f}%"
     return f"{s.ratio:.2f}x"

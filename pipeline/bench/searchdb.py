@@ -18,7 +18,7 @@ from typing import Callable
 
 from . import BENCH_VERSION, prose
 
-VERSION = f"{BENCH_VERSION}/searchdb-1"
+VERSION = f"{BENCH_VERSION}/searchdb-2"
 PER_DOCUMENT = 50  # statements per synthetic document
 BATCH = 20_000
 HEADINGS = ("Summary of findings", "Recommendations", "People \u2013 voice and choice", "Prevention", "Well-being",
@@ -77,6 +77,31 @@ def _rows(seed: int, rows: int):
         yield doc, statements
 
 
+# Labels, recommendations and concerns derived in SQL from the statements (deterministic, from their rowids), so
+# the canned queries that join predictions and concerns run against tables of a realistic size.
+DERIVED = (
+    "INSERT INTO predictions (statement_id, scheme, labels, scores, abstain, model, margin)\n"
+    "SELECT id, 'areas', CASE (rowid * 2654435761) % 7 WHEN 0 THEN '[\"A\"]' WHEN 1 THEN '[\"B\"]'\n"
+    "  WHEN 2 THEN '[\"C\"]' WHEN 3 THEN '[\"D\"]' WHEN 4 THEN '[\"B\", \"D\"]' ELSE '[]' END,\n"
+    "  '{}', rowid % 13 = 0, 'bench', (rowid % 101) / 100.0 FROM statements",
+    "INSERT INTO concern_mentions (statement_id, concern_id, role, score, date, document_id, doc_type,\n"
+    "  local_authority, service, text, areas)\n"
+    "SELECT s.id, d.local_authority || ':' || (s.rowid % 400), CASE WHEN s.rowid % 3 = 0 THEN 'repeated'\n"
+    "  WHEN s.rowid % 7 = 0 THEN 'discussed' ELSE 'raised' END, 0.5, d.published, d.id, d.doc_type,\n"
+    "  d.local_authority, d.service, s.text, '[\"B\"]'\n"
+    "FROM statements s JOIN documents d ON d.id = s.document_id WHERE s.kind = 'recommendation' AND s.rowid % 10 = 0",
+    "INSERT INTO recommendations (statement_id, document_id, local_authority, service, date, doc_type, role, raises,\n"
+    "  concern_id, text)\n"
+    "SELECT statement_id, document_id, local_authority, service, date, doc_type, role, 1, concern_id, text\n"
+    "FROM concern_mentions",
+    "INSERT INTO concerns (concern_id, local_authority, service, areas, first_raised, last_raised, inspections,\n"
+    "  status, label, mentions)\n"
+    "SELECT concern_id, local_authority, min(service), '[\"B\"]', min(date), max(date), count(DISTINCT document_id),\n"
+    "  CASE WHEN count(*) > 20 THEN 'repeated' WHEN count(*) > 10 THEN 'improved' ELSE 'new' END, min(text), count(*)\n"
+    "FROM concern_mentions GROUP BY concern_id",
+)
+
+
 def build(out: Path, seed: int, rows: int, progress: Callable[[str], None] | None = None) -> Path:
     """The cached database of `rows` statements (built on first use, in a temporary file then renamed)."""
     from pipeline import store
@@ -110,6 +135,11 @@ def build(out: Path, seed: int, rows: int, progress: Callable[[str], None] | Non
                 progress(f"search database: {done:,} of {rows:,} statements")
     con.executemany(doc_sql, docs)
     con.executemany(st_sql, statements)
+    con.commit()
+    if progress:
+        progress("search database: labels, recommendations and concerns for the canned queries")
+    for sql in DERIVED:
+        con.execute(sql)
     con.commit()
     con.execute("ANALYZE")
     con.close()

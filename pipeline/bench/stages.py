@@ -7,7 +7,7 @@
 | classify | `classify(model, texts)` | the fitted vectoriser's `transform` alone |
 | link, link_add | `link(items)`; adding k items to the index of the others | one chunked sparse product within each council; k/N of the full link |
 | store | `save_document` per document into a fresh database | one plain `executemany` per table into the same schema |
-| search | Datasette's in-process client, 1 and 4 concurrent clients | the same SQL on a bare sqlite3 connection |
+| search, canned | `scrutiny serve` over loopback, 1 and 4 concurrent clients, the canned bounded search; every canned query | the same SQL on a bare sqlite3 connection |
 | pdf_memory | peak memory reading a 500-page report | peak memory reading its first 10 pages |
 
 Every function returns `StageResult`s; each `probe_*` function is run by
@@ -384,77 +384,79 @@ def probe_store(pickled: str, folder: str) -> Callable[[], object]:
 # ---------------------------------------------------------------- search
 
 def _paths(name: str) -> list[str]:
-    return [f"/{name}/statements.json?" + urlencode({"_search": q.text, "_size": 50}) for q in searchdb.QUERIES]
+    return [f"/{name}/search_statements.json?" + urlencode({"q": q.text, "_shape": "array"})
+            for q in searchdb.QUERIES]
 
 
 def search(ctx: Context) -> list[StageResult]:
-    from pipeline.publish import datasette_app
+    """Search (the canned bounded search) and every canned query through `scrutiny serve` over loopback, against
+    the same SQL on a bare connection; p95 latencies, with the targets of the publishing issue."""
+    from pipeline.publish import QUERIES, SETTINGS
+
+    from . import loopback
 
     rows = ctx.plan.search_rows
     ctx.log(f"  search database: {rows:,} statements (built once per seed and size, then cached)")
     path = searchdb.build(ctx.plan.out, ctx.plan.seed, rows, ctx.log)
-    ds = datasette_app(path)
     paths = _paths(path.stem)
-    loop = asyncio.new_event_loop()
-
-    async def get(p: str) -> Any:
-        response = await ds.client.get(p)
-        if response.status_code != 200:
-            raise RuntimeError(f"Datasette answered {response.status_code} to {p}")
-        return response
-
-    # Datasette's own SQL for each search, so the bare side runs exactly the same query and LIMIT
-    queries = []
-    for p in paths:
-        q = loop.run_until_complete(get(p)).json()["query"]
-        queries.append((q["sql"], q["params"]))
-    con = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
-    from datasette.utils import escape_fts
-
-    con.create_function("escape_fts", 1, escape_fts)  # the function Datasette's search SQL calls
-    per_query: dict[str, list[float]] = {"datasette": [], "bare": []}
-
-    def one_client() -> None:
-        import time
-
-        for p in paths:
-            t = time.perf_counter()
-            loop.run_until_complete(get(p))
-            per_query["datasette"].append(time.perf_counter() - t)
-
-    def bare(times: int = 1, record: bool = True) -> None:
-        import time
-
-        for _ in range(times):
-            for sql, params in queries:
-                t = time.perf_counter()
-                con.execute(sql, params).fetchall()
-                if record:
-                    per_query["bare"].append(time.perf_counter() - t)
-
-    async def clients(n: int) -> None:
-        async def client(k: int) -> None:
-            for p in paths[k:] + paths[:k]:
-                await get(p)
-
-        await asyncio.gather(*(client(k) for k in range(n)))
-
-    d1, b1, d4, b4 = interleave([
-        Variant("Datasette, 1 client", one_client), Variant("bare sqlite3", bare),
-        Variant("Datasette, 4 concurrent clients", lambda: loop.run_until_complete(clients(4))),
-        Variant("bare sqlite3, the same 4 x queries", lambda: bare(4, record=False)),
-    ], ctx.plan.repeats, progress=ctx.log)
-    loop.close()
-    con.close()
+    sql = QUERIES["search_statements"]["sql"]
+    queries = [(sql, {"q": q.text}) for q in searchdb.QUERIES]
+    params = loopback.canned_params(path)
+    canned_paths = {name: f"/{path.stem}/{name}.json?" + urlencode({**params.get(name, {}), "_shape": "array"})
+                    for name in QUERIES}
+    bare = loopback.Bare(path)
+    with loopback.server(path) as base:
+        one, four = loopback.Clients(base, 1), loopback.Clients(base, 4)
+        bare4 = loopback.Bare(path)
+        one.run(paths), four.run(paths), bare.run(queries), bare4.run(queries)  # warm-up, not recorded
+        for side in (one, four, bare, bare4):
+            side.latencies = []
+        d1, b1, d4, b4 = interleave([
+            Variant("Datasette over loopback, 1 client", lambda: one.run(paths)),
+            Variant("bare sqlite3", lambda: bare.run(queries)),
+            Variant("Datasette over loopback, 4 concurrent clients", lambda: four.run(paths)),
+            Variant("bare sqlite3, the same 4 x queries", lambda: bare4.run(queries, times=4)),
+        ], ctx.plan.repeats, warmup=False, progress=ctx.log)
+        canned = loopback.Clients(base, 1)
+        per_query: dict[str, list[float]] = {}
+        for _ in range(max(5, ctx.plan.repeats)):
+            for name, p in canned_paths.items():
+                canned.latencies = []
+                canned.run([p])
+                per_query.setdefault(name, []).extend(canned.latencies)
+        errors = one.errors + four.errors + canned.errors
+        for c in (one, four, canned):
+            c.close()
+    bare.close()
+    bare4.close()
+    if errors:
+        raise RuntimeError(f"Datasette answered errors: {errors[:5]}")
     n = len(paths)
-    work = {"statements": rows, "queries": [q.text for q in searchdb.QUERIES], "page_size": 50}
-    details = {"median_s_per_query_by_frequency": {side: _by_frequency(times) for side, times in per_query.items()},
-               "note": "Datasette's page also counts the matches and computes the configured facets; the bare side "
-                       "runs only its rows query (same SQL, same LIMIT)"}
-    return [StageResult("search_1", "Search, 1 client", d1, b1, ratio=d1.median / b1.median, unit="queries",
-                        amount=n, work=work, details=details),
-            StageResult("search_4", "Search, 4 concurrent clients", d4, b4, ratio=d4.median / b4.median,
-                        unit="queries", amount=4 * n, work=work)]
+    s1, sb, s4 = loopback.summary(one.latencies), loopback.summary(bare.latencies), loopback.summary(four.latencies)
+    work = {"statements": rows, "queries": [q.text for q in searchdb.QUERIES], "page_size": 50,
+            "endpoint": "search_statements (canned, bounded)", "transport": "HTTP over 127.0.0.1, keep-alive"}
+    limit_s = SETTINGS["sql_time_limit_ms"] / 1000
+    canned_p95 = {name: loopback.p95(ts) for name, ts in per_query.items()}
+    slowest = max(canned_p95, key=canned_p95.get)
+    note = ("p95 over every request of every round (%d per side); bare p95 %.1f ms; Datasette also parses the "
+            "request, checks permissions and renders JSON" % (s1["requests"], sb["p95_ms"]))
+    return [StageResult("search_1", "Search, 1 client (p95 latency)", d1, b1, ratio=loopback.p95(one.latencies),
+                        ratio_kind="p95", target=Target("<=", 0.010, "p95 \u2264 10 ms"), unit="queries", amount=n,
+                        work=work, details={"datasette": s1, "bare": sb, "p95_ratio_to_bare":
+                                            round(s1["p95_ms"] / max(sb["p95_ms"], 1e-6), 2),
+                                            "median_s_per_query_by_frequency": _by_frequency(one.latencies),
+                                            "note": note}),
+            StageResult("search_4", "Search, 4 concurrent clients (p95 latency)", d4, b4,
+                        ratio=loopback.p95(four.latencies), ratio_kind="p95",
+                        target=Target("<=", 0.050, "p95 \u2264 50 ms"), unit="queries", amount=4 * n, work=work,
+                        details={"datasette": s4, "bare": loopback.summary(bare4.latencies)}),
+            StageResult("canned", "Canned queries, slowest p95", ratio=canned_p95[slowest], ratio_kind="p95",
+                        target=Target("<=", limit_s / 2, f"p95 \u2264 {limit_s / 2 * 1000:,.0f} ms (half the SQL "
+                                                         f"time limit)"),
+                        work={"params": params},
+                        details={"p95_ms": {k: round(v * 1000, 2) for k, v in sorted(canned_p95.items())},
+                                 "note": f"slowest: {slowest}; p95 of every canned query over "
+                                         f"{len(per_query[slowest])} requests each, over loopback"})]
 
 
 def _by_frequency(times: list[float]) -> dict[str, float]:
