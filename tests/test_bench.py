@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-STAGES = {"extract", "segment", "classify", "link", "link_add", "store", "search_1", "search_4", "pdf_memory",
+STAGES = {"extract", "segment", "classify", "link", "link_add", "store", "search_1", "search_4", "canned", "pdf_memory",
           "prefect", "rerun"}
 
 
@@ -32,7 +32,7 @@ def test_quick_run_reports_every_stage_with_a_ratio_or_a_reason(tmp_path):
         else:
             assert stage["status"] == "skipped", (key, stage["reason"])
             assert stage["reason"].startswith("not yet measured: "), key
-    for key in ("extract", "segment", "store", "search_1", "search_4", "pdf_memory", "rerun"):
+    for key in ("extract", "segment", "store", "search_1", "search_4", "canned", "pdf_memory", "rerun"):
         assert data["stages"][key]["status"] == "measured", (key, data["stages"][key]["reason"])
     assert data["stages"]["extract"]["memory"]["peak_mb"] > 0
     assert data["stages"]["prefect"]["status"] == "skipped"  # --quick never starts Prefect's server

@@ -21,6 +21,7 @@ import io
 import pickle
 import shutil
 import sqlite3
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ from urllib.parse import urlencode
 
 from . import adapters, searchdb
 from .corpus import Corpus, Entry
-from .measure import Variant, interleave
+from .measure import Timing, Variant, interleave
 from .report import TARGETS, StageResult, Target, skipped
 
 
@@ -419,11 +420,14 @@ def search(ctx: Context) -> list[StageResult]:
         ], ctx.plan.repeats, warmup=False, progress=ctx.log)
         canned = loopback.Clients(base, 1)
         per_query: dict[str, list[float]] = {}
+        rounds = Timing("Datasette over loopback, every canned query once")
         for _ in range(max(5, ctx.plan.repeats)):
+            started = time.perf_counter()
             for name, p in canned_paths.items():
                 canned.latencies = []
                 canned.run([p])
                 per_query.setdefault(name, []).extend(canned.latencies)
+            rounds.runs.append(time.perf_counter() - started)
         errors = one.errors + four.errors + canned.errors
         for c in (one, four, canned):
             c.close()
@@ -450,10 +454,10 @@ def search(ctx: Context) -> list[StageResult]:
                         ratio=loopback.p95(four.latencies), ratio_kind="p95",
                         target=Target("<=", 0.050, "p95 \u2264 50 ms"), unit="queries", amount=4 * n, work=work,
                         details={"datasette": s4, "bare": loopback.summary(bare4.latencies)}),
-            StageResult("canned", "Canned queries, slowest p95", ratio=canned_p95[slowest], ratio_kind="p95",
+            StageResult("canned", "Canned queries, slowest p95", rounds, ratio=canned_p95[slowest], ratio_kind="p95",
                         target=Target("<=", limit_s / 2, f"p95 \u2264 {limit_s / 2 * 1000:,.0f} ms (half the SQL "
                                                          f"time limit)"),
-                        work={"params": params},
+                        unit="queries", amount=len(canned_paths), work={"params": params},
                         details={"p95_ms": {k: round(v * 1000, 2) for k, v in sorted(canned_p95.items())},
                                  "note": f"slowest: {slowest}; p95 of every canned query over "
                                          f"{len(per_query[slowest])} requests each, over loopback"})]
