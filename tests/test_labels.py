@@ -87,6 +87,14 @@ def test_every_label_and_none_is_well_represented():
     assert sum(not r["labels"] for r in rows) >= 200
 
 
+def test_none_is_at_least_fifteen_percent_and_no_file_is_empty():
+    # issue 5: at least 15% of the labelled statements are none; an empty file would be silently skipped
+    rows = _rows(SCHEME_FILES["areas"])
+    assert sum(not row["labels"] for _, row in rows) / len(rows) >= 0.15
+    counted = {where.split(":")[0] for where, _ in rows}
+    assert counted == {p.name for p in SCHEME_FILES["areas"]}
+
+
 @pytest.mark.skipif(not DEV.exists(), reason="the shared dev set is not beside this checkout")
 def test_no_dev_statement_is_in_the_training_data():
     dev = {_norm(json.loads(line)["text"]) for line in DEV.read_text(encoding="utf-8").splitlines() if line.strip()}
