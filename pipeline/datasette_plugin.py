@@ -58,10 +58,12 @@ def _entry_link(datasette, base: str, database: str, row, columns) -> str:
     return base + datasette.urls.query(database, "concern_timeline") + "?" + urlencode({"concern_id": row["atom_id"]})
 
 
-def _feed_title(query_name: str | None, request) -> str:
-    """The query's name and the values asked for, so two councils' feeds read differently in a feed reader."""
-    values = [v for k, v in request.args.items() if not k.startswith("_") and v]
-    return (query_name or "Scrutiny") + (": " + ", ".join(values) if values else "")
+def _feed_title(datasette, database: str, query_name: str | None, request) -> str:
+    """The query's title and the values asked for, so two councils' feeds read differently in a feed reader."""
+    query = (datasette.metadata("queries", database=database) or {}).get(query_name or "") or {}
+    title = query.get("title") if isinstance(query, dict) else None
+    values = [request.args.get(k) for k in request.args.keys() if not k.startswith("_") and request.args.get(k)]
+    return (title or query_name or "Scrutiny") + (": " + ", ".join(values) if values else "")
 
 
 def render_atom(datasette, request, rows, columns, query_name, database, sql):
@@ -84,7 +86,7 @@ def render_atom(datasette, request, rows, columns, query_name, database, sql):
             "</entry>")
     body = ("<?xml version=\"1.0\" encoding=\"utf-8\"?>"
             "<feed xmlns=\"http://www.w3.org/2005/Atom\">"
-            f"<id>{escape(feed_id)}</id><title>{escape(_feed_title(query_name, request))}</title>"
+            f"<id>{escape(feed_id)}</id><title>{escape(_feed_title(datasette, database, query_name, request))}</title>"
             f"<link rel=\"self\" href=\"{_attr(feed_id)}\"/>"
             f"<updated>{updated}</updated><author><name>Scrutiny</name></author>"
             + "".join(entries) + "</feed>")

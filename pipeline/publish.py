@@ -130,8 +130,9 @@ QUERIES: dict[str, dict[str, Any]] = {
                "GROUP BY d.year, j.value ORDER BY d.year, j.value",
     },
     "concern_feed": {
-        "title": "New and repeated concerns (Atom feed)",
-        "description": "Concerns that are new or repeated, newest first; add .atom to the address to subscribe.",
+        "title": "New and repeated concerns",
+        "description": "Concerns that are new or repeated, newest first, for a council (part of the name is enough); "
+                       "add .atom to the address for an Atom feed to subscribe to.",
         "sql": "SELECT c.concern_id AS atom_id,\n"
                "  c.local_authority || ': ' || c.status || ' concern: ' || c.label AS atom_title,\n"
                "  coalesce(c.last_raised, c.first_raised) AS atom_updated,\n"
