@@ -98,7 +98,8 @@ def bar_chart(counts: dict[tuple[int, str], int], areas: list[str], names: dict[
             if n:
                 bars.append({"x": round(x0 + j * bar, 1), "y": y_of(n), "width": bar - 1,
                              "height": round(baseline - y_of(n), 1), "colour": COLOURS[j % len(COLOURS)],
-                             "title": f"{year}, {area} {names.get(area, '')}: {n} statement{'s' * (n != 1)}".strip()})
+                             "title": f"{year}, {' '.join(filter(None, (area, names.get(area))))}: "
+                                      f"{n} statement{'s' * (n != 1)}"})
     ticks = [{"y": y_of(v), "text": str(v)} for v in range(0, top + 1, step)]
     legend = [{"code": a, "name": names.get(a, a), "colour": COLOURS[j % len(COLOURS)]} for j, a in enumerate(areas)]
     table = [{"year": y, "counts": [counts.get((y, a), 0) for a in areas]} for y in years]
