@@ -280,3 +280,26 @@ def test_council_slugs():
     assert slug(GLANMOR) == "glanmor-county-council"
     assert slug("Rhondda Cynon Taf County Borough Council") == "rhondda-cynon-taf-county-borough-council"
     assert re.fullmatch(r"[a-z0-9-]+", slug("Ynys Môn / Isle of Anglesey"))
+
+
+async def test_a_chart_that_takes_too_long_is_left_out_not_an_error():
+    from datasette.database import QueryInterrupted
+
+    from pipeline.site import council_chart
+
+    class SlowDatabase:
+        async def execute(self, sql, params):
+            raise QueryInterrupted(None, sql, params)
+
+    assert await council_chart(SlowDatabase(), GLANMOR, {}) is None
+
+
+async def test_index_hides_councils_from_who_may_not_see_the_database(site_db):
+    from datasette.app import Datasette
+
+    meta = publish.metadata("scrutiny")
+    meta["databases"]["scrutiny"]["allow"] = {"id": "staff"}
+    ds = Datasette(immutables=[str(site_db)], metadata=meta)
+    index = await ds.client.get("/")
+    assert index.status_code == 200 and "/-/council/" not in index.text
+    assert (await ds.client.get(f"/-/council/{slug(GLANMOR)}")).status_code == 403

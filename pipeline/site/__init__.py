@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from datasette import hookimpl
+from datasette.database import QueryInterrupted
 from datasette.utils import tilde_encode
 from datasette.utils.asgi import NotFound, Response
 
@@ -205,8 +206,13 @@ async def councils(db) -> list[dict[str, Any]]:
 
 
 async def council_chart(db, council: str, names: dict[str, str]) -> dict[str, Any] | None:
-    counts = {(int(r["year"]), str(r["area"])): int(r["n"])
-              for r in await _rows(db, AREAS_BY_YEAR_SQL, {"council": council})}
+    """The chart's geometry, or None when there is nothing to draw or counting took longer than the SQL
+    time limit (the rest of the page is still worth showing)."""
+    try:
+        found = await _rows(db, AREAS_BY_YEAR_SQL, {"council": council})
+    except QueryInterrupted:
+        return None
+    counts = {(int(r["year"]), str(r["area"])): int(r["n"]) for r in found}
     seen = {a for _, a in counts}
     areas = [a for a in names if a in seen] + sorted(seen - set(names))
     return bar_chart(counts, areas, names)
@@ -302,7 +308,7 @@ def menu_links(datasette, actor, request):
 
 
 @hookimpl
-def extra_template_vars(template, view_name, datasette):
+def extra_template_vars(template, view_name, datasette, request):
     """The index lists the councils, so the council pages are one click from the front page."""
     if view_name != "index":
         return {}
@@ -311,6 +317,9 @@ def extra_template_vars(template, view_name, datasette):
         try:
             db = await scrutiny_database(datasette)
         except NotFound:
+            return {"scrutiny_councils": []}
+        actor = request.actor if request else None
+        if not await datasette.permission_allowed(actor, "view-database", db.name, default=True):
             return {"scrutiny_councils": []}
         return {"scrutiny_councils": await councils(db), "scrutiny_links": _links(datasette, db.name)}
     return councils_on_index
