@@ -119,3 +119,40 @@ def build_site_db(folder: Path) -> Path:
     store.save_recurrence(db, [*workforce, *supervision, *waiting], concerns)
     db.close()
     return settings.db_path
+
+
+def build_corpus_db(folder: Path, corpus: Path) -> Path:
+    """The bundled corpus, extracted, segmented, classified, stored and linked into concerns by the pipeline's
+    functions (the flow's steps, without Prefect). The saved classifier is used when `make model` built one;
+    otherwise one is trained here with two cross-validation folds instead of five, to save time."""
+    from pipeline import linking, store
+    from pipeline.classify import classify, default_model_path, load_config, load_model, train
+    from pipeline.config import Settings
+    from pipeline.extract import extract
+    from pipeline.records import Prediction
+    from pipeline.segment import segment
+    from pipeline.sources import discover
+
+    folder.mkdir(parents=True, exist_ok=True)
+    settings = Settings(db_path=folder / "scrutiny.db", pdf_timeout_s=120)
+    if default_model_path(settings).is_file():
+        model = load_model(default_model_path(settings))
+    else:
+        config = load_config(settings.models_dir / "classifier.toml")
+        config.setdefault("thresholds", {})["cv_folds"] = 2
+        model = train(sorted((corpus / "labels").glob("*.jsonl")), settings, config=config)
+    db = store.open_db(settings.db_path)
+    store.start_run(db, "corpus", 0, "test")
+    ids = []
+    for source in discover([str(corpus)]):
+        doc = extract(source, settings)
+        statements = segment(doc, settings)
+        english = [s for s in statements if s.language == "en"]
+        predictions = [Prediction(s.id, tuple(r["labels"]), r["scores"], r["abstain"], r["model"], margin=r["margin"])
+                       for s, r in zip(english, classify(model, [s.text for s in english]))]
+        store.save_document(db, doc, statements, run_id="corpus", versions={}, predictions=predictions,
+                            source={"source_path": source.path, "sha256": doc.id, "size": doc.size, "mtime_ns": 0})
+        ids.append(doc.id)
+    linking.link_new_documents(db, settings, ids)
+    db.close()
+    return settings.db_path

@@ -1,6 +1,7 @@
 """A real headless browser (Debian's chromium, driven by playwright) on the served site.
 
-The site is the small ingest of tests/site_builder.py, served by uvicorn on 127.0.0.1 in a thread.
+Two sites: the bundled corpus, and the small ingest of tests/site_builder.py (which carries hostile
+text), each served by uvicorn on 127.0.0.1 in a thread.
 Every request the browser makes is recorded, and any that is not for 127.0.0.1 is blocked and fails
 the test: the pages must draw with nothing fetched from elsewhere. Screenshots go to build/screenshots/.
 """
@@ -11,6 +12,7 @@ import os
 import socket
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -18,7 +20,7 @@ import pytest
 
 from pipeline import publish
 from pipeline.site import slug
-from site_builder import GLANMOR, WORKFORCE
+from site_builder import GLANMOR, WORKFORCE, build_corpus_db
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "build" / "screenshots"
@@ -34,13 +36,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def site(site_db):
-    """The site served over loopback by uvicorn, as `scrutiny serve` serves it."""
+@contextmanager
+def served(db_path: Path):
+    """The database served over loopback by uvicorn in a thread, as `scrutiny serve` serves it."""
     import uvicorn
 
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(publish.datasette_app(site_db).app(), host="127.0.0.1", port=port,
+    server = uvicorn.Server(uvicorn.Config(publish.datasette_app(db_path).app(), host="127.0.0.1", port=port,
                                            log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -49,13 +51,28 @@ def site(site_db):
         if time.monotonic() > deadline or not thread.is_alive():
             pytest.fail("uvicorn did not start")
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
 
 
 @pytest.fixture
-def browser_page(site):
+def site(site_db):
+    with served(site_db) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def corpus_db(tmp_path_factory):
+    from conftest import ROOT
+
+    return build_corpus_db(tmp_path_factory.mktemp("corpus-site"), ROOT / "corpus")
+
+
+@pytest.fixture
+def browser_page():
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install .[dev])")
     requests, blocked, dialogs = [], [], []
     with sync_api.sync_playwright() as p:
@@ -115,3 +132,29 @@ def test_concern_council_and_search_pages_in_chromium(site, browser_page):
     assert dialogs == []  # no script from a document ran
     for name in ("council", "concern", "document", "search"):
         assert (SCREENSHOTS / f"{name}.png").stat().st_size > 5000
+
+
+def test_the_bundled_corpus_site_in_chromium(corpus_db, browser_page):
+    page, requests, blocked, dialogs = browser_page
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with served(corpus_db) as site:
+        page.goto(site + "/")
+        page.click(f"a[href='/-/council/{slug(GLANMOR)}']")  # from the index to the council page
+        page.wait_for_selector("svg.scrutiny-chart rect.bar")
+        drawn = page.evaluate("""() => [...document.querySelectorAll('svg.scrutiny-chart rect.bar')]
+            .filter(r => { const b = r.getBBox(); return b.width > 0 && b.height > 0; }).length""")
+        assert drawn >= 8  # four areas over at least two years of Glanmor's papers
+        page.screenshot(path=str(SCREENSHOTS / "corpus-council.png"), full_page=True)
+
+        page.locator("xpath=//h2[starts-with(., 'Open concerns')]/following-sibling::table[1]//a").first.click()
+        page.wait_for_selector("ol.timeline li.mention")
+        assert page.locator("ol.timeline li.mention").count() >= 2
+        assert page.locator("dl.facts dd .status").inner_text() in ("new", "repeated", "improved")
+        page.screenshot(path=str(SCREENSHOTS / "corpus-concern.png"), full_page=True)
+
+        page.goto(site + "/scrutiny/statements_labelled?_search=recommendations")
+        page.wait_for_selector("table.rows-and-columns tbody tr")
+        assert page.locator("table.rows-and-columns tbody tr").count() >= 5
+        page.screenshot(path=str(SCREENSHOTS / "corpus-search.png"), full_page=True)
+    assert requests and all(urlsplit(u).hostname == "127.0.0.1" for u in requests), requests
+    assert blocked == [] and dialogs == []
