@@ -242,6 +242,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_publish(args: argparse.Namespace) -> int:
+    from .deploy import write_site
+
+    try:
+        summary = write_site(Path(args.db), Path(args.dir), public=args.public)
+    except PipelineError as exc:
+        _warn(str(exc))
+        return 2
+    _emit(summary)
+    _warn(f"wrote {summary['dir']}: serve it with `datasette {summary['dir']}`")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="scrutiny",
@@ -312,6 +325,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     p.add_argument("--public", action="store_true", help="public deployment: switch off arbitrary SQL")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("publish", help="write a folder that `datasette DIR` or `datasette package` serves as it is")
+    p.add_argument("dir", metavar="DIR", help="folder to write (new, empty, or written by publish before)")
+    p.add_argument("--db", default="data/scrutiny.db", help="SQLite database (default: data/scrutiny.db)")
+    p.add_argument("--public", action="store_true", help="public deployment: switch off arbitrary SQL")
+    p.set_defaults(func=cmd_publish)
     return parser
 
 

@@ -10,6 +10,7 @@ connection Datasette opens.
 from __future__ import annotations
 
 import sqlite3
+from urllib.parse import quote, urlencode
 from xml.sax.saxutils import escape
 
 from datasette import hookimpl
@@ -40,10 +41,32 @@ def prepare_connection(conn: sqlite3.Connection) -> None:
 ATOM_COLUMNS = ("atom_id", "atom_title", "atom_updated", "atom_content")
 
 
+def _attr(value: str) -> str:
+    """Escaped for a double-quoted XML attribute (saxutils.escape alone leaves quotes as they are)."""
+    return escape(value, {'"': "&quot;"})
+
+
 def _atom_date(value: str | None) -> str:
     value = (value or "1970-01-01")[:10]
     value = value + "-01" * (2 - value.count("-"))  # a year or a month only
     return f"{value}T00:00:00Z"
+
+
+def _entry_link(datasette, base: str, database: str, row, columns) -> str:
+    """Where an entry points: the query's `atom_link` (a path on this site, such as a concern's page) when it
+    has one, else the concern's timeline query."""
+    link = row["atom_link"] if "atom_link" in columns else None
+    if link and str(link).startswith("/") and not str(link).startswith("//"):
+        return base + datasette.urls.path(quote(str(link), safe="/-_.~:"))
+    return base + datasette.urls.query(database, "concern_timeline") + "?" + urlencode({"concern_id": row["atom_id"]})
+
+
+def _feed_title(datasette, database: str, query_name: str | None, request) -> str:
+    """The query's title and the values asked for, so two councils' feeds read differently in a feed reader."""
+    query = (datasette.metadata("queries", database=database) or {}).get(query_name or "") or {}
+    title = query.get("title") if isinstance(query, dict) else None
+    values = [request.args.get(k) for k in request.args.keys() if not k.startswith("_") and request.args.get(k)]
+    return (title or query_name or "Scrutiny") + (": " + ", ".join(values) if values else "")
 
 
 def render_atom(datasette, request, rows, columns, query_name, database, sql):
@@ -61,12 +84,13 @@ def render_atom(datasette, request, rows, columns, query_name, database, sql):
             f"<id>tag:scrutiny,{escape(str(r['atom_id']))}</id>"
             f"<title>{escape(str(r['atom_title']))}</title>"
             f"<updated>{_atom_date(r['atom_updated'])}</updated>"
-            f"<link href=\"{escape(base)}/{escape(database)}/concern_timeline?concern_id={escape(str(r['atom_id']))}\"/>"
+            f"<link href=\"{_attr(_entry_link(datasette, base, database, r, columns))}\"/>"
             f"<content type=\"text\">{escape(str(r['atom_content'] or ''))}</content>"
             "</entry>")
     body = ("<?xml version=\"1.0\" encoding=\"utf-8\"?>"
             "<feed xmlns=\"http://www.w3.org/2005/Atom\">"
-            f"<id>{escape(feed_id)}</id><title>{escape(query_name or 'Scrutiny')}</title>"
+            f"<id>{escape(feed_id)}</id><title>{escape(_feed_title(datasette, database, query_name, request))}</title>"
+            f"<link rel=\"self\" href=\"{_attr(feed_id)}\"/>"
             f"<updated>{updated}</updated><author><name>Scrutiny</name></author>"
             + "".join(entries) + "</feed>")
     return Response(body, content_type="application/atom+xml; charset=utf-8")

@@ -24,7 +24,10 @@ SOURCE = "Care Inspectorate Wales, Welsh councils, Welsh Government and local ne
 FACETS: dict[str, list[Any]] = {
     "documents": ["doc_type", "local_authority", "service", "year", "language"],
     "statements": ["kind", "language"],
-    "statements_labelled": [{"array": "labels"}, "local_authority", "doc_type", "year", "language", "kind"],
+    "statements_labelled": [{"array": "labels"}, "local_authority", "service", "doc_type", "year", "language", "kind"],
+    "concerns": ["status", "local_authority", "service", {"array": "areas"}],
+    "concern_mentions": ["role", "local_authority", "service", "doc_type", "status_in_text"],
+    "recommendations": ["local_authority", "service", "doc_type", "role"],
     "predictions": [{"array": "labels"}, "abstain", "model"],
     "failures": ["stage"],
     "entities": ["label"],
@@ -128,13 +131,15 @@ QUERIES: dict[str, dict[str, Any]] = {
                "GROUP BY d.year, j.value ORDER BY d.year, j.value",
     },
     "concern_feed": {
-        "title": "New and repeated concerns (Atom feed)",
-        "description": "Concerns that are new or repeated, newest first; add .atom to the address to subscribe.",
+        "title": "New and repeated concerns",
+        "description": "Concerns that are new or repeated, newest first, for a council (part of the name is enough); "
+                       "add .atom to the address for an Atom feed to subscribe to.",
         "sql": "SELECT c.concern_id AS atom_id,\n"
                "  c.local_authority || ': ' || c.status || ' concern: ' || c.label AS atom_title,\n"
                "  coalesce(c.last_raised, c.first_raised) AS atom_updated,\n"
                "  'Raised ' || coalesce(c.first_raised, '?') || ', last ' || coalesce(c.last_raised, '?') || ', in '\n"
-               "    || c.inspections || ' inspection(s); ' || c.mentions || ' mention(s).' AS atom_content\n"
+               "    || c.inspections || ' inspection(s); ' || c.mentions || ' mention(s).' AS atom_content,\n"
+               "  '/-/concern/' || c.concern_id AS atom_link\n"
                "FROM concerns c WHERE c.status IN ('new', 'repeated')\n"
                "  AND c.local_authority LIKE '%' || :council || '%'\n"
                "ORDER BY atom_updated DESC LIMIT 200",
@@ -174,9 +179,23 @@ def metadata(database: str = "scrutiny", *, public: bool = False) -> dict[str, A
         "about": f"Scrutiny {__version__}",
         "databases": {database: {"description": DESCRIPTION, "tables": tables, "queries": QUERIES}},
     }
+    areas = area_names()
+    if areas:  # the site's pages name the areas; written from the taxonomy, never by hand
+        meta["plugins"] = {"scrutiny-site": {"areas": areas}}
     if public:
         meta["allow_sql"] = False
     return meta
+
+
+def area_names(scheme: str = "areas") -> dict[str, str]:
+    """Code -> name of the label scheme's areas, or nothing when the taxonomy file is not there (an install
+    without models/): the pages then show the codes alone."""
+    from .taxonomy import TaxonomyError, load_taxonomy
+
+    try:
+        return {label.code: label.name for label in load_taxonomy(scheme).labels}
+    except (TaxonomyError, OSError):
+        return {}
 
 
 def datasette_app(db_path: Path, *, settings: dict[str, Any] | None = None, public: bool = False):

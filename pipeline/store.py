@@ -217,11 +217,13 @@ TABLES = {t.name: t for t in SCHEMA}
 VIEWS: dict[str, tuple[str, str]] = {
     "statements_labelled": (
         "Every statement with its document's metadata and its area labels, for faceted search.",
+        # labels and abstain are subqueries, not a LEFT JOIN: SQLite 3.40 returns no rows for Datasette's array
+        # facet (`json_each(inner.labels) j join inner`) when the column comes from a LEFT JOIN's right side.
         """SELECT s.rowid AS statement_rowid, s.id, s.text, s.kind, s.speaker, s.language, s.page, s.heading, s.seq,
        d.local_authority, d.service, d.doc_type, d.year, d.published, d.title, d.publisher,
-       p.labels, p.abstain, s.document_id
-FROM statements s JOIN documents d ON d.id = s.document_id
-LEFT JOIN predictions p ON p.statement_id = s.id"""),
+       (SELECT p.labels FROM predictions p WHERE p.statement_id = s.id) AS labels,
+       (SELECT p.abstain FROM predictions p WHERE p.statement_id = s.id) AS abstain, s.document_id
+FROM statements s JOIN documents d ON d.id = s.document_id"""),
     "review_queue": (
         "Statements whose labels most need a person's eye: abstentions first, then the smallest margins.",
         """SELECT s.id AS statement_id, p.labels, p.scores, p.abstain, p.margin, s.text,

@@ -72,3 +72,11 @@ def shared_samples() -> Path:
 @pytest.fixture
 def anyio_backend():
     return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def site_db(tmp_path_factory) -> Path:
+    """A small ingested site (tests/site_builder.py) shared by the publishing tests; never written to by them."""
+    from site_builder import build_site_db
+
+    return build_site_db(tmp_path_factory.mktemp("site"))
