@@ -33,6 +33,16 @@ def authorizer(action: int, arg1: str | None, arg2: str | None, db_name: str | N
 
 
 @hookimpl
+def render_cell(value, column):
+    """Search snippets mark the words found between \u27e6 and \u27e7: shown as <mark>, after escaping the text."""
+    if column != "snippet" or not isinstance(value, str) or search.MARK_OPEN not in value:
+        return None
+    from markupsafe import Markup, escape as html_escape
+
+    return Markup(str(html_escape(value)).replace(search.MARK_OPEN, "<mark>").replace(search.MARK_CLOSE, "</mark>"))
+
+
+@hookimpl
 def prepare_connection(conn: sqlite3.Connection) -> None:
     search.register(conn)
     conn.set_authorizer(authorizer)

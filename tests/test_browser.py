@@ -127,10 +127,17 @@ def test_concern_council_and_search_pages_in_chromium(site, browser_page):
     assert page.locator(".facet-info").count() >= 1  # the facets drew too
     page.screenshot(path=str(SCREENSHOTS / "search.png"), full_page=True)
 
+    page.goto(site + "/")  # the bounded search, from the index's search box
+    page.fill("#scrutiny-q", "social")
+    page.click("form.scrutiny-search input[type=submit]")
+    page.wait_for_selector("td.col-snippet mark")
+    assert page.locator("td.col-snippet mark").first.inner_text().lower().startswith("social")
+    page.screenshot(path=str(SCREENSHOTS / "search-ranked.png"), full_page=True)
+
     assert requests and all(urlsplit(u).hostname == "127.0.0.1" for u in requests), requests
     assert blocked == []
     assert dialogs == []  # no script from a document ran
-    for name in ("council", "concern", "document", "search"):
+    for name in ("council", "concern", "document", "search", "search-ranked"):
         assert (SCREENSHOTS / f"{name}.png").stat().st_size > 5000
 
 

@@ -104,7 +104,7 @@ async def test_recommendation_search_and_escaping(search_db):
     assert [r["concern_id"] for r in rows] == ["k1"]
     page = await ds.client.get("/scrutiny/search_statements?q=onerror")
     assert page.status_code == 200
-    assert "<img src=x" not in page.text and "&lt;img src=x \u27e6onerror\u27e7=alert(1)&gt;" in page.text
+    assert "<img src=x" not in page.text and "&lt;img src=x <mark>onerror</mark>=alert(1)&gt;" in page.text
 
 
 async def test_search_with_fts_syntax_is_not_an_error(search_db):
@@ -112,3 +112,11 @@ async def test_search_with_fts_syntax_is_not_an_error(search_db):
     for q in ['"unclosed', "NEAR(", "a:b", "*"]:
         r = await ds.client.get("/scrutiny/search_statements.json", params={"q": q, "_shape": "array"})
         assert r.status_code == 200, (q, r.text[:200])
+
+
+async def test_index_has_a_search_form_that_leads_to_the_bounded_search(search_db):
+    ds = publish.datasette_app(search_db)
+    index = await ds.client.get("/")
+    assert 'action="/scrutiny/search_statements"' in index.text and 'name="q"' in index.text
+    page = await ds.client.get("/scrutiny/search_statements?q=supervision")
+    assert "<mark>Supervision</mark> of social workers" in page.text

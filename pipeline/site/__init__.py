@@ -150,6 +150,7 @@ def _links(datasette, db_name: str) -> dict[str, Any]:
         "query": lambda query, **params: urls.query(db_name, query) + ("?" + urlencode(params) if params else ""),
         "table": lambda table, **params: urls.table(db_name, table) + ("?" + urlencode(params) if params else ""),
         "source": source_link,
+        "search": urls.query(db_name, "search_statements"),
     }
 
 
@@ -301,7 +302,8 @@ def menu_links(datasette, actor, request):
         except NotFound:
             return []
         return [{"href": datasette.urls.path("/-/councils"), "label": "Councils"},
-                {"href": datasette.urls.table(db.name, "statements_labelled"), "label": "Search statements"},
+                {"href": datasette.urls.query(db.name, "search_statements"), "label": "Search statements"},
+                {"href": datasette.urls.table(db.name, "statements_labelled"), "label": "Browse and facet statements"},
                 {"href": datasette.urls.query(db.name, "open_concerns_raised_twice"),
                  "label": "Concerns raised twice, not resolved"}]
     return links
