@@ -182,7 +182,8 @@ class _Linker:
     def _choose(self, item: Item, c: Cues, day: int, scored: list[tuple[float, Row]]) -> str | None:
         if item.id in self.decisions.fixed:
             return self.decisions.fixed[item.id]
-        banned = {self.concern_of[p] for p in self.cannot.get(item.id, ()) if p in self.concern_of}
+        banned = {self.concern_of[p] for p in self.cannot.get(item.id, ()) if p in self.concern_of} | \
+            set(self.decisions.excluded.get(item.id, ()))
         must = [self.concern_of[p] for p in self.must.get(item.id, ())
                 if p in self.concern_of and self.concern_of[p] not in banned]
         if must:
@@ -204,6 +205,8 @@ class _Linker:
                 continue
             if created := cid is None:
                 cid = concern_id_for(item.local_authority, item.id, c.thread)
+                if cid in self.decisions.excluded.get(item.id, ()):  # a reviewer took it out of the one it began
+                    cid = concern_id_for(item.local_authority, f"{item.id} reviewed", c.thread)
                 if c.thread:
                     self.episodes[c.thread] = self.episodes.get(c.thread, ()) + (cid,)
             state = self.concerns.get(cid) or ConcernState(cid, c.thread if created else None)

@@ -88,11 +88,13 @@ class Concern:
 @dataclass(frozen=True)
 class Decisions:
     """Reviewer decisions, which win over any score: `fixed` puts a statement in a concern (an existing id or
-    a new one); `must_link` pairs share a concern; `cannot_link` pairs never do."""
+    a new one); `must_link` pairs share a concern; `cannot_link` pairs never do; `excluded` keeps a statement
+    out of the concerns with the given ids, whoever else is in them (and a concern it opens gets another id)."""
 
     fixed: Mapping[str, str] = field(default_factory=dict)
     must_link: frozenset[tuple[str, str]] = frozenset()
     cannot_link: frozenset[tuple[str, str]] = frozenset()
+    excluded: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
     def partners(self, kind: str) -> dict[str, list[str]]:
         """Statement id -> the ids it must (kind "must_link") or cannot ("cannot_link") share a concern with."""
