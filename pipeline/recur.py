@@ -179,11 +179,28 @@ class _Linker:
                 best, best_value = cid, scores[0] + mean
         return best
 
+    def _banned(self, item: Item) -> set[str]:
+        """Concerns a reviewer's decisions keep this statement out of: those of its cannot-link partners (where
+        they are, or where a decision will put them) and those it is excluded from."""
+        fixed = self.decisions.fixed
+        return {self.concern_of[p] if p in self.concern_of else fixed[p]
+                for p in self.cannot.get(item.id, ()) if p in self.concern_of or p in fixed} | \
+            set(self.decisions.excluded.get(item.id, ()))
+
+    def _new_id(self, item: Item, c: Cues) -> str:
+        """The new concern's id, derived from its first statement, unless a decision bans the concern of that id
+        (a reviewer took the statement out of the concern it once began, which lives on with its other
+        statements, or after re-ingestion still holds them)."""
+        cid, banned, n = concern_id_for(item.local_authority, item.id, c.thread), self._banned(item), 0
+        while cid in banned:
+            n += 1
+            cid = concern_id_for(item.local_authority, f"{item.id} reviewed {n}", c.thread)
+        return cid
+
     def _choose(self, item: Item, c: Cues, day: int, scored: list[tuple[float, Row]]) -> str | None:
         if item.id in self.decisions.fixed:
             return self.decisions.fixed[item.id]
-        banned = {self.concern_of[p] for p in self.cannot.get(item.id, ()) if p in self.concern_of} | \
-            set(self.decisions.excluded.get(item.id, ()))
+        banned = self._banned(item)
         must = [self.concern_of[p] for p in self.must.get(item.id, ())
                 if p in self.concern_of and self.concern_of[p] not in banned]
         if must:
@@ -204,9 +221,7 @@ class _Linker:
                 out.append(Assignment(item.id, None, None, "discussed", c.status, ()))
                 continue
             if created := cid is None:
-                cid = concern_id_for(item.local_authority, item.id, c.thread)
-                if cid in self.decisions.excluded.get(item.id, ()):  # a reviewer took it out of the one it began
-                    cid = concern_id_for(item.local_authority, f"{item.id} reviewed", c.thread)
+                cid = self._new_id(item, c)
                 if c.thread:
                     self.episodes[c.thread] = self.episodes.get(c.thread, ()) + (cid,)
             state = self.concerns.get(cid) or ConcernState(cid, c.thread if created else None)

@@ -113,8 +113,12 @@ def store_and_link(db_path: Path, folder: Path, only: set[str] | None = None) ->
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory) -> Path:
-    folder = write_documents(tmp_path_factory.mktemp("docs"), DOCS)
+def folder(tmp_path_factory) -> Path:
+    return write_documents(tmp_path_factory.mktemp("docs"), DOCS)
+
+
+@pytest.fixture(scope="module")
+def built(folder) -> Path:
     db_path = folder.parent / "base.db"
     store_and_link(db_path, folder)
     return db_path
@@ -128,8 +132,15 @@ def db_path(built, tmp_path) -> Path:
 
 
 @pytest.fixture
-def later(tmp_path) -> Path:
-    return write_documents(tmp_path / "later", LATER)
+def later(tmp_path, folder) -> tuple[Path, Path]:
+    """Linking after a review: a further inspection, then the same documents stored and linked again (what
+    re-ingestion does; the ingest flow itself is tested at the end)."""
+    return write_documents(tmp_path / "later", LATER), folder
+
+
+def link_later(db_path: Path, later: tuple[Path, Path]) -> None:
+    store_and_link(db_path, later[0])
+    store_and_link(db_path, later[1])
 
 
 # ---------------------------------------------------------------- helpers: what a reviewer looks at
@@ -224,7 +235,7 @@ def test_confirm_puts_statements_in_a_concern_and_they_stay(db_path, tmp_path, l
     assert concern_row(db_path, alone) is None  # the care plans statement's own concern is gone
     assert concern_row(db_path, assessments)["mentions"] == len(members(db_path, assessments)) == 4
     consistent(db_path)
-    store_and_link(db_path, later)  # a further inspection is linked incrementally
+    link_later(db_path, later)
     assert {care_plans, warm} <= members(db_path, assessments)
     consistent(db_path)
 
@@ -241,7 +252,7 @@ def test_reject_takes_a_statement_out_and_it_never_comes_back(db_path, tmp_path,
     assert concern_of(db_path, again) not in (None, supervision)
     after = concern_row(db_path, supervision)
     assert after["status"] == "new" and after["inspections"] == 1 and after["mentions"] == 1  # recomputed
-    store_and_link(db_path, later)
+    link_later(db_path, later)
     assert concern_of(db_path, again) != concern_of(db_path, first)  # the 2021 statement may join either, not both
     assert sid(db_path, "Ensure that every social worker") == first
     consistent(db_path)
@@ -253,7 +264,7 @@ def test_reject_a_pair_of_statements(db_path, tmp_path, later, capsys):
     code, out, _ = review(db_path, [row("reject", again, other=first)], tmp_path, capsys)
     assert code == 0 and out[0]["status"] == "recorded"
     assert concern_of(db_path, first) != concern_of(db_path, again)
-    store_and_link(db_path, later)
+    link_later(db_path, later)
     assert concern_of(db_path, first) != concern_of(db_path, again)
 
 
@@ -273,7 +284,7 @@ def test_merge_makes_one_concern_that_holds(db_path, tmp_path, later, capsys):
     # other councils keep their rows byte for byte; unreviewed concerns of the council come out as they were
     assert tables(db_path, "Afonwy") == untouched["afonwy"]
     assert concern_row(db_path, untouched["complaints"]["concern_id"]) == untouched["complaints"]
-    store_and_link(db_path, later)
+    link_later(db_path, later)
     assert everyone <= members(db_path, supervision)
     consistent(db_path)
 
@@ -287,7 +298,7 @@ def test_split_moves_statements_to_a_new_concern_that_holds(db_path, tmp_path, l
     new = concern_of(db_path, again)
     assert new not in (None, placements) and members(db_path, new) == {again}
     assert members(db_path, placements) == {first} and concern_row(db_path, placements)["status"] == "new"
-    store_and_link(db_path, later)
+    link_later(db_path, later)
     assert concern_of(db_path, first) != concern_of(db_path, again) == new
     consistent(db_path)
 
