@@ -25,8 +25,11 @@ one concern is, is ../shared/recurrence-guidelines.md.
   vectors in immutable chunks: adding k statements costs k rows against their
   block, never an N x N matrix, and the old index stays valid (copy on write).
 
-Reviewer decisions always win: `Decisions` fixes statements to concerns and holds
-must-link and cannot-link pairs; after a review, rebuild with `index_from`.
+Reviewer decisions always win: `Decisions` fixes statements to concerns, holds
+must-link and cannot-link pairs and keeps statements out of named concerns.
+`pipeline.review` turns the stored `link_reviews` into `Decisions`;
+`pipeline.linking` relinks the councils a review touches and passes the
+decisions to every later `link`.
 
 The stage is split by responsibility: `recur_records` (the records), `recur_cues` (configuration, cues,
 picking), `recur_index` (vectors and the index) and this module (linking, statuses, concerns), which
