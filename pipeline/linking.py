@@ -44,13 +44,15 @@ def _pick(rows: list[dict[str, Any]], config: recur.RecurConfig, forced: Iterabl
     statement a reviewer put in a concern (`forced`) that the picker leaves out."""
     forced = set(forced)
     items: list[recur.Item] = []
-    for (_, council, doc_type, date, service), group in _by_document([r for r in rows if r["language"] == "en"]):
+    for (_, council, doc_type, date, service), group in _by_document(rows):
         group = list(group)
         statements = [_StatementView(**{k: r[k] for k in ("id", "document_id", "seq", "text", "kind", "heading",
                                                             "lemmas")}) for r in group]
+        english = {r["id"] for r in group if r["language"] == "en"}  # the cues are English
         labels = {r["id"]: json.loads(r["labels"]) for r in group if r["labels"]}
-        picked = recur.pick_recommendations(statements, local_authority=council, doc_type=doc_type, date=date,
-                                            service=service, config=config, labels=labels)
+        picked = recur.pick_recommendations([s for s in statements if s.id in english], local_authority=council,
+                                            doc_type=doc_type, date=date, service=service, config=config,
+                                            labels=labels)
         chosen = {i.id for i in picked}
         picked += [recur.Item(s.id, s.text, council, date, s.document_id, s.seq, doc_type, service, s.lemmas or "",
                               tuple(labels.get(s.id, ()))) for s in statements if s.id in forced - chosen]

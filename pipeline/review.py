@@ -68,7 +68,6 @@ class Outcome:
     other: str | None
     status: str
     error: str | None = None
-    review_id: int | None = None
 
     def as_row(self) -> dict[str, Any]:
         return {"line": self.line, "action": self.action, "statement_id": self.statement_id,

@@ -287,6 +287,10 @@ def test_merge_makes_one_concern_that_holds(db_path, tmp_path, later, capsys):
     link_later(db_path, later)
     assert everyone <= members(db_path, supervision)
     consistent(db_path)
+    # the merged-away id still names the merged concern in later files
+    care_plans = sid(db_path, "Improve the quality of care plans")
+    assert review(db_path, [row("confirm", care_plans, turnover)], tmp_path, capsys, "again.csv")[0] == 0
+    assert concern_of(db_path, care_plans) == supervision
 
 
 def test_split_moves_statements_to_a_new_concern_that_holds(db_path, tmp_path, later, capsys):
