@@ -225,9 +225,10 @@ class _Linker:
                 continue
             if created := cid is None:
                 cid = self._new_id(item, c)
-                if c.thread:
-                    self.episodes[c.thread] = self.episodes.get(c.thread, ()) + (cid,)
-            state = self.concerns.get(cid) or ConcernState(cid, c.thread if created else None)
+            opened = created or cid not in self.concerns  # or a reviewer's decision opens it
+            if opened and c.thread:
+                self.episodes[c.thread] = self.episodes.get(c.thread, ()) + (cid,)
+            state = self.concerns.get(cid) or ConcernState(cid, c.thread if opened else None)
             links = tuple(Link(r.id, round(min(1.0, max(0.0, s)), 3)) for s, r in scored if r.concern_id == cid)[:3]
             mention = Mention(item.id, cid, _role(item, c, state), links[0].score if links else None, item.date,
                               item.document_id, item.doc_type, c.status, item.local_authority, c.service, item.text,

@@ -30,6 +30,7 @@ DOCS = {
                           "children", [
         ("h2", "Summary"),
         ("p", "We inspected children's services in Glanmor in January 2017."),
+        ("p", "Overall, we have serious concerns about the safety of children's services in Glanmor."),
         ("h2", "Recommendations"),
         ("li", "Ensure that every social worker receives regular formal supervision that is recorded on file."),
         ("li", "Reduce the turnover of permanent social workers and the reliance on agency staff."),
@@ -41,6 +42,7 @@ DOCS = {
                           "children", [
         ("h2", "Summary"),
         ("p", "We returned to Glanmor in March 2019 to see what had changed."),
+        ("p", "Overall, children's services in Glanmor have improved since our last inspection."),
         ("h2", "What we found"),
         ("p", "Supervision of social workers is still irregular and many supervision records are missing."),
         ("p", "Turnover of social workers remains high and a third of posts are filled by agency workers."),
@@ -218,6 +220,9 @@ def test_the_algorithm_links_the_inspections(built):
     assert concern_row(built, supervision)["status"] == "repeated"
     assert concern_of(built, sid(built, "Improve the quality of care plans")) not in (supervision, turnover)
     assert concern_of(built, sid(built, "Families spoke warmly")) is None  # too short to be picked
+    overall = concern_of(built, sid(built, "Overall, we have serious concerns"))
+    assert overall.startswith("glanmor-overall-") and concern_row(built, overall)["label"] == "Overall judgement"
+    assert concern_of(built, sid(built, "Overall, children's services")) == overall
     consistent(built)
 
 
@@ -353,6 +358,16 @@ def test_bad_rows_are_reported_and_good_rows_land(db_path, tmp_path, capsys):
     assert concern_of(db_path, care_plans) == assessments  # the good row landed
     stored = query(db_path, "SELECT action, statement_id, concern_id, reviewer, line FROM link_reviews")
     assert stored == [("confirm", care_plans, assessments, "Ann Reviewer", 10)]
+
+
+def test_confirming_every_link_as_it_stands_changes_nothing(db_path, tmp_path, capsys):
+    """The councils a review touches are linked again from scratch: with decisions that agree with the
+    algorithm, every row comes out as it was, scores, statuses and thread concerns included."""
+    before = tables(db_path)
+    mentions = query(db_path, "SELECT statement_id, concern_id FROM concern_mentions ORDER BY 1")
+    code, out, _ = review(db_path, [row("confirm", s, c) for s, c in mentions], tmp_path, capsys)
+    assert code == 0 and out[-1]["recorded"] == len(mentions) > 15 and len(out[-1]["councils"]) == 2
+    assert tables(db_path) == before
 
 
 def test_a_file_that_is_not_a_review_file_changes_nothing(db_path, tmp_path, capsys):
