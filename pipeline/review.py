@@ -107,17 +107,20 @@ class LinkView:
     councils: dict[str, str]  # concern id or statement id -> council key
     history: list[dict[str, Any]]  # stored decisions, oldest first
     aliases: dict[str, str] = field(default_factory=dict)  # merged-away concern -> the one it joined
+    rank: dict[str, int] = field(default_factory=dict)  # statement id -> its place in time order
 
     @classmethod
     def build(cls, mentions: Iterable[dict[str, Any]], statement_councils: dict[str, str | None],
               history: list[dict[str, Any]]) -> "LinkView":
         members: dict[str, set[str]] = {}
         councils = {sid: council_key(c) for sid, c in statement_councils.items() if c}
-        for m in mentions:
+        rank: dict[str, int] = {}
+        for m in mentions:  # in time order
+            rank[m["statement_id"]] = len(rank)
             members.setdefault(m["concern_id"], set()).add(m["statement_id"])
             councils.setdefault(m["concern_id"], council_key(m["local_authority"]))
             councils.setdefault(m["statement_id"], council_key(m["local_authority"]))
-        view = cls(members, councils, list(history))
+        view = cls(members, councils, list(history), rank=rank)
         for r in history:
             info = json.loads(r["resolved"] or "{}")
             if r["action"] == "merge" and info.get("other") != info.get("concern"):
@@ -133,6 +136,13 @@ class LinkView:
 
     def concern_of(self, statement_id: str) -> str | None:
         return next((cid for cid, ms in self.members.items() if statement_id in ms), None)
+
+    def heir(self, concern_id: str, leaving: set[str]) -> str | None:
+        """When the statements leaving a concern include its first one (whose id the concern's id derives
+        from), the first of those staying: the decision pins it to the concern, which so keeps its id."""
+        ordered = sorted(self.members[concern_id], key=lambda s: (self.rank.get(s, len(self.rank)), s))
+        staying = [s for s in ordered if s not in leaving]
+        return staying[0] if staying and ordered[0] in leaving else None
 
     def move(self, statement_id: str, to: str | None) -> None:
         for ms in self.members.values():
@@ -199,11 +209,14 @@ def check_row(row: dict[str, str], view: LinkView, groups: dict[str, list[str]])
         group = sorted(set(groups.get(other, [sid]) if other else [sid]))
         new = concern_id_for(view.councils[x], "split " + " ".join(group))
         return {"action": action, "statement_id": sid, "concern_id": cid, "other": other,
-                "resolved": {"concern": x, "members": sorted(view.members[x]), "new_concern": new, "group": group}}
+                "resolved": {"concern": x, "members": sorted(view.members[x]), "new_concern": new, "group": group,
+                             "heir": view.heir(x, set(group))}}
     x = _concern(view, cid)
     _same_council(view, sid, x)
-    return {"action": action, "statement_id": sid, "concern_id": cid, "other": other,
-            "resolved": {"concern": x, "members": sorted(view.members[x] - {sid})}}
+    resolved = {"concern": x, "members": sorted(view.members[x] - {sid})}
+    if action == "reject" and sid in view.members[x]:
+        resolved["heir"] = view.heir(x, {sid})
+    return {"action": action, "statement_id": sid, "concern_id": cid, "other": other, "resolved": resolved}
 
 
 def _key(row: dict[str, Any]) -> tuple:
@@ -290,6 +303,8 @@ def decisions_from(reviews: Iterable[dict[str, Any]]) -> Decisions:
                 del fixed[sid]
             excluded.setdefault(sid, set()).add(x)
             cannot |= {_pair(sid, m) for m in info["members"] if m != sid}
+            if info.get("heir"):
+                fixed[info["heir"]] = x
         elif action == "merge":
             x, y = resolve(info["concern"]), resolve(info["other"])
             if x != y:
@@ -306,5 +321,7 @@ def decisions_from(reviews: Iterable[dict[str, Any]]) -> Decisions:
             excluded.setdefault(sid, set()).add(resolve(info["concern"]))
             cannot -= {_pair(sid, g) for g in group}
             cannot |= {_pair(sid, m) for m in info["members"] if m not in group}
+            if info.get("heir"):
+                fixed[info["heir"]] = resolve(info["concern"])
     return Decisions(fixed={s: resolve(c) for s, c in fixed.items()}, cannot_link=frozenset(cannot),
                      excluded={s: frozenset(cs | {resolve(c) for c in cs}) for s, cs in excluded.items() if cs})

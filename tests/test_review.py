@@ -263,6 +263,17 @@ def test_reject_takes_a_statement_out_and_it_never_comes_back(db_path, tmp_path,
     consistent(db_path)
 
 
+def test_rejecting_the_first_statement_leaves_the_concern_its_id(db_path, tmp_path, later, capsys):
+    first, again = sid(db_path, "Ensure that every social worker"), sid(db_path, "Supervision of social workers is")
+    supervision = concern_of(db_path, first)
+    code, out, _ = review(db_path, [row("reject", first, supervision)], tmp_path, capsys)
+    assert code == 0 and out[0]["status"] == "recorded"
+    assert members(db_path, supervision) == {again} and concern_of(db_path, first) not in (None, supervision)
+    link_later(db_path, later)
+    assert again in members(db_path, supervision) and first not in members(db_path, supervision)
+    consistent(db_path)
+
+
 def test_reject_a_pair_of_statements(db_path, tmp_path, later, capsys):
     first, again = sid(db_path, "Reduce the turnover"), sid(db_path, "Turnover of social workers remains")
     assert concern_of(db_path, first) == concern_of(db_path, again)
