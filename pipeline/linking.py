@@ -74,7 +74,8 @@ def _stored(db: Any) -> tuple[list[recur.Mention], list[dict[str, Any]]]:
 
 
 def link_new_documents(db: Any, settings: Settings, document_ids: list[str]) -> int:
-    """Link the English statements of `document_ids` into the stored concerns, with reviewers' decisions
+    """Link the statements of `document_ids` (English ones the picker picks, and any a reviewer placed) into
+    the stored concerns, with reviewers' decisions
     applied; returns new mentions written. `db` is an open store database (pipeline.store.open_db); all reads
     and writes go through pipeline.store."""
     config = recur.config_for(settings)
@@ -83,11 +84,12 @@ def link_new_documents(db: Any, settings: Settings, document_ids: list[str]) -> 
     index = recur.index_from(((recur.Item(m.statement_id, m.text, m.local_authority, m.date, m.document_id,
                                            r["seq"], m.doc_type, m.service, r["lemmas"] or "", m.areas, m.role),
                                m) for m, r in zip(mentions, stored)), config)
-    items = _pick(store.recurrence_inputs(db, document_ids), config, decisions.fixed)
+    rows = store.recurrence_inputs(db, document_ids)
+    items = _pick(rows, config, decisions.fixed)
     assignments, _ = recur.link(items, index, config, decisions)
     new = [a.mention for a in assignments if a.mention is not None]
     # Every concern of the councils concerned is recomputed: a re-ingested document's old mentions are gone.
-    councils = {recur.council_key(i.local_authority) for i in items}
+    councils = {recur.council_key(r["local_authority"]) for r in rows}
     concerns = recur.concerns_from(m for m in [*mentions, *new] if recur.council_key(m.local_authority) in councils)
     return store.save_recurrence(db, new, concerns, _picked_rows(items, assignments))
 
