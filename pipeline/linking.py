@@ -75,9 +75,8 @@ def _stored(db: Any) -> tuple[list[recur.Mention], list[dict[str, Any]]]:
 
 def link_new_documents(db: Any, settings: Settings, document_ids: list[str]) -> int:
     """Link the statements of `document_ids` (English ones the picker picks, and any a reviewer placed) into
-    the stored concerns, with reviewers' decisions
-    applied; returns new mentions written. `db` is an open store database (pipeline.store.open_db); all reads
-    and writes go through pipeline.store."""
+    the stored concerns, with reviewers' decisions applied; returns new mentions written. `db` is an open store
+    database (pipeline.store.open_db); all reads and writes go through pipeline.store."""
     config = recur.config_for(settings)
     decisions = review.decisions_from(store.link_reviews(db))
     mentions, stored = _stored(db)
