@@ -6,7 +6,7 @@ A review file is a CSV with a header row and one decision per row. Columns:
 
     action,statement_id,concern_id,other,note
     confirm,3f2a9c1d0b7e4a55:1200-1318,glanmor-a152c75f91,,same turnover problem
-    reject,3f2a9c1d0b7e4a55:1319-1402,glanmor-a152c75f91,,about supervision, not turnover
+    reject,3f2a9c1d0b7e4a55:1319-1402,glanmor-a152c75f91,,about supervision and not turnover
     reject,3f2a9c1d0b7e4a55:1319-1402,,8d1e0c9a7b6f5e4d:88-190,two different issues
     merge,,glanmor-a152c75f91,glanmor-7e9ff1df22,one workforce problem
     split,3f2a9c1d0b7e4a55:1403-1500,glanmor-7e9ff1df22,foster,foster carers are their own issue
@@ -21,7 +21,9 @@ Each row is checked on its own: a bad row gets a reason and the good rows still 
 with what it meant when imported (`resolved`: the statements of the concerns it named), and `decisions_from`
 replays the stored decisions in order, a later one winning, into `recur.Decisions`. Because the replay never
 looks at the current links, a rejected link never comes back and a merge or split holds after new documents
-and re-ingestion, however the algorithm would link them.
+and re-ingestion, however the algorithm would link them. A concern's id derives from its first statement: when
+a decision takes that statement out, the first statement staying (the `heir`) is pinned to the concern, which
+so keeps its id.
 """
 
 from __future__ import annotations
