@@ -313,6 +313,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_recurrence_commands(sub)
 
+    from .review_cli import add_commands as add_review_commands
+
+    add_review_commands(sub)
+
     p = sub.add_parser("label", help="import label corrections from a CSV (statement_id, labels, note)")
     p.add_argument("file", metavar="FILE.csv", help="CSV with columns statement_id, labels (e.g. A;D), note")
     p.add_argument("--db", default="data/scrutiny.db", help="SQLite database (default: data/scrutiny.db)")

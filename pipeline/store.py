@@ -189,6 +189,22 @@ SCHEMA: tuple[Table, ...] = (
         Column("thread", str, "overall, intervention or corporate for judgement threads"),
         Column("areas", str, "JSON list of the statement's areas"),
     ), indexes=(("concern_id", "date"),), stage="recur"),
+    Table("link_reviews", "Reviewers' decisions on concerns (`scrutiny review-links`), in the order they were made. "
+          "They always win over the linking algorithm and are never cleared by re-ingestion.", "id", (
+        Column("id", int, "Order of the decision: a later decision wins over an earlier one"),
+        Column("action", str, "confirm, reject, merge or split"),
+        Column("statement_id", str, "Statement the decision is about (empty for merge)"),
+        Column("concern_id", str, "Concern named: the one confirmed, rejected, merged into or split from"),
+        Column("other", str, "The other statement (reject), the other concern (merge) or the new concern's "
+                             "name within its file (split)"),
+        Column("resolved", str, "What the row meant when imported, as JSON: the statements of the concerns it "
+                                "named and, for a split, the new concern's id and statements"),
+        Column("reviewer", str, "Who decided"),
+        Column("note", str, "Why, in the reviewer's words"),
+        Column("at", str, "When the decision was imported (UTC)"),
+        Column("source_file", str, "CSV file it came from"),
+        Column("line", int, "Line of that file"),
+    ), indexes=(("statement_id",), ("concern_id",)), stage="review"),
     Table("failures", "Sources that could not be processed, with the reason; the batch went on.", ("source_path", "sha256", "stage"), (
         Column("source_path", str, "File or address that failed"),
         Column("sha256", str, "sha256 of the bytes that failed, when they could be read"),
@@ -469,18 +485,56 @@ def save_recurrence(db: sqlite_utils.Database, mentions: Iterable[Any], concerns
                     picked: Iterable[dict[str, Any]] = ()) -> int:
     """Write picked recommendations, new mentions, and replace the given concerns (their status and counts
     change as mentions arrive)."""
+    with transaction(db):
+        return _write_recurrence(db, mentions, concerns, picked)
+
+
+def _write_recurrence(db: sqlite_utils.Database, mentions: Iterable[Any], concerns: Iterable[Any],
+                      picked: Iterable[dict[str, Any]]) -> int:
     mention_rows = [{**{f: getattr(m, f) for f in MENTION_FIELDS}, "areas": json.dumps(list(m.areas))}
                     for m in mentions]
     concern_rows = [{"concern_id": c.concern_id, "local_authority": c.local_authority, "service": c.service,
                      "areas": json.dumps(list(c.areas)), "first_raised": c.first_raised, "last_raised": c.last_raised,
                      "inspections": c.inspections, "status": c.status, "label": c.label,
                      "mentions": len(c.mentions)} for c in concerns]
-    with transaction(db):
-        _write(db, "concerns", concern_rows, replace=True)
-        _write(db, "concern_mentions", mention_rows, replace=True)
-        _write(db, "recommendations", picked, replace=True)
-        db.execute("DELETE FROM concerns WHERE concern_id NOT IN (SELECT concern_id FROM concern_mentions)")
+    _write(db, "concerns", concern_rows, replace=True)
+    _write(db, "concern_mentions", mention_rows, replace=True)
+    _write(db, "recommendations", picked, replace=True)
+    db.execute("DELETE FROM concerns WHERE concern_id NOT IN (SELECT concern_id FROM concern_mentions)")
     return len(mention_rows)
+
+
+def council_documents(db: sqlite_utils.Database) -> list[tuple[str, str]]:
+    """(document id, council) of every document about a council."""
+    return [(r[0], r[1]) for r in db.execute(
+        "SELECT id, local_authority FROM documents WHERE local_authority IS NOT NULL ORDER BY published, id")]
+
+
+def statement_councils(db: sqlite_utils.Database, statement_ids: Iterable[str]) -> dict[str, str | None]:
+    """Statement id -> its document's council, for those of `statement_ids` that exist."""
+    return {r[0]: r[1] for r in db.execute(
+        "SELECT s.id, d.local_authority FROM statements s JOIN documents d ON d.id = s.document_id "
+        "WHERE s.id IN (SELECT value FROM json_each(?))", [json.dumps(sorted(set(statement_ids)))])}
+
+
+def link_reviews(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    """Reviewers' decisions, oldest first (the order they are replayed in)."""
+    return [dict(r) for r in db.query("SELECT * FROM link_reviews ORDER BY id")]
+
+
+def save_reviews(db: sqlite_utils.Database, reviews: Iterable[dict[str, Any]], councils: Iterable[str],
+                 mentions: Iterable[Any], concerns: Iterable[Any], picked: Iterable[dict[str, Any]]) -> int:
+    """In one transaction: add reviewers' decisions, and replace the recurrence tables' rows of `councils`
+    (local_authority values) by their relinked mentions, concerns and picked statements. Nothing else is
+    touched: other councils keep their rows."""
+    review_rows = [{**r, "id": None, "resolved": json.dumps(r["resolved"], sort_keys=True)} for r in reviews]
+    councils = json.dumps(sorted(set(councils)))
+    with transaction(db):
+        _write(db, "link_reviews", review_rows)
+        for table in ("concern_mentions", "recommendations", "concerns"):
+            db.execute(f"DELETE FROM [{table}] WHERE local_authority IN (SELECT value FROM json_each(?))", [councils])
+        _write_recurrence(db, mentions, concerns, picked)
+    return len(review_rows)
 
 
 def save_corrections(db: sqlite_utils.Database, rows: Iterable[dict[str, Any]]) -> int:
