@@ -23,7 +23,7 @@ import sqlite3
 from functools import lru_cache
 
 BOUND = 200  # matches ranked per search: the cost of a search is bounded by this, not by the term's frequency
-PAGE = 50
+PAGE = 20
 MARK_OPEN, MARK_CLOSE = "\u27e6", "\u27e7"  # ⟦ ⟧: plain-text marks, escaped like any text wherever shown
 
 STOPWORDS = frozenset("""
@@ -89,20 +89,39 @@ def _stem(word: str) -> str:
     return word
 
 
+@lru_cache(maxsize=256)
+def _needles(q: str) -> tuple[tuple[str, float], ...]:
+    """Lower-case (needle, weight) pairs for `score`: word stems weigh 1, phrases 2."""
+    phrases, words = terms(q)
+    out = [(_stem(w.rstrip("*").lower()), 1.0) for w in words]
+    out += [(" ".join(p.lower().split()), 2.0) for p in phrases]
+    return tuple((n, w) for n, w in out if n)
+
+
+def _find_word(text: str, needle: str) -> int:
+    """Index of `needle` at the start of a word in `text` (both lower case), or -1. Plain `str.find`, which is
+    what keeps ranking cheap: `score` runs on every bounded match."""
+    i = text.find(needle)
+    while i > 0 and text[i - 1].isalnum():
+        i = text.find(needle, i + 1)
+    return i
+
+
 def score(text: str | None, q: str | None) -> float:
     """Higher is better: distinct terms present (phrases count double), then how close together the first
     matches are, then shorter statements (a term in a short statement says more)."""
     if not text or not q:
         return 0.0
-    each, _ = _patterns(q)
-    positions = []
+    low = text.lower()
     found = 0.0
-    for i, p in enumerate(each):
-        m = p.search(text)
-        if m:
-            found += 2.0 if " " in p.pattern or r"\W+" in p.pattern else 1.0
-            positions.append(m.start())
-    spread = (max(positions) - min(positions)) if len(positions) > 1 else 0
+    first = last = -1
+    for needle, weight in _needles(q):
+        i = _find_word(low, needle)
+        if i >= 0:
+            found += weight
+            first = i if first < 0 else min(first, i)
+            last = max(last, i)
+    spread = last - first if found else 0
     return found * 1000.0 - min(spread, 500) - len(text) / 100.0
 
 

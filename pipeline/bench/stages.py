@@ -437,7 +437,7 @@ def search(ctx: Context) -> list[StageResult]:
         raise RuntimeError(f"Datasette answered errors: {errors[:5]}")
     n = len(paths)
     s1, sb, s4 = loopback.summary(one.latencies), loopback.summary(bare.latencies), loopback.summary(four.latencies)
-    work = {"statements": rows, "queries": [q.text for q in searchdb.QUERIES], "page_size": 50,
+    work = {"statements": rows, "queries": [q.text for q in searchdb.QUERIES], "page_size": 20,
             "endpoint": "search_statements (canned, bounded)", "transport": "HTTP over 127.0.0.1, keep-alive"}
     limit_s = SETTINGS["sql_time_limit_ms"] / 1000
     canned_p95 = {name: loopback.p95(ts) for name, ts in per_query.items()}
