@@ -192,3 +192,26 @@ def test_store_keeps_parts_and_pairs_and_deletes_them_with_their_file(tmp_path, 
     assert [(r["english_id"], r["welsh_id"]) for r in db["document_pairs"].rows] == [
         (statements["en.txt"].id, statements["cy.txt"].id)]
     assert "document_pairs" in {t.name for t in store.SCHEMA}
+
+
+def test_ingest_flow_splits_bilingual_files_and_pairs_versions(prefect_harness, tmp_path):
+    from flows.ingest import ingest_flow
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    _write(folder, "bilingual.txt", "\n\n".join(p for pair in zip(CY_PARAS, EN_PARAS) for p in pair) + "\n")
+    _write(folder, "statement-en.txt", EN_STATEMENT)
+    _write(folder, "statement-cy.txt", CY_STATEMENT)
+    db_path = tmp_path / "flow.db"
+    summary = ingest_flow(paths=[str(folder)], db_path=str(db_path))
+    assert summary["added"] == 3 and summary["failed"] == 0
+    db = store.open_db(db_path)
+    langs = dict(db.execute("""SELECT d.language, group_concat(DISTINCT s.language) FROM documents d
+                               JOIN statements s ON s.document_id = d.id WHERE d.part_of IS NOT NULL
+                               GROUP BY d.language""").fetchall())
+    assert langs == {"en": "en", "cy": "cy"}  # each part has its own statements, in its own language
+    methods = sorted(r["method"] for r in db["document_pairs"].rows)
+    assert methods == ["bilingual file", "matched"]
+    # nothing changed: a second run redoes nothing and keeps the pairs
+    again = ingest_flow(paths=[str(folder)], db_path=str(db_path))
+    assert again["unchanged"] == 3 and db["document_pairs"].count == 2
