@@ -259,7 +259,10 @@ def read_pdf(data: bytes, ocr: str = "auto", ocr_languages: str = "eng+cym") -> 
                                                                    " (OCR is switched off)" if ocr != "auto" else ""))
     body = _weighted_median(sizes) if sizes else 10.0
     blocks: list[RawBlock] = []
-    for number, (lines, tables) in enumerate(zip(pages_lines, table_blocks), start=1):
+    for number in range(1, len(pages_lines) + 1):
+        # each page's lines are released once they are blocks, so lines and blocks of the whole file never coexist
+        lines, tables = pages_lines[number - 1], table_blocks[number - 1]
+        pages_lines[number - 1], table_blocks[number - 1] = [], []
         if number in ocr_blocks:
             blocks.extend(ocr_blocks[number])
             continue
