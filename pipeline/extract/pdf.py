@@ -9,6 +9,7 @@ line ends are rejoined; headings are recognised by font size and weight.
 from __future__ import annotations
 
 import io
+import pickle
 import re
 import shutil
 import statistics
@@ -85,25 +86,22 @@ def _norm_furniture(text: str) -> str:
     return re.sub(r"\d+", "#", text.lower()).strip()
 
 
-def _strip_furniture(pages: list[list[Line]]) -> list[list[Line]]:
-    """Drop running headers/footers (repeated in the top or bottom band) and page numbers."""
-    counts: dict[str, int] = {}
-    for lines in pages:
-        seen = {_norm_furniture(l.text) for l in lines if l.band}
-        for key in seen:
-            counts[key] = counts.get(key, 0) + 1
-    need = max(2, int(0.5 * len(pages) + 0.5)) if len(pages) > 1 else 10**9
-    out = []
-    for lines in pages:
-        kept = []
-        for l in lines:
-            if l.band and (counts.get(_norm_furniture(l.text), 0) >= need or PAGE_NUMBER.match(l.text.strip())):
-                continue
-            if DOT_LEADER.search(l.text):  # table of contents entry
-                continue
-            kept.append(l)
-        out.append(kept)
-    return out
+def _furniture_keys(lines: list[Line]) -> set[str]:
+    """The lines of a page in its top or bottom band, normalised: candidates for running headers and footers."""
+    return {_norm_furniture(l.text) for l in lines if l.band}
+
+
+def _strip_page(lines: list[Line], counts: Counter[str], need: int) -> list[Line]:
+    """Drop running headers/footers (repeated in the top or bottom band on `need` pages), page numbers and
+    table-of-contents entries."""
+    kept = []
+    for l in lines:
+        if l.band and (counts.get(_norm_furniture(l.text), 0) >= need or PAGE_NUMBER.match(l.text.strip())):
+            continue
+        if DOT_LEADER.search(l.text):  # table of contents entry
+            continue
+        kept.append(l)
+    return kept
 
 
 def _join(prev: str, nxt: str) -> str:
@@ -203,8 +201,8 @@ def read_pdf(data: bytes, ocr: str = "auto", ocr_languages: str = "eng+cym") -> 
         pdf = pdfplumber.open(io.BytesIO(data))
     except Exception as exc:
         raise _open_error(exc) from exc
-    pages_lines: list[list[Line]] = []
-    table_blocks: list[list[tuple[float, RawBlock]]] = []
+    pages_lines: list[bytes] = []
+    furniture: Counter[str] = Counter()
     ocr_blocks: dict[int, list[RawBlock]] = {}
     without_text: list[int] = []
     can_ocr = ocr == "auto" and ocr_available()
@@ -236,8 +234,10 @@ def read_pdf(data: bytes, ocr: str = "auto", ocr_languages: str = "eng+cym") -> 
                             ocr_blocks[number] = _ocr_page(page, number, ocr_languages)
                         else:
                             without_text.append(number)
-                    pages_lines.append(lines)
-                    table_blocks.append(tables)
+                    furniture.update(_furniture_keys(lines))
+                    # Kept as one pickled bytes object per page: thousands of small objects that live to the end
+                    # would pin the allocator's arenas among the page's freed layout objects, and memory would grow.
+                    pages_lines.append(pickle.dumps((lines, tables), protocol=pickle.HIGHEST_PROTOCOL))
                 except ExtractionError:
                     raise
                 except Exception as exc:
@@ -246,12 +246,20 @@ def read_pdf(data: bytes, ocr: str = "auto", ocr_languages: str = "eng+cym") -> 
                     page.close()
     info["ocr_pages"] = sorted(n for n, b in ocr_blocks.items() if b)
     info["pages_without_text"] = without_text
-    pages_lines = _strip_furniture(pages_lines)
+    need = max(2, int(0.5 * n_pages + 0.5)) if n_pages > 1 else 10**9
+
+    def page_lines(number: int) -> tuple[list[Line], list[tuple[float, RawBlock]]]:
+        lines, tables = pickle.loads(pages_lines[number - 1])
+        return _strip_page(lines, furniture, need), tables
+
     sizes: Counter[float] = Counter()
-    for lines in pages_lines:
+    has_tables = False
+    for number in range(1, len(pages_lines) + 1):
+        lines, tables = page_lines(number)
+        has_tables = has_tables or bool(tables)
         for l in lines:
             sizes[l.size] += len(l.text)
-    if not sizes and not any(table_blocks) and not any(ocr_blocks.values()):
+    if not sizes and not has_tables and not any(ocr_blocks.values()):
         if without_text and ocr == "auto":
             raise NoText("no text layer on any page, and Tesseract is not installed to OCR them "
                          "(install Debian's tesseract-ocr with tesseract-ocr-cym)")
@@ -260,12 +268,11 @@ def read_pdf(data: bytes, ocr: str = "auto", ocr_languages: str = "eng+cym") -> 
     body = _weighted_median(sizes) if sizes else 10.0
     blocks: list[RawBlock] = []
     for number in range(1, len(pages_lines) + 1):
-        # each page's lines are released once they are blocks, so lines and blocks of the whole file never coexist
-        lines, tables = pages_lines[number - 1], table_blocks[number - 1]
-        pages_lines[number - 1], table_blocks[number - 1] = [], []
         if number in ocr_blocks:
             blocks.extend(ocr_blocks[number])
             continue
+        lines, tables = page_lines(number)
+        pages_lines[number - 1] = b""  # released once they are blocks
         page_blocks = _blocks_from_lines(lines, body)
         if tables:
             # Place table rows among the page's blocks by vertical position.
