@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import date
 from typing import Any, Iterable
 
@@ -69,7 +70,13 @@ def _names(text: str) -> set[str]:
     return names
 
 
-def _jaccard(a: set[str], b: set[str]) -> float | None:
+@lru_cache(maxsize=4096)
+def _text_features(text: str) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    """Figures, dates and names of a text, once per text however many candidates it is compared with."""
+    return frozenset(_numbers(text)), frozenset(all_dates(text)), frozenset(_names(text))
+
+
+def _jaccard(a: frozenset[str], b: frozenset[str]) -> float | None:
     if not a and not b:
         return None
     return len(a & b) / len(a | b)
@@ -106,12 +113,13 @@ def pair_score(a: Candidate, b: Candidate) -> tuple[float, dict[str, Any]]:
     length = min(1.0, lengths[0] / max(1, lengths[1]) / 0.7)  # Welsh runs up to about a third longer
     if a.pages and b.pages:
         length = min(length, min(a.pages, b.pages) / max(a.pages, b.pages) / 0.8, 1.0)
+    fa, fb = _text_features(a.text), _text_features(b.text)
     features: dict[str, float | None] = {
         "council": 1.0 if a.local_authority and a.local_authority == b.local_authority else None,
         "date": close,
-        "numbers": _jaccard(_numbers(a.text), _numbers(b.text)),
-        "dates": _jaccard(set(all_dates(a.text)), set(all_dates(b.text))),
-        "names": _jaccard(_names(a.text), _names(b.text)),
+        "numbers": _jaccard(fa[0], fb[0]),
+        "dates": _jaccard(fa[1], fb[1]),
+        "names": _jaccard(fa[2], fb[2]),
         "length": length,
     }
     known = {k: v for k, v in features.items() if v is not None}
