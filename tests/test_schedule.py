@@ -45,6 +45,9 @@ def test_schedule_runs_the_ingest_flow_on_its_cron(tmp_path):
         while documents_in(db) < 2 and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(3)
         assert documents_in(db) == 2, "the scheduled run did not ingest the folder"
+        # documents are stored before the run's last tasks (pairing, people, recurrence): wait for its end
+        while time.monotonic() < deadline and next(store.open_db(db)["runs"].rows)["status"] == "running":
+            time.sleep(1)
         run = next(store.open_db(db)["runs"].rows)
         assert run["status"] == "completed"
     finally:
