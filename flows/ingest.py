@@ -8,7 +8,7 @@ read becomes a `failures` row and the run goes on.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,8 @@ class Processed:
     document: Document
     statements: list[Statement]
     predictions: list[Prediction]
+    # The other language of a bilingual file (pipeline.extract.bilingual), stored with it as its own document.
+    parts: list["Processed"] = field(default_factory=list)
 
 
 def _retry_on_io(task, task_run, state) -> bool:
@@ -51,17 +53,21 @@ def process_task(fp: Fingerprint, settings: Settings, classify: bool) -> Process
     from pipeline.extract import extract_bytes
     from pipeline.segment import segment
 
+    from pipeline.extract.bilingual import split_languages
+
     data = Path(fp.source.path).read_bytes()  # OSError here is retried
     try:
-        document = extract_bytes(data, fp.source, settings)
-        statements = segment(document, settings)
-        predictions: list[Prediction] = []
-        if classify:
-            from pipeline.classify import classify_statements
+        done = []
+        for document in split_languages(extract_bytes(data, fp.source, settings), fp.source.meta.get("language")):
+            statements = segment(document, settings)
+            predictions: list[Prediction] = []
+            if classify:
+                from pipeline.classify import classify_statements
 
-            # English-only model: Welsh statements are kept and searchable, but not labelled.
-            predictions = classify_statements([s for s in statements if s.language == "en"], settings)
-        return Processed(document, statements, predictions)
+                # English-only model: Welsh statements are kept and searchable, but not labelled.
+                predictions = classify_statements([s for s in statements if s.language == "en"], settings)
+            done.append(Processed(document, statements, predictions))
+        return Processed(done[0].document, done[0].statements, done[0].predictions, parts=done[1:])
     except PipelineError as exc:
         return Failure(fp.source.path, exc.stage, str(exc), settings.software_version)
 
@@ -90,6 +96,19 @@ def refresh_people_task(settings: Settings) -> int:
     db = store.open_db(settings.db_path)
     try:
         return store.replace_people(db, merge_people(store.person_mentions(db)))
+    finally:
+        db.close()
+
+
+@task(name="pair", cache_policy=NO_CACHE, persist_result=False)
+def pair_task(settings: Settings, document_ids: list[str]) -> int:
+    """Pair the new documents with their other-language versions (English and Welsh)."""
+    from pipeline import store
+    from pipeline.pairing import pair_new_documents
+
+    db = store.open_db(settings.db_path)
+    try:
+        return len(pair_new_documents(db, document_ids))
     finally:
         db.close()
 
@@ -123,7 +142,8 @@ def store_task(settings: Settings, run_id: str, fp: Fingerprint, result: Process
             store.save_failure(db, result, run_id=run_id, source=fp.ledger_fields(), versions=versions)
             return "failed"
         replaced = store.save_document(db, result.document, result.statements, run_id=run_id,
-                                       source=fp.ledger_fields(), versions=versions, predictions=result.predictions)
+                                       source=fp.ledger_fields(), versions=versions, predictions=result.predictions,
+                                       parts=[(p.document, p.statements, p.predictions) for p in result.parts])
         return "replaced" if replaced else "stored"
     finally:
         db.close()
@@ -213,8 +233,10 @@ def ingest_flow(paths: list[str], db_path: str = "data/scrutiny.db", meta: dict[
             counts["changed" if fp.source.path in previously else "added"] += 1
             counts["deleted"] += outcome == "replaced"
             stored_ids.append(result.document.id)
+            stored_ids.extend(p.document.id for p in result.parts)
 
     if stored_ids:
+        pair_task(settings, stored_ids)
         refresh_people_task(settings)
         recur_task(settings, stored_ids)
 

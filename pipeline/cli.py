@@ -73,7 +73,7 @@ def cmd_statements(args: argparse.Namespace) -> int:
         for note in doc.notes:
             _warn(f"{source.path}: {note}")
         ocr_pages = set(doc.ocr_pages)
-        for s in segment(doc, settings):
+        for s in (s for part in _parts(doc, source) for s in segment(part, settings)):
             _emit({"document_id": s.document_id, "source_path": source.path, "seq": s.seq, "text": s.text,
                    "page": s.page, "char_start": s.char_start, "char_end": s.char_end, "heading": s.heading,
                    "kind": s.kind, "speaker": s.speaker, "language": s.language, "ocr": s.page in ocr_pages,
@@ -95,13 +95,21 @@ def cmd_documents(args: argparse.Namespace) -> int:
                    "language": None, "pages": None, "error": doc})
             continue
         ok += 1
-        m = doc.metadata
-        _emit({"document_id": doc.id, "source_path": source.path, "title": m.title, "publisher": m.publisher,
-               "doc_type": m.doc_type, "local_authority": m.local_authority, "service": m.service,
-               "published": m.published, "language": m.language, "pages": doc.page_count, "error": None,
-               "format": doc.format, "byline": m.byline, "url": m.url, "ocr_pages": list(doc.ocr_pages),
-               "notes": list(doc.notes)})
+        for part in _parts(doc, source):  # a bilingual file gives one line per language
+            m = part.metadata
+            _emit({"document_id": part.id, "source_path": source.path, "title": m.title, "publisher": m.publisher,
+                   "doc_type": m.doc_type, "local_authority": m.local_authority, "service": m.service,
+                   "published": m.published, "language": m.language, "pages": part.page_count, "error": None,
+                   "format": part.format, "byline": m.byline, "url": m.url, "ocr_pages": list(part.ocr_pages),
+                   "notes": list(part.notes), "part_of": part.part_of})
     return 1 if bad and not ok else 0
+
+
+def _parts(doc, source):
+    """The document's language parts: itself, or its English and Welsh parts when it is bilingual."""
+    from .extract.bilingual import split_languages
+
+    return split_languages(doc, source.meta.get("language"))
 
 
 def prefect_environment(data_dir: Path) -> None:

@@ -93,6 +93,8 @@ class Document:
     size: int
     extractor_version: str
     notes: tuple[str, ...] = ()  # what a reader should know: pages that could not be read, and why
+    # For one language part of a bilingual file (pipeline.extract.bilingual): the file's id (sha256 of its bytes).
+    part_of: str | None = None
 
     @property
     def ocr_pages(self) -> tuple[int, ...]:

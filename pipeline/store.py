@@ -95,7 +95,19 @@ SCHEMA: tuple[Table, ...] = (
         Column("segmenter_version", str, "Version of the segmentation stage that produced the statements"),
         Column("ingested_at", str, "When the document was stored (UTC)"),
         Column("run_id", str, "Run that stored it", "runs.id"),
+        Column("part_of", str, "For one language part of a bilingual file: the file's sha256. The English part keeps "
+                               "that id, the Welsh part's id is derived from it; both are paired in document_pairs"),
     ), indexes=(("local_authority",), ("doc_type",), ("year",))),
+    Table("document_pairs", "English and Welsh versions of one document, paired: the two language parts of a "
+          "bilingual file, versions a manifest links (translation_of), or documents matched by council, date, "
+          "figures, dates, names and length.", ("english_id", "welsh_id"), (
+        Column("english_id", str, "The English version", "documents.id"),
+        Column("welsh_id", str, "The Welsh version", "documents.id"),
+        Column("score", float, "How alike the two are, 0 to 1 (matched pairs need at least 0.6)"),
+        Column("method", str, "bilingual file, manifest or matched"),
+        Column("evidence", str, "JSON of the features compared: council, date, numbers, dates, names, length"),
+        Column("paired_at", str, "When the pair was recorded (UTC)"),
+    ), indexes=(("welsh_id",),)),
     Table("statements", "One row per statement: a sentence or list item of a document, with its provenance.", "id", (
         Column("id", str, "Document id prefix plus character offsets"),
         Column("document_id", str, "Document the statement comes from", "documents.id"),
@@ -344,7 +356,7 @@ def _doc_row(doc: Document, statements: list[Statement], run_id: str, segmenter_
         "pages": doc.page_count, "size": doc.size, "statement_count": len(statements), "text": doc.text,
         "ocr_pages": json.dumps(list(doc.ocr_pages)), "notes": "; ".join(doc.notes) or None,
         "extractor_version": doc.extractor_version, "segmenter_version": segmenter_version,
-        "ingested_at": now(), "run_id": run_id,
+        "ingested_at": now(), "run_id": run_id, "part_of": doc.part_of,
     }
 
 
@@ -383,6 +395,16 @@ def replace_people(db: sqlite_utils.Database, people: Iterable[Any]) -> int:
 
 
 def _delete_document(db: sqlite_utils.Database, document_id: str) -> None:
+    """Delete a document and everything derived from it; for a bilingual file, both its language parts."""
+    parts = [r[0] for r in db.execute("SELECT id FROM documents WHERE part_of = ? AND id != ?",
+                                      [document_id, document_id]).fetchall()]
+    for part in parts:
+        _delete_one_document(db, part)
+    _delete_one_document(db, document_id)
+
+
+def _delete_one_document(db: sqlite_utils.Database, document_id: str) -> None:
+    db.execute("DELETE FROM document_pairs WHERE english_id = ? OR welsh_id = ?", [document_id, document_id])
     db.execute("DELETE FROM concern_mentions WHERE document_id = ?", [document_id])
     db.execute("DELETE FROM recommendations WHERE document_id = ?", [document_id])
     db.execute("DELETE FROM entities WHERE document_id = ?", [document_id])
@@ -394,7 +416,8 @@ def _delete_document(db: sqlite_utils.Database, document_id: str) -> None:
 
 def save_document(db: sqlite_utils.Database, doc: Document, statements: list[Statement], *, run_id: str,
                   source: dict[str, Any], versions: dict[str, str],
-                  predictions: Iterable[Prediction] = ()) -> bool:
+                  predictions: Iterable[Prediction] = (),
+                  parts: Iterable[tuple[Document, list[Statement], list[Prediction]]] = ()) -> bool:
     """Write a document, its statements, their area labels and its ledger row in one transaction.
 
     `source` carries the ledger fields (source_path, sha256, size, mtime_ns, meta).
@@ -417,9 +440,49 @@ def save_document(db: sqlite_utils.Database, doc: Document, statements: list[Sta
         _write(db, "entities", (_entity_row(s, e) for s in statements for e in s.entities), replace=True)
         _write(db, "predictions", (_prediction_row(p) for p in predictions), replace=True)
         _apply_corrections(db, document_id=doc.id)
+        for part, part_statements, part_predictions in parts:  # the other language of a bilingual file
+            _delete_document(db, part.id)
+            _write(db, "documents", [_doc_row(part, part_statements, run_id, versions.get("segment", ""))])
+            _write(db, "statements", (_statement_row(s) for s in part_statements))
+            _write(db, "entities", (_entity_row(s, e) for s in part_statements for e in s.entities), replace=True)
+            _write(db, "predictions", (_prediction_row(p) for p in part_predictions), replace=True)
+            _apply_corrections(db, document_id=part.id)
         db.execute("DELETE FROM failures WHERE source_path = ?", [source["source_path"]])
         _write(db, "sources", [_ledger_row(source, doc.id, "ok", versions, run_id)], replace=True)
     return deleted
+
+
+def pairing_candidates(db: sqlite_utils.Database, document_ids: Iterable[str]) -> tuple[list[dict[str, Any]],
+                                                                                  list[dict[str, Any]], set[str]]:
+    """For pairing English and Welsh versions: the given documents, every stored document in the other language
+    that could be their partner (same or unknown council), and the ids already paired."""
+    cols = """d.id, d.language, d.text, d.local_authority, d.published, d.pages, d.part_of, d.source_path,
+              d.source_url, (SELECT group_concat(s.source_path, char(10)) FROM sources s WHERE s.document_id = d.id
+              OR s.document_id = d.part_of) AS paths,
+              (SELECT json_extract(s.meta, '$.translation_of') FROM sources s WHERE s.document_id = d.id
+              OR s.document_id = d.part_of) AS translation_of"""
+    ids = json.dumps(list(document_ids))
+    new = [dict(r) for r in db.query(f"SELECT {cols} FROM documents d WHERE d.id IN (SELECT value FROM json_each(?))",
+                                     [ids])]
+    others = [dict(r) for r in db.query(
+        f"""SELECT {cols} FROM documents d WHERE d.language IN ('en', 'cy') AND d.id NOT IN (SELECT value FROM json_each(?))
+            AND (d.local_authority IS NULL OR d.local_authority IN (SELECT local_authority FROM documents
+                 WHERE id IN (SELECT value FROM json_each(?))) OR EXISTS (SELECT 1 FROM documents
+                 WHERE id IN (SELECT value FROM json_each(?)) AND local_authority IS NULL))""", [ids, ids, ids])]
+    paired = {r[0] for r in db.execute("SELECT english_id FROM document_pairs UNION SELECT welsh_id FROM document_pairs")}
+    return new, others, paired
+
+
+def save_pairs(db: sqlite_utils.Database, pairs: Iterable[Any]) -> int:
+    """Record English/Welsh pairs (pipeline.pairing.Pair); a document has one partner, so older pairs of either
+    document are replaced."""
+    rows = [{"english_id": p.english_id, "welsh_id": p.welsh_id, "score": p.score, "method": p.method,
+             "evidence": json.dumps(p.evidence, sort_keys=True), "paired_at": now()} for p in pairs]
+    with transaction(db):
+        for r in rows:
+            db.execute("DELETE FROM document_pairs WHERE english_id = ? OR welsh_id = ?", [r["english_id"], r["welsh_id"]])
+        _write(db, "document_pairs", rows)
+    return len(rows)
 
 
 def save_failure(db: sqlite_utils.Database, failure: Failure, *, run_id: str, source: dict[str, Any],

@@ -115,7 +115,7 @@ def _document(data: bytes, fmt: str, raw: list[RawBlock], page_count: int, found
     text, blocks, pages = assemble(raw, page_count, frozenset(found.get("ocr_pages", [])))
     if not text.strip():
         raise NoText("no text: nothing readable was found in the document")
-    meta = infer_metadata(load_gazetteer(), everything, blocks, found, source.meta, source.url)
+    meta = infer_metadata(load_gazetteer(), everything, blocks, found, source.meta, source.url, source.path)
     return Document(
         id=document_id_for(data), source_path=str(source.path), format=fmt,  # type: ignore[arg-type]
         text=text, blocks=blocks, pages=pages, metadata=meta, size=len(data),

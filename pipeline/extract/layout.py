@@ -18,7 +18,7 @@ BOILERPLATE_FILE = Path(__file__).resolve().parent.parent / "data" / "boilerplat
 _SPACE = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u3000]+")
 
 
-@dataclass
+@dataclass(slots=True)  # a long PDF holds tens of thousands of them at once
 class RawBlock:
     kind: str  # heading | paragraph | list_item | table_row
     text: str

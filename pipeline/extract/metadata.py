@@ -14,27 +14,7 @@ from typing import Any
 from ..gazetteer import Gazetteer
 from ..language import detect_language
 from ..records import DOC_TYPES, SERVICES, Block, Metadata
-
-MONTHS = {m: i for i, m in enumerate(
-    "january february march april may june july august september october november december".split(), 1)}
-MONTHS.update({m[:3]: i for m, i in list(MONTHS.items())})
-MONTHS["sept"] = 9
-WELSH_MONTHS = {m: i for i, m in enumerate(
-    "ionawr chwefror mawrth ebrill mai mehefin gorffennaf awst medi hydref tachwedd rhagfyr".split(), 1)}
-_MONTH_RE = "|".join(sorted(list(MONTHS) + list(WELSH_MONTHS), key=len, reverse=True))
-
-LABELLED_DATE = re.compile(
-    r"(?:created on|first published:?|published:?|last updated:?|updated:?|date of publication:?|"
-    r"cyhoeddwyd gyntaf:?|cyhoeddwyd:?|dyddiad:?|date:|posted on|meeting date:?|meeting:|held on|"
-    r"held (?:at|in) [^\n]{0,120}? on)\s*"
-    r"(?:\w+day,?\s+)?(?P<d>[^\n]{4,40})", re.I)
-DMY = re.compile(rf"\b(?P<day>\d{{1,2}})(?:st|nd|rd|th|af|ed|eg|ain)?\s+(?:of\s+)?(?P<mon>{_MONTH_RE})\.?,?\s+(?P<year>(?:19|20)\d\d)\b", re.I)
-MDY = re.compile(rf"\b(?P<mon>{_MONTH_RE})\.?\s+(?P<day>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<year>(?:19|20)\d\d)\b", re.I)
-MY = re.compile(rf"\b(?P<mon>{_MONTH_RE})\s+(?P<year>(?:19|20)\d\d)\b", re.I)
-NUMERIC = re.compile(r"\b(?P<day>\d{1,2})[/.](?P<mon>\d{1,2})[/.](?P<year>(?:19|20)\d\d)\b")
-ISO = re.compile(r"\b(?P<year>(?:19|20)\d\d)-(?P<mon>\d\d)-(?P<day>\d\d)\b")
-URL_DATE = re.compile(r"/(?P<year>(?:19|20)\d\d)[/-](?P<mon>\d\d)(?:[/-](?P<day>\d\d))?(?:[/-]|$)")
-URL_SLUG_DATE = re.compile(r"/(?P<yy>\d\d)(?P<mon>[01]\d)(?P<day>[0-3]\d)-[a-z]")
+from .dates import infer_published
 
 CHILDREN = re.compile(r"\b(children'?s?|child|young people|looked after|care leavers?|fostering|foster carers?|"
                       r"adoption|plant|phlant|blant)\b", re.I)
@@ -74,6 +54,12 @@ TYPE_CUES: dict[str, list[tuple[str, float]]] = {
         (r"\bllywodraeth cymru\b", 1), (r"\bassembly members?\b", 1), (r"\bmembers of the senedd\b", 1),
         (r"^[^\n]{0,80}\b(?:AM|MS|AS),? (?:Deputy )?(?:Minister|Cabinet Secretary)\b", 6),
         (r"^[^\n]{0,80}(?:y Gweinidog|Dirprwy Weinidog|Ysgrifennydd y Cabinet) dros\b", 6),
+        # The minister's byline under the title: "Jane Jones MS, Minister for ..." / "Jane Jones AC, Y Dirprwy Weinidog ..."
+        (r"^[A-Z][\w'’-]+(?: [A-Z][\w'’-]+){1,3},? (?:(?:AM|MS|AC|AS),? )?(?:the )?(?:Deputy )?"
+         r"(?:Minister|Cabinet Secretary) for\b", 6),
+        (r"^[A-Z][\w'’-]+(?: [A-Z][\w'’-]+){1,3},? (?:AC|AS),? [Yy] (?:Dirprwy )?(?:Weinidog|Gweinidog|Ysgrifennydd)\b", 6),
+        (r"\b(?:a |the )?statement by the (?:deputy )?(?:minister|cabinet secretary|first minister)\b", 4),
+        (r"\bdatganiad gan y (?:Dirprwy )?(?:Weinidog|Gweinidog|Ysgrifennydd|Prif Weinidog)\b", 4),
     ],
     "news": [
         (r"\bcreated on \d", 4), (r"\bby [A-Z][a-z]+ [A-Z][a-z]+,? (?:local democracy )?reporter\b", 4),
@@ -82,95 +68,6 @@ TYPE_CUES: dict[str, list[tuple[str, float]]] = {
     ],
 }
 _TYPE_PATTERNS = {t: [(re.compile(p, re.I | re.M), w) for p, w in cues] for t, cues in TYPE_CUES.items()}
-
-
-def _mk_date(year: int, month: int | None = None, day: int | None = None) -> str | None:
-    try:
-        if month and day:
-            return date(year, month, day).isoformat()
-        if month:
-            date(year, month, 1)
-            return f"{year:04d}-{month:02d}"
-        return f"{year:04d}"
-    except ValueError:
-        return None
-
-
-def _month(name: str) -> int | None:
-    n = name.lower().rstrip(".")
-    return MONTHS.get(n) or WELSH_MONTHS.get(n) or MONTHS.get(n[:3])
-
-
-def parse_date(text: str) -> str | None:
-    """The first date in `text` as ISO (day precision when the text has it)."""
-    best: tuple[int, str] | None = None
-    for rx in (DMY, MDY, NUMERIC, ISO, MY):
-        m = rx.search(text)
-        if not m:
-            continue
-        g = m.groupdict()
-        mon = int(g["mon"]) if g["mon"].isdigit() else _month(g["mon"])
-        value = _mk_date(int(g["year"]), mon, int(g["day"]) if g.get("day") else None)
-        if value and (best is None or m.start() < best[0]):
-            best = (m.start(), value)
-    return best[1] if best else None
-
-
-TODAY = re.compile(rf"\b(?:today|heddiw)\s*\(?\s*(?:\w+day,?\s+)?(?P<day>\d{{1,2}})(?:st|nd|rd|th)?\s+(?P<mon>{_MONTH_RE})\b(?!\s+(?:19|20)\d\d)",
-                   re.I)
-
-
-def all_dates(text: str) -> list[str]:
-    found = []
-    for rx in (DMY, MDY, NUMERIC, ISO, MY):
-        for m in rx.finditer(text):
-            g = m.groupdict()
-            mon = int(g["mon"]) if g["mon"].isdigit() else _month(g["mon"])
-            value = _mk_date(int(g["year"]), mon, int(g["day"]) if g.get("day") else None)
-            if value:
-                found.append(value)
-    return found
-
-
-def _today_date(text: str) -> str | None:
-    """'published today (9 January)': the year is the first one on or after the latest date the text names."""
-    m = TODAY.search(text)
-    if not m:
-        return None
-    mon, day = _month(m["mon"]), int(m["day"])
-    dates = all_dates(text)
-    if not dates or not mon:
-        return None
-    latest = max(dates)
-    year = int(latest[:4])
-    candidate = _mk_date(year, mon, day)
-    if candidate and candidate[: len(latest)] < latest:
-        candidate = _mk_date(year + 1, mon, day)
-    return candidate
-
-
-def infer_published(text: str, hint: str | None, url: str | None) -> str | None:
-    head = text[:1500]
-    m = LABELLED_DATE.search(head)
-    if m:
-        found = parse_date(m.group("d"))
-        if found:
-            return found
-    found = _today_date(head)
-    if found:
-        return found
-    if hint:
-        found = parse_date(hint) or (hint if re.fullmatch(r"\d{4}(-\d\d){0,2}", hint) else None)
-        if found:
-            return found
-    if url:
-        m = URL_DATE.search(url)
-        if m:
-            return _mk_date(int(m["year"]), int(m["mon"]), int(m["day"]) if m["day"] else None)
-        m = URL_SLUG_DATE.search(url)
-        if m:
-            return _mk_date(2000 + int(m["yy"]), int(m["mon"]), int(m["day"]))
-    return parse_date(text[:600])
 
 
 def infer_doc_type(text: str, title: str | None, publisher: str | None, url: str | None) -> str:
@@ -250,7 +147,7 @@ def infer_title(blocks: tuple[Block, ...], hint: str | None) -> str | None:
 
 
 def infer_metadata(gz: Gazetteer, text: str, blocks: tuple[Block, ...], found: dict[str, Any],
-                   known: dict[str, Any], url: str | None = None) -> Metadata:
+                   known: dict[str, Any], url: str | None = None, path: str | None = None) -> Metadata:
     """Combine known values, the format's own metadata (`found`) and inference from the text."""
     url = known.get("url") or url or found.get("url")
     title = known.get("title") or infer_title(blocks, found.get("title"))
@@ -264,7 +161,8 @@ def infer_metadata(gz: Gazetteer, text: str, blocks: tuple[Block, ...], found: d
     service = known.get("service") or infer_service(text)
     if service not in SERVICES:
         service = None
-    published = known.get("published") or infer_published(text, found.get("published"), url)
+    published = known.get("published") or infer_published(
+        text, found.get("published"), url, path, tuple([title or ""] + [b.text for b in blocks[:8] if b.kind == "heading"]))
     language = known.get("language") or (found.get("lang") if found.get("lang") in ("en", "cy") else None) \
         or detect_language(text[:5000])
     return Metadata(title=title, publisher=publisher, doc_type=doc_type, local_authority=council, service=service,

@@ -9,11 +9,13 @@ line ends are rejoined; headings are recognised by font size and weight.
 from __future__ import annotations
 
 import io
+import pickle
 import re
 import shutil
 import statistics
 import subprocess
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass
 
 from ..errors import ExtractionError, NoText
 from .layout import RawBlock
@@ -22,9 +24,10 @@ LIST_MARKER = re.compile(r"^(?:\(?\d{1,2}[.)]|\(?[a-z][.)]|\(?[ivx]{1,4}[.)]|[â€
 PAGE_NUMBER = re.compile(r"^(?:page\s+)?\d{1,4}(?:\s*(?:of|/)\s*\d{1,4})?$|^-\s*\d{1,4}\s*-$", re.I)
 DOT_LEADER = re.compile(r"(?:\.\s?){4,}\s*\d{1,4}$|â€¦{2,}\s*\d{1,4}$")
 BAND = 0.09  # fraction of page height treated as header / footer band
+CHUNK = 40  # pages read per opening of the file: pdfminer caches every object it resolves until the file is closed
 
 
-@dataclass
+@dataclass(slots=True)
 class Line:
     text: str
     x0: float
@@ -35,7 +38,6 @@ class Line:
     bold: bool
     page: int
     band: str = ""  # "top", "bottom" or ""
-    words: list = field(default_factory=list, repr=False)
 
 
 def _group_lines(words: list[dict], page_no: int, height: float) -> list[Line]:
@@ -84,25 +86,22 @@ def _norm_furniture(text: str) -> str:
     return re.sub(r"\d+", "#", text.lower()).strip()
 
 
-def _strip_furniture(pages: list[list[Line]]) -> list[list[Line]]:
-    """Drop running headers/footers (repeated in the top or bottom band) and page numbers."""
-    counts: dict[str, int] = {}
-    for lines in pages:
-        seen = {_norm_furniture(l.text) for l in lines if l.band}
-        for key in seen:
-            counts[key] = counts.get(key, 0) + 1
-    need = max(2, int(0.5 * len(pages) + 0.5)) if len(pages) > 1 else 10**9
-    out = []
-    for lines in pages:
-        kept = []
-        for l in lines:
-            if l.band and (counts.get(_norm_furniture(l.text), 0) >= need or PAGE_NUMBER.match(l.text.strip())):
-                continue
-            if DOT_LEADER.search(l.text):  # table of contents entry
-                continue
-            kept.append(l)
-        out.append(kept)
-    return out
+def _furniture_keys(lines: list[Line]) -> set[str]:
+    """The lines of a page in its top or bottom band, normalised: candidates for running headers and footers."""
+    return {_norm_furniture(l.text) for l in lines if l.band}
+
+
+def _strip_page(lines: list[Line], counts: Counter[str], need: int) -> list[Line]:
+    """Drop running headers/footers (repeated in the top or bottom band on `need` pages), page numbers and
+    table-of-contents entries."""
+    kept = []
+    for l in lines:
+        if l.band and (counts.get(_norm_furniture(l.text), 0) >= need or PAGE_NUMBER.match(l.text.strip())):
+            continue
+        if DOT_LEADER.search(l.text):  # table of contents entry
+            continue
+        kept.append(l)
+    return kept
 
 
 def _join(prev: str, nxt: str) -> str:
@@ -202,8 +201,8 @@ def read_pdf(data: bytes, ocr: str = "auto", ocr_languages: str = "eng+cym") -> 
         pdf = pdfplumber.open(io.BytesIO(data))
     except Exception as exc:
         raise _open_error(exc) from exc
-    pages_lines: list[list[Line]] = []
-    table_blocks: list[list[tuple[float, RawBlock]]] = []
+    pages_lines: list[bytes] = []
+    furniture: Counter[str] = Counter()
     ocr_blocks: dict[int, list[RawBlock]] = {}
     without_text: list[int] = []
     can_ocr = ocr == "auto" and ocr_available()
@@ -212,49 +211,68 @@ def read_pdf(data: bytes, ocr: str = "auto", ocr_languages: str = "eng+cym") -> 
         try:
             info = {k: v.decode("utf-8", "ignore") if isinstance(v, bytes) else str(v)
                     for k, v in (pdf.metadata or {}).items()}
-            n_pages = len(pdf.pages)
+            n_pages = len(_page_refs(pdf))
         except Exception as exc:
             raise _open_error(exc) from exc
-        if n_pages == 0:
-            raise ExtractionError("broken PDF: it has no pages (its page tree is empty or points to itself)")
-        for number, page in enumerate(pdf.pages, start=1):
-            try:
-                tables, boxes = _tables(page, number)
-                words = page.extract_words(extra_attrs=["size", "fontname"], keep_blank_chars=False)
-                if boxes:
-                    words = [w for w in words if not any(b[0] - 1 <= w["x0"] and w["x1"] <= b[2] + 1
-                                                         and b[1] - 1 <= w["top"] and w["bottom"] <= b[3] + 1
-                                                         for b in boxes)]
-                lines: list[Line] = []
-                for column in _columns(words, float(page.width)):
-                    lines.extend(_group_lines(column, number, float(page.height)))
-                if not words and not tables:
-                    if can_ocr:
-                        ocr_blocks[number] = _ocr_page(page, number, ocr_languages)
-                    else:
-                        without_text.append(number)
-                pages_lines.append(lines)
-                table_blocks.append(tables)
-            except Exception as exc:
-                raise ExtractionError(f"cannot read page {number} ({type(exc).__name__}: {exc})") from exc
-            finally:
-                page.close()  # free the page's cached objects: memory stays flat on long documents
+    if n_pages == 0:
+        raise ExtractionError("broken PDF: it has no pages (its page tree is empty or points to itself)")
+    # Memory stays flat on long documents: each chunk of pages is read from a fresh opening of the file, and
+    # each page is closed after use, so neither pdfminer's object cache nor pdfplumber's page caches grow.
+    for first in range(1, n_pages + 1, CHUNK):
+        numbers = list(range(first, min(n_pages, first + CHUNK - 1) + 1))
+        try:
+            chunk = pdfplumber.open(io.BytesIO(data), pages=numbers)
+        except Exception as exc:
+            raise _open_error(exc) from exc
+        with chunk:
+            for page in chunk.pages:
+                number = page.page_number
+                try:
+                    lines, tables, empty = _read_page(page, number)
+                    if empty:
+                        if can_ocr:
+                            ocr_blocks[number] = _ocr_page(page, number, ocr_languages)
+                        else:
+                            without_text.append(number)
+                    furniture.update(_furniture_keys(lines))
+                    # Kept as one pickled bytes object per page: thousands of small objects that live to the end
+                    # would pin the allocator's arenas among the page's freed layout objects, and memory would grow.
+                    pages_lines.append(pickle.dumps((lines, tables), protocol=pickle.HIGHEST_PROTOCOL))
+                except ExtractionError:
+                    raise
+                except Exception as exc:
+                    raise ExtractionError(f"cannot read page {number} ({type(exc).__name__}: {exc})") from exc
+                finally:
+                    page.close()
     info["ocr_pages"] = sorted(n for n, b in ocr_blocks.items() if b)
     info["pages_without_text"] = without_text
-    pages_lines = _strip_furniture(pages_lines)
-    sizes = [l.size for lines in pages_lines for l in lines for _ in range(len(l.text))]
-    if not sizes and not any(table_blocks) and not any(ocr_blocks.values()):
+    need = max(2, int(0.5 * n_pages + 0.5)) if n_pages > 1 else 10**9
+
+    def page_lines(number: int) -> tuple[list[Line], list[tuple[float, RawBlock]]]:
+        lines, tables = pickle.loads(pages_lines[number - 1])
+        return _strip_page(lines, furniture, need), tables
+
+    sizes: Counter[float] = Counter()
+    has_tables = False
+    for number in range(1, len(pages_lines) + 1):
+        lines, tables = page_lines(number)
+        has_tables = has_tables or bool(tables)
+        for l in lines:
+            sizes[l.size] += len(l.text)
+    if not sizes and not has_tables and not any(ocr_blocks.values()):
         if without_text and ocr == "auto":
             raise NoText("no text layer on any page, and Tesseract is not installed to OCR them "
                          "(install Debian's tesseract-ocr with tesseract-ocr-cym)")
         raise NoText("no text: the PDF has no extractable text" + (" (OCR found none either)" if ocr_blocks else
                                                                    " (OCR is switched off)" if ocr != "auto" else ""))
-    body = statistics.median(sizes) if sizes else 10.0
+    body = _weighted_median(sizes) if sizes else 10.0
     blocks: list[RawBlock] = []
-    for number, (lines, tables) in enumerate(zip(pages_lines, table_blocks), start=1):
+    for number in range(1, len(pages_lines) + 1):
         if number in ocr_blocks:
             blocks.extend(ocr_blocks[number])
             continue
+        lines, tables = page_lines(number)
+        pages_lines[number - 1] = b""  # released once they are blocks
         page_blocks = _blocks_from_lines(lines, body)
         if tables:
             # Place table rows among the page's blocks by vertical position.
@@ -263,6 +281,37 @@ def read_pdf(data: bytes, ocr: str = "auto", ocr_languages: str = "eng+cym") -> 
             page_blocks = [b for _, b in positioned]
         blocks.extend(page_blocks)
     return _merge_across_pages(blocks), n_pages, info
+
+
+def _page_refs(pdf) -> list:
+    """The page objects of the file, without building pdfplumber's Page for each one."""
+    from pdfminer.pdfpage import PDFPage
+
+    return list(PDFPage.create_pages(pdf.doc))
+
+
+def _read_page(page, number: int) -> tuple[list[Line], list[tuple[float, RawBlock]], bool]:
+    """One page's lines (column by column) and table rows, and whether it has no text at all."""
+    tables, boxes = _tables(page, number)
+    words = page.extract_words(extra_attrs=["size", "fontname"], keep_blank_chars=False)
+    if boxes:
+        words = [w for w in words if not any(b[0] - 1 <= w["x0"] and w["x1"] <= b[2] + 1
+                                             and b[1] - 1 <= w["top"] and w["bottom"] <= b[3] + 1 for b in boxes)]
+    lines: list[Line] = []
+    for column in _columns(words, float(page.width)):
+        lines.extend(_group_lines(column, number, float(page.height)))
+    return lines, tables, not words and not tables
+
+
+def _weighted_median(counts: Counter[float]) -> float:
+    """The body text size: the median font size, each size weighted by the characters set in it."""
+    half = sum(counts.values()) / 2
+    seen = 0
+    for size in sorted(counts):
+        seen += counts[size]
+        if seen >= half:
+            return size
+    return 10.0
 
 
 def _open_error(exc: BaseException) -> ExtractionError:
