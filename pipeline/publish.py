@@ -72,17 +72,21 @@ QUERIES: dict[str, dict[str, Any]] = {
     "person_quoted": {
         "title": "Where a person is quoted",
         "description": "Quotes attributed to a person, newest first. Part of a name is enough.",
-        "sql": "SELECT d.published, d.title, d.local_authority, s.speaker, s.text, s.page, s.document_id\n"
-               "FROM statements s JOIN documents d ON d.id = s.document_id\n"
-               "WHERE s.kind = 'quote' AND s.speaker LIKE '%' || :name || '%'\n"
-               "ORDER BY d.published DESC, s.seq LIMIT 500",
+        # bounded: the 500 most recently stored quotes of the person, then ordered by publication date
+        "sql": "WITH quoted AS (\n"
+               "  SELECT rowid FROM statements\n"
+               "  WHERE kind = 'quote' AND speaker IS NOT NULL AND speaker LIKE '%' || :name || '%'\n"
+               "  ORDER BY rowid DESC LIMIT 500)\n"
+               "SELECT d.published, d.title, d.local_authority, s.speaker, s.text, s.page, s.document_id\n"
+               "FROM quoted q JOIN statements s ON s.rowid = q.rowid JOIN documents d ON d.id = s.document_id\n"
+               "ORDER BY d.published DESC, s.seq",
     },
     "council_recommendations": {
         "title": "Recommendations about a council, by date",
         "description": "Recommendation statements in documents about a council (part of the name is enough).",
         "sql": "SELECT d.published, d.doc_type, d.title, s.heading, s.text, s.page, s.document_id\n"
-               "FROM statements s JOIN documents d ON d.id = s.document_id\n"
-               "WHERE s.kind = 'recommendation' AND d.local_authority LIKE '%' || :council || '%'\n"
+               "FROM documents d JOIN statements s ON s.document_id = d.id\n"
+               "WHERE d.local_authority LIKE '%' || :council || '%' AND +s.kind = 'recommendation'\n"
                "ORDER BY d.published, s.seq LIMIT 1000",
     },
     "recurring_concerns": {

@@ -144,7 +144,8 @@ async def test_menu_links_reach_the_pages_from_every_datasette_page(ds):
     _, html = await page(ds, "/scrutiny/statements")
     menu = {a.text: a.get("href") for a in html.cssselect("details.nav-menu a")}
     assert menu["Councils"] == "/-/councils"
-    assert menu["Search statements"] == "/scrutiny/statements_labelled"
+    assert menu["Search statements"] == "/scrutiny/search_statements"
+    assert menu["Browse and facet statements"] == "/scrutiny/statements_labelled"
     for href in menu.values():
         assert (await ds.client.get(href)).status_code == 200
 
