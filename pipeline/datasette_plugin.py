@@ -16,7 +16,7 @@ from xml.sax.saxutils import escape
 from datasette import hookimpl
 from datasette.utils.asgi import Response
 
-from . import search
+from . import search  # `scrutiny publish` replaces this line in its copy (pipeline/deploy.py)
 
 BLOCKED_FUNCTIONS = frozenset({"fts3_tokenizer", "load_extension", "readfile", "writefile", "edit", "fts5_source_id"})
 BLOCKED_PRAGMAS = frozenset({"writable_schema", "trusted_schema", "temp_store_directory", "data_store_directory"})

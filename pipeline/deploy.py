@@ -28,7 +28,8 @@ from .publish import SETTINGS, metadata
 PACKAGE = Path(__file__).resolve().parent
 TEMPLATES = PACKAGE / "site" / "templates"
 # file in DIR/plugins -> our module it is copied from
-PLUGINS = {"scrutiny_safety.py": PACKAGE / "datasette_plugin.py", "scrutiny_site.py": PACKAGE / "site" / "__init__.py"}
+PLUGINS = {"scrutiny_safety.py": PACKAGE / "datasette_plugin.py", "scrutiny_site.py": PACKAGE / "site" / "__init__.py",
+           "scrutiny_search.py": PACKAGE / "search.py"}  # the search SQL functions the safety plugin registers
 ENTRY_POINTS = ("scrutiny", "scrutiny_site")  # names in pyproject's [project.entry-points.datasette]
 MANIFEST = "scrutiny-publish.json"
 
@@ -160,11 +161,27 @@ def _copy_templates(folder: Path) -> list[str]:
     return names
 
 
+# The safety plugin imports pipeline.search; its copy loads the copy of search.py that sits beside it.
+SEARCH_IMPORT = "from . import search  # `scrutiny publish` replaces this line in its copy (pipeline/deploy.py)\n"
+SEARCH_LOADER = """import importlib.util as _util
+from pathlib import Path as _Path
+
+_spec = _util.spec_from_file_location("scrutiny_search", _Path(__file__).with_name("scrutiny_search.py"))
+search = _util.module_from_spec(_spec)
+_spec.loader.exec_module(search)
+"""
+
+
 def _write_plugins(folder: Path) -> list[str]:
     folder.mkdir(exist_ok=True)
     guard = PLUGIN_GUARD.format(entry_points=ENTRY_POINTS)
     for name, module in PLUGINS.items():
-        _write_text(folder / name, module.read_text(encoding="utf-8") + guard)
+        source = module.read_text(encoding="utf-8")
+        if name == "scrutiny_safety.py":
+            if SEARCH_IMPORT not in source:
+                raise PublishError(f"{module} no longer imports pipeline.search as deploy.py expects")
+            source = source.replace(SEARCH_IMPORT, SEARCH_LOADER)
+        _write_text(folder / name, source + guard)
     return sorted(PLUGINS)
 
 

@@ -90,13 +90,15 @@ async def test_the_folders_own_plugins_and_templates_work_without_the_package(pu
     ds = folder_app(out)
     hooks = {p["name"]: p["hooks"] for p in (await ds.client.get("/-/plugins.json")).json()}
     assert set(hooks["scrutiny_site.py"]) == {"register_routes", "menu_links", "extra_template_vars"}
-    assert set(hooks["scrutiny_safety.py"]) == {"prepare_connection", "register_output_renderer"}
+    assert set(hooks["scrutiny_safety.py"]) == {"prepare_connection", "register_output_renderer", "render_cell"}
     concern = await ds.client.get(f"/-/concern/{WORKFORCE}")
     assert concern.status_code == 200 and "ol class=\"timeline\"" in concern.text
     council = await ds.client.get(f"/-/council/{slug(GLANMOR)}")
     assert "<svg class=\"scrutiny-chart\"" in council.text
     feed = await ds.client.get("/scrutiny/concern_feed.atom?council=Glanmor")
     assert feed.headers["content-type"].startswith("application/atom+xml")
+    found = await ds.client.get("/scrutiny/search_statements?q=social")  # the search functions of the copy
+    assert found.status_code == 200 and "<mark>" in found.text
     refused = await ds.client.get("/scrutiny.json", params={"sql": "select hex(fts3_tokenizer('simple'))"})
     assert refused.status_code in (400, 403) and "not authorized" in refused.text.lower()
 
