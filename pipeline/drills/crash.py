@@ -1,0 +1,98 @@
+"""kill -9 at seeded random moments, then a re-run, then a comparison with an uninterrupted run.
+
+Most trials kill the direct path (`pipeline.drills.worker`: the flow's plan,
+steps and single writer on threads, without Prefect's 15-20 s start-up); some
+kill the real `scrutiny ingest` process, Prefect and all. The whole process
+group is killed (SIGKILL), so PDF reader children and Prefect's server die with
+it, as they would in a power cut. The re-run uses the direct path.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from ..dbcheck import integrity_problems
+from ..sources import discover
+from .compare import differences, lost_inputs, partial_documents
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _command(kind: str, paths: list[str], db: Path) -> list[str]:
+    if kind == "prefect":
+        return [str(Path(sys.executable).parent / "scrutiny"), "ingest", *paths, "--db", str(db)]
+    return [sys.executable, "-m", "pipeline.drills.worker", *paths, "--db", str(db)]
+
+
+def _environment(work: Path) -> dict[str, str]:
+    return {**os.environ, "PREFECT_HOME": str(work / "prefect"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "DO_NOT_TRACK": "1", "PREFECT_LOGGING_LEVEL": "WARNING"}
+
+
+def timed_run(kind: str, paths: list[str], db: Path, work: Path) -> float:
+    """Seconds an uninterrupted run of this kind takes from process start (sets the range of kill moments)."""
+    started = time.monotonic()
+    subprocess.run(_command(kind, paths, db), cwd=ROOT, env=_environment(work), check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=1800)
+    return time.monotonic() - started
+
+
+def _state(db: Path) -> str:
+    """What the killed run left: how many documents, and whether linking was still due."""
+    if not db.exists():
+        return "no database yet"
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        docs = con.execute("SELECT count(*) FROM documents").fetchone()[0]
+        due = con.execute("SELECT count(*) FROM sources WHERE status = 'ok' AND versions NOT LIKE '%\"link\": \"' "
+                          "|| (SELECT json_extract(versions, '$.link') FROM sources WHERE json_extract(versions, "
+                          "'$.link') NOT IN ('pending', 'stale') LIMIT 1) || '\"%'").fetchone()[0]
+        con.close()
+        return f"{docs} documents stored, {due} not linked"
+    except sqlite3.Error as exc:
+        return f"unreadable until recovery ({exc})"
+
+
+def kill_trials(paths: list[str], reference: Path, work: Path, *, trials: int = 20, seed: int = 1,
+                prefect_trials: int = 2, window: dict[str, float] | None = None) -> list[dict[str, Any]]:
+    """Run `trials` kill -9 trials (the first `prefect_trials` on the real `scrutiny ingest`); each trial's
+    database must equal `reference` (an uninterrupted run) after one re-run."""
+    from ..runner import ingest_direct
+
+    work.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(seed)
+    inputs = [s.path for s in discover(paths)]
+    window = dict(window or {})
+    results = []
+    for n in range(trials):
+        kind = "prefect" if n < prefect_trials else "direct"
+        if kind not in window:
+            window[kind] = timed_run(kind, paths, work / f"timing-{kind}.db", work)
+        delay = round(rng.uniform(0.05, window[kind]), 2)
+        db = work / f"trial-{n:02d}.db"
+        for stale in (db, Path(f"{db}.lock"), Path(f"{db}-journal")):
+            stale.unlink(missing_ok=True)
+        proc = subprocess.Popen(_command(kind, paths, db), cwd=ROOT, env=_environment(work),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        time.sleep(delay)
+        finished_first = proc.poll() is not None
+        if not finished_first:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        left = _state(db)
+        rerun = ingest_direct(paths, db)
+        problems = (integrity_problems(db) + partial_documents(db) + differences(db, reference)
+                    + [f"lost: {p}" for p in lost_inputs(db, inputs)])
+        results.append({"trial": n, "process": "scrutiny ingest (Prefect)" if kind == "prefect" else "direct path",
+                        "killed_after_s": delay, "finished_before_kill": finished_first, "left": left,
+                        "rerun": rerun.get("message"), "problems": problems[:5], "held": not problems})
+        db.unlink(missing_ok=True)
+    return results
