@@ -299,8 +299,15 @@ def transaction(db: sqlite_utils.Database) -> Iterator[None]:
         try:
             yield
         except BaseException:
-            conn.execute(f"ROLLBACK TO {name}")
-            conn.execute(f"RELEASE {name}")
+            # SQLite rolls the whole transaction back by itself on some errors (a full disk, I/O errors):
+            # then there is no savepoint left to roll back to, and the original error is the one to report.
+            if conn.in_transaction:
+                try:
+                    conn.execute(f"ROLLBACK TO {name}")
+                    conn.execute(f"RELEASE {name}")
+                except sqlite3.OperationalError:
+                    if not depth and conn.in_transaction:
+                        conn.rollback()
             raise
         conn.execute(f"RELEASE {name}")
         if not depth and conn.in_transaction:

@@ -249,6 +249,9 @@ def test_a_full_database_fails_the_run_loudly_with_nothing_half_written(prefect_
     from pipeline.cli import main
 
     docs = _folder(tmp_path)
+    (docs / "long.txt").write_text("".join(f"Paragraph {n} says the council reviewed item {n} of its workforce "
+                                           f"plan and agreed to act on it by month {n % 12 + 1}.\n\n"
+                                           for n in range(400)))
     db_path = tmp_path / "full.db"
     store.open_db(db_path).close()
     pages = sqlite3.connect(db_path).execute("PRAGMA page_count").fetchone()[0]
@@ -256,7 +259,7 @@ def test_a_full_database_fails_the_run_loudly_with_nothing_half_written(prefect_
 
     def capped(path):  # the disk fills up a few pages after the empty schema
         db = real_open(path)
-        db.execute(f"PRAGMA max_page_count = {pages + 6}")
+        db.execute(f"PRAGMA max_page_count = {pages + 4}")
         return db
     monkeypatch.setattr(store, "open_db", capped)
     code = main(["ingest", str(docs), "--db", str(db_path)])
@@ -264,6 +267,9 @@ def test_a_full_database_fails_the_run_loudly_with_nothing_half_written(prefect_
     assert code == 1 and "could not grow" in err and "nothing is half-written" in err
     monkeypatch.undo()
     assert integrity_problems(db_path) == [] and partial_documents(db_path) == []
+    con = sqlite3.connect(db_path)
+    assert con.execute("SELECT count(*) FROM documents WHERE source_path LIKE '%long.txt'").fetchone()[0] == 0
+    con.close()
     # and the next run, with room, completes the work
     assert main(["ingest", str(docs), "--db", str(db_path)]) == 0
     assert lost_inputs(db_path, [str(p) for p in sorted(docs.iterdir())]) == []
