@@ -4,7 +4,9 @@ Most trials kill the direct path (`pipeline.drills.worker`: the flow's plan,
 steps and single writer on threads, without Prefect's 15-20 s start-up); some
 kill the real `scrutiny ingest` process, Prefect and all. The whole process
 group is killed (SIGKILL), so PDF reader children and Prefect's server die with
-it, as they would in a power cut. The re-run uses the direct path.
+it, as they would in a power cut. The kill moment is drawn (seeded) between
+the moment the run writes its run row and a little after an uninterrupted run
+would have ended. The re-run uses the direct path.
 """
 
 from __future__ import annotations
@@ -37,12 +39,36 @@ def _environment(work: Path) -> dict[str, str]:
             "DO_NOT_TRACK": "1", "PREFECT_LOGGING_LEVEL": "WARNING"}
 
 
-def timed_run(kind: str, paths: list[str], db: Path, work: Path) -> float:
-    """Seconds an uninterrupted run of this kind takes from process start (sets the range of kill moments)."""
+def _run_started(db: Path) -> bool:
+    """Whether the run has begun its work (its `runs` row is written; before that it only plans)."""
+    if not db.exists():
+        return False
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=0.05)
+        try:
+            return con.execute("SELECT count(*) FROM runs").fetchone()[0] > 0
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return False
+
+
+def _wait_for_start(proc: subprocess.Popen, db: Path, limit: float = 600.0) -> float:
     started = time.monotonic()
-    subprocess.run(_command(kind, paths, db), cwd=ROOT, env=_environment(work), check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=1800)
+    while proc.poll() is None and not _run_started(db) and time.monotonic() - started < limit:
+        time.sleep(0.05)
     return time.monotonic() - started
+
+
+def work_window(paths: list[str], db: Path, work: Path) -> float:
+    """Seconds an uninterrupted direct run spends between writing its run row and ending: the span in which
+    the kill moments are drawn (process start-up, which writes nothing, is not worth killing in)."""
+    proc = subprocess.Popen(_command("direct", paths, db), cwd=ROOT, env=_environment(work),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _wait_for_start(proc, db)
+    started = time.monotonic()
+    proc.wait(timeout=1800)
+    return max(0.5, time.monotonic() - started)
 
 
 def _state(db: Path) -> str:
@@ -52,9 +78,8 @@ def _state(db: Path) -> str:
     try:
         con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
         docs = con.execute("SELECT count(*) FROM documents").fetchone()[0]
-        due = con.execute("SELECT count(*) FROM sources WHERE status = 'ok' AND versions NOT LIKE '%\"link\": \"' "
-                          "|| (SELECT json_extract(versions, '$.link') FROM sources WHERE json_extract(versions, "
-                          "'$.link') NOT IN ('pending', 'stale') LIMIT 1) || '\"%'").fetchone()[0]
+        due = con.execute("SELECT count(*) FROM sources WHERE status = 'ok' AND "
+                          "json_extract(versions, '$.link') IN ('pending', 'stale')").fetchone()[0]
         con.close()
         return f"{docs} documents stored, {due} not linked"
     except sqlite3.Error as exc:
@@ -62,7 +87,7 @@ def _state(db: Path) -> str:
 
 
 def kill_trials(paths: list[str], reference: Path, work: Path, *, trials: int = 20, seed: int = 1,
-                prefect_trials: int = 2, window: dict[str, float] | None = None) -> list[dict[str, Any]]:
+                prefect_trials: int = 2) -> list[dict[str, Any]]:
     """Run `trials` kill -9 trials (the first `prefect_trials` on the real `scrutiny ingest`); each trial's
     database must equal `reference` (an uninterrupted run) after one re-run."""
     from ..runner import ingest_direct
@@ -70,18 +95,17 @@ def kill_trials(paths: list[str], reference: Path, work: Path, *, trials: int = 
     work.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
     inputs = [s.path for s in discover(paths)]
-    window = dict(window or {})
+    span = work_window(paths, work / "timing.db", work)
     results = []
     for n in range(trials):
         kind = "prefect" if n < prefect_trials else "direct"
-        if kind not in window:
-            window[kind] = timed_run(kind, paths, work / f"timing-{kind}.db", work)
-        delay = round(rng.uniform(0.05, window[kind]), 2)
+        delay = round(rng.uniform(0.0, span * 1.1), 2)
         db = work / f"trial-{n:02d}.db"
         for stale in (db, Path(f"{db}.lock"), Path(f"{db}-journal")):
             stale.unlink(missing_ok=True)
         proc = subprocess.Popen(_command(kind, paths, db), cwd=ROOT, env=_environment(work),
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        _wait_for_start(proc, db)
         time.sleep(delay)
         finished_first = proc.poll() is not None
         if not finished_first:
@@ -92,7 +116,8 @@ def kill_trials(paths: list[str], reference: Path, work: Path, *, trials: int = 
         problems = (integrity_problems(db) + partial_documents(db) + differences(db, reference)
                     + [f"lost: {p}" for p in lost_inputs(db, inputs)])
         results.append({"trial": n, "process": "scrutiny ingest (Prefect)" if kind == "prefect" else "direct path",
-                        "killed_after_s": delay, "finished_before_kill": finished_first, "left": left,
+                        "killed_after_run_start_s": delay, "window_s": round(span, 2),
+                        "finished_before_kill": finished_first, "left": left,
                         "rerun": rerun.get("message"), "problems": problems[:5], "held": not problems})
         db.unlink(missing_ok=True)
     return results
