@@ -7,7 +7,6 @@ import dataclasses
 import json
 import os
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -281,7 +280,6 @@ def test_a_locked_database_fails_the_run_loudly_and_writes_nothing(prefect_harne
     docs = _folder(tmp_path)
     db_path = tmp_path / "locked.db"
     store.open_db(db_path).close()
-    before = differences  # noqa: F841
     other = sqlite3.connect(db_path, isolation_level=None)
     other.execute("BEGIN IMMEDIATE")  # another program holds the write lock beyond our busy timeout
     other.execute("INSERT INTO runs (id, status) VALUES ('other-program', 'running')")

@@ -93,5 +93,6 @@ def hostile_batch(folder: Path, big_html_mb: int = 50) -> dict[str, Path]:
     files[f"{big_html_mb} MB HTML"] = big
     put("binary named .html", "binary.html", bytes(range(256)) * 64)
     put("NUL bytes in text", "nul.txt", b"The board met \x00 in June and agreed the plan.\n")
-    put("broken UTF-8 text", "broken-utf8.txt", "The council\u2019s plan ".encode() + b"\xff\xfe\xfd" + b" was agreed.\n")
+    put("broken UTF-8 text", "broken-utf8.txt",
+        "The council\u2019s plan ".encode() + b"\xff\xfe\xfd" + b" was agreed.\n")
     return files
