@@ -119,5 +119,6 @@ def kill_trials(paths: list[str], reference: Path, work: Path, *, trials: int = 
                         "killed_after_run_start_s": delay, "window_s": round(span, 2),
                         "finished_before_kill": finished_first, "left": left,
                         "rerun": rerun.get("message"), "problems": problems[:5], "held": not problems})
-        db.unlink(missing_ok=True)
+        for left_over in (db, Path(f"{db}.lock")):
+            left_over.unlink(missing_ok=True)
     return results
