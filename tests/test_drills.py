@@ -24,7 +24,7 @@ def test_the_ci_profile_of_the_drills_holds(tmp_path):
     assert proc.returncode == 0
     assert "| kill -9 at random moments |" in proc.stdout and (out / "results.md").is_file()
     kill = results["results"][0]
-    assert len(kill["trials"]) == 3 and kill["trials"][0]["process"].startswith("scrutiny ingest")
+    assert kill["killed_mid_run"] == 3 and kill["trials"][0]["process"].startswith("scrutiny ingest")
     hostile = results["results"][4]["outcomes"]
     assert len(hostile) == 12 and all(v == "stored" or v.startswith("failed: ") for v in hostile.values())
     serve = results["results"][5]

@@ -35,8 +35,8 @@ def table(results: list[dict]) -> str:
 def _note(r: dict) -> str:
     """One line of figures for the table."""
     if "trials" in r:
-        return (f"{r['killed_mid_run']} of {len(r['trials'])} runs killed mid-way (the others had finished); "
-                f"{sum(t['held'] for t in r['trials'])} re-runs equal to the uninterrupted run")
+        return (f"{r['killed_mid_run']} of {len(r['trials'])} draws killed a run mid-way (the others came after "
+                f"it ended); {sum(t['held'] for t in r['trials'])} re-runs equal to the uninterrupted run")
     if "requests" in r:
         return (f"{r['requests']} requests, statuses {r['by_status']}, {r['swaps']} swaps, documents seen "
                 f"{r['document_counts_seen']}, RSS {r['rss_mb']['after_warm_up']} -> {r['rss_mb']['end']} MB")

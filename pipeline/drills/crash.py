@@ -88,18 +88,22 @@ def _state(db: Path) -> str:
 
 def kill_trials(paths: list[str], reference: Path, work: Path, *, trials: int = 20, seed: int = 1,
                 prefect_trials: int = 2) -> list[dict[str, Any]]:
-    """Run `trials` kill -9 trials (the first `prefect_trials` on the real `scrutiny ingest`); each trial's
-    database must equal `reference` (an uninterrupted run) after one re-run."""
+    """Kill -9 `trials` runs mid-way (the first `prefect_trials` of them the real `scrutiny ingest`); each
+    trial's database must equal `reference` (an uninterrupted run) after one re-run. Runs that finished
+    before their kill moment are checked too, but do not count towards `trials`."""
     from ..runner import ingest_direct
 
     work.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
     inputs = [s.path for s in discover(paths)]
     span = work_window(paths, work / "timing.db", work)
-    results = []
-    for n in range(trials):
-        kind = "prefect" if n < prefect_trials else "direct"
-        delay = round(rng.uniform(0.0, span * 1.1), 2)
+    results: list[dict[str, Any]] = []
+    kills = {"prefect": 0, "direct": 0}
+    for n in range(3 * trials):  # a run that ends before its kill moment does not count: draw again
+        kind = "prefect" if kills["prefect"] < prefect_trials else "direct"
+        if sum(kills.values()) >= trials:
+            break
+        delay = round(rng.uniform(0.0, span * 0.8), 2)
         db = work / f"trial-{n:02d}.db"
         for stale in (db, Path(f"{db}.lock"), Path(f"{db}-journal")):
             stale.unlink(missing_ok=True)
@@ -110,6 +114,7 @@ def kill_trials(paths: list[str], reference: Path, work: Path, *, trials: int = 
         finished_first = proc.poll() is not None
         if not finished_first:
             os.killpg(proc.pid, signal.SIGKILL)
+            kills[kind] += 1
         proc.wait()
         left = _state(db)
         rerun = ingest_direct(paths, db)

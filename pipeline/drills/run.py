@@ -65,9 +65,11 @@ def kill9(profile: Profile, work: Path, seed: int, small: Path) -> dict[str, Any
                          prefect_trials=profile.prefect_trials)
     problems = [f"trial {t['trial']}: {p}" for t in trials for p in t["problems"]]
     killed = sum(not t["finished_before_kill"] for t in trials)
+    prefect = sum(not t["finished_before_kill"] and t["process"].startswith("scrutiny") for t in trials)
     return _result("kill -9 at random moments",
-                   f"{len(trials)} seeded trials (seed {seed}; {profile.prefect_trials} on `scrutiny ingest` with "
-                   f"Prefect), each killed then re-run, on {' '.join(Path(p).name for p in paths)}",
+                   f"{killed} runs killed mid-way ({prefect} of them `scrutiny ingest` with Prefect) at seeded "
+                   f"moments (seed {seed}, {len(trials)} draws), each then re-run, on "
+                   f"{' '.join(Path(p).name for p in paths)}",
                    problems, trials=trials, killed_mid_run=killed, seconds=round(time.monotonic() - started, 1))
 
 
