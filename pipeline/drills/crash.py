@@ -4,9 +4,10 @@ Most trials kill the direct path (`pipeline.drills.worker`: the flow's plan,
 steps and single writer on threads, without Prefect's 15-20 s start-up); some
 kill the real `scrutiny ingest` process, Prefect and all. The whole process
 group is killed (SIGKILL), so PDF reader children and Prefect's server die with
-it, as they would in a power cut. The kill moment is drawn (seeded) between
-the moment the run writes its run row and a little after an uninterrupted run
-would have ended. The re-run uses the direct path.
+it, as they would in a power cut. The kill moment is drawn (seeded) as "once
+the run has stored k documents, plus up to 1.5 s", k from 0 to all of them
+(all: while it links and finishes), which reaches every phase of a run whatever
+the machine's speed. The re-run uses the direct path.
 """
 
 from __future__ import annotations
@@ -60,15 +61,21 @@ def _wait_for_start(proc: subprocess.Popen, db: Path, limit: float = 600.0) -> f
     return time.monotonic() - started
 
 
-def work_window(paths: list[str], db: Path, work: Path) -> float:
-    """Seconds an uninterrupted direct run spends between writing its run row and ending: the span in which
-    the kill moments are drawn (process start-up, which writes nothing, is not worth killing in)."""
-    proc = subprocess.Popen(_command("direct", paths, db), cwd=ROOT, env=_environment(work),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _wait_for_start(proc, db)
+def _documents(db: Path) -> int:
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=0.05)
+        try:
+            return con.execute("SELECT count(*) FROM documents").fetchone()[0]
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return -1
+
+
+def _wait_for_documents(proc: subprocess.Popen, db: Path, count: int, limit: float = 900.0) -> None:
     started = time.monotonic()
-    proc.wait(timeout=1800)
-    return max(0.5, time.monotonic() - started)
+    while proc.poll() is None and _documents(db) < count and time.monotonic() - started < limit:
+        time.sleep(0.02)
 
 
 def _state(db: Path) -> str:
@@ -96,21 +103,25 @@ def kill_trials(paths: list[str], reference: Path, work: Path, *, trials: int = 
     work.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
     inputs = [s.path for s in discover(paths)]
-    span = work_window(paths, work / "timing.db", work)
+    with sqlite3.connect(f"file:{reference}?mode=ro", uri=True) as con:
+        stored = con.execute("SELECT count(*) FROM documents").fetchone()[0]
     results: list[dict[str, Any]] = []
     kills = {"prefect": 0, "direct": 0}
     for n in range(3 * trials):  # a run that ends before its kill moment does not count: draw again
         kind = "prefect" if kills["prefect"] < prefect_trials else "direct"
         if sum(kills.values()) >= trials:
             break
-        delay = round(rng.uniform(0.0, span * 0.8), 2)
+        # the moment: once the run has stored a random number of documents (0 to all of them, the last
+        # meaning "while it links and finishes"), plus a random fraction of a second or so
+        after_documents, extra = rng.randint(0, stored), round(rng.uniform(0.0, 1.5), 2)
         db = work / f"trial-{n:02d}.db"
         for stale in (db, Path(f"{db}.lock"), Path(f"{db}-journal")):
             stale.unlink(missing_ok=True)
         proc = subprocess.Popen(_command(kind, paths, db), cwd=ROOT, env=_environment(work),
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         _wait_for_start(proc, db)
-        time.sleep(delay)
+        _wait_for_documents(proc, db, after_documents)
+        time.sleep(extra)
         finished_first = proc.poll() is not None
         if not finished_first:
             os.killpg(proc.pid, signal.SIGKILL)
@@ -121,7 +132,7 @@ def kill_trials(paths: list[str], reference: Path, work: Path, *, trials: int = 
         problems = (integrity_problems(db) + partial_documents(db) + differences(db, reference)
                     + [f"lost: {p}" for p in lost_inputs(db, inputs)])
         results.append({"trial": n, "process": "scrutiny ingest (Prefect)" if kind == "prefect" else "direct path",
-                        "killed_after_run_start_s": delay, "window_s": round(span, 2),
+                        "kill_after_documents": after_documents, "then_s": extra,
                         "finished_before_kill": finished_first, "left": left,
                         "rerun": rerun.get("message"), "problems": problems[:5], "held": not problems})
         for left_over in (db, Path(f"{db}.lock")):
