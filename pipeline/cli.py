@@ -132,7 +132,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                               f"changed or deleted"}
         _emit(summary)
         _warn(summary["message"])
-        return _publish(args, settings) if args.publish and not Path(args.publish).exists() else 0
+        return _swap_in(args, settings) if args.swap_to and not Path(args.swap_to).exists() else 0
     from .runlock import RunLocked, explain_db_error, run_lock
 
     try:  # taken before Prefect starts, so a second run is told at once (the flow re-enters it)
@@ -160,21 +160,21 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     _warn(summary["message"])
     for f in summary["failures"]:
         _warn(f"  failed: {f['source_path']}: {f['reason']}")
-    if args.publish and _publish(args, settings):
+    if args.swap_to and _swap_in(args, settings):
         return 1
     return 0 if summary["inputs"] > summary["failed"] or not summary["inputs"] else 1
 
 
-def _publish(args: argparse.Namespace, settings: Settings) -> int:
+def _swap_in(args: argparse.Namespace, settings: Settings) -> int:
     """Swap a checked snapshot of the database in as the served file (pipeline.swap)."""
     from .swap import publish
 
     try:
-        publish(settings.db_path, Path(args.publish))
+        publish(settings.db_path, Path(args.swap_to))
     except PipelineError as exc:
         _warn(str(exc))
         return 1
-    _warn(f"published {settings.db_path} as {args.publish} (swapped in atomically)")
+    _warn(f"copied {settings.db_path} to {args.swap_to} (checked, swapped in atomically)")
     return 0
 
 
@@ -298,7 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dask-address", help="run the tasks on an existing Dask cluster (e.g. tcp://host:8786)")
     p.add_argument("--sources", metavar="WATCHLIST",
                    help="also fetch what the watched publishers newly published (e.g. corpus/sources.yaml)")
-    p.add_argument("--publish", metavar="SERVED_DB",
+    p.add_argument("--swap-to", metavar="SERVED_DB",
                    help="after the run, swap a checked snapshot in as this file atomically (serve this one)")
     p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
                    help="when another run holds the database, wait this long for it (default: refuse at once)")

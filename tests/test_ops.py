@@ -352,13 +352,13 @@ def test_a_build_that_fails_leaves_the_served_file_untouched(tmp_path):
     assert sqlite3.connect(served).execute("SELECT title FROM documents").fetchone()[0] == "new title"
 
 
-def test_ingest_publish_swaps_the_served_copy_in_after_the_run(prefect_harness, tmp_path, capsys):
+def test_ingest_swap_to_swaps_the_served_copy_in_after_the_run(prefect_harness, tmp_path, capsys):
     from pipeline.cli import main
     from pipeline.swap import building_path
 
     docs = _folder(tmp_path)
     work, served = tmp_path / "work.db", tmp_path / "published" / "scrutiny.db"
-    assert main(["ingest", str(docs), "--db", str(work), "--publish", str(served)]) == 0
-    assert "swapped in atomically" in capsys.readouterr().err
+    assert main(["ingest", str(docs), "--db", str(work), "--swap-to", str(served)]) == 0
+    assert "checked, swapped in atomically" in capsys.readouterr().err
     assert differences(work, served) == [] and not building_path(served).exists()
     assert integrity_problems(served) == []
