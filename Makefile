@@ -11,7 +11,7 @@ export DO_NOT_TRACK := 1
 MODEL  := models/areas.skops
 LABELS := $(wildcard corpus/labels/*.jsonl)
 
-.PHONY: venv model run ingest serve test check bench clean
+.PHONY: venv model run ingest serve test check bench drills clean
 
 venv: $(STAMP)
 
@@ -43,6 +43,12 @@ test: venv
 BENCH_ARGS ?=
 bench: venv $(MODEL)
 	$(BIN)/python -m pipeline.bench $(BENCH_ARGS)
+
+# Fault drills: kill -9 (20 seeded trials), full disk, locked database, fetch failures, hostile files, Datasette
+# under load while the served file is swapped. DRILLS_ARGS="--profile ci" is the small profile the tests run.
+DRILLS_ARGS ?=
+drills: venv
+	$(BIN)/python -m pipeline.drills $(DRILLS_ARGS)
 
 check: venv
 	$(BIN)/python ../shared/checks/contract_check.py --cli $(BIN)/scrutiny

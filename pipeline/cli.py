@@ -133,30 +133,57 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     except PipelineError as exc:
         _warn(str(exc))
         return 2
-    if not work.todo and not work.unreadable and not args.sources:
+    if not work.has_work and not args.sources:
         summary = {"run_id": None, "db": str(settings.db_path), "inputs": work.inputs, "added": 0, "changed": 0,
                    "unchanged": len(work.unchanged), "deleted": 0, "failed": 0, "failures": [],
                    "message": f"nothing changed: {len(work.unchanged)} sources unchanged, nothing added, "
                               f"changed or deleted"}
         _emit(summary)
         _warn(summary["message"])
-        return 0
+        return _swap_in(args, settings) if args.swap_to and not Path(args.swap_to).exists() else 0
+    from .runlock import RunLocked, explain_db_error, run_lock
+
+    try:  # taken before Prefect starts, so a second run is told at once (the flow re-enters it)
+        lock = run_lock(settings.db_path, timeout=args.wait)
+        lock.__enter__()
+    except RunLocked as exc:
+        _warn(str(exc))
+        return 3
     prefect_environment(settings.data_dir)
     from flows.ingest import with_task_runner
 
-    _warn(f"ingesting {len(work.todo)} of {work.inputs} sources into {settings.db_path} ...")
+    redo = len(work.todo) + len(work.resegment) + len(work.reclassify)
+    _warn(f"ingesting {redo} of {work.inputs} sources into {settings.db_path}"
+          f"{' (and relinking)' if work.relink else ''} ...")
     flow = with_task_runner(args.workers, dask=args.dask, dask_address=args.dask_address)
     try:
         summary = flow(paths=args.paths, db_path=str(settings.db_path), meta=meta or None, workers=args.workers,
                        watchlist=args.sources, contact=os.environ.get("SCRUTINY_CONTACT"))
     except Exception as exc:  # the run is stored; it ended failed (e.g. a watched source is broken)
-        _warn(f"the run ended failed: {exc}")
+        _warn(f"the run ended failed: {explain_db_error(exc, settings.db_path) or exc}")
         return 1
+    finally:
+        lock.__exit__(None, None, None)
     _emit(summary)
     _warn(summary["message"])
     for f in summary["failures"]:
         _warn(f"  failed: {f['source_path']}: {f['reason']}")
+    if args.swap_to and _swap_in(args, settings):
+        return 1
     return 0 if summary["inputs"] > summary["failed"] or not summary["inputs"] else 1
+
+
+def _swap_in(args: argparse.Namespace, settings: Settings) -> int:
+    """Swap a checked snapshot of the database in as the served file (pipeline.swap)."""
+    from .swap import publish
+
+    try:
+        publish(settings.db_path, Path(args.swap_to))
+    except PipelineError as exc:
+        _warn(str(exc))
+        return 1
+    _warn(f"copied {settings.db_path} to {args.swap_to} (checked, swapped in atomically)")
+    return 0
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:
@@ -292,6 +319,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dask-address", help="run the tasks on an existing Dask cluster (e.g. tcp://host:8786)")
     p.add_argument("--sources", metavar="WATCHLIST",
                    help="also fetch what the watched publishers newly published (e.g. corpus/sources.yaml)")
+    p.add_argument("--swap-to", metavar="SERVED_DB",
+                   help="after the run, swap a checked snapshot in as this file atomically (serve this one)")
+    p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                   help="when another run holds the database, wait this long for it (default: refuse at once)")
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("fetch", help="fetch watched publishers (or addresses) into the archive")

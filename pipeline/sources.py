@@ -116,29 +116,59 @@ def fingerprint(source: Source, previous: dict[str, Any] | None = None) -> Finge
     return Fingerprint(source, h.hexdigest(), st.st_size, st.st_mtime_ns)
 
 
+STAGES = ("extract", "segment", "classify", "link")  # in order: redoing one redoes every later one
+LINK_PENDING = "pending"  # ledger mark: stored, not yet linked (a new document, linked incrementally)
+LINK_STALE = "stale"  # ledger mark: stored again over linked statements: everything is relinked
+
+
+def stage_to_redo(fp: Fingerprint, previous: dict[str, Any] | None, versions: dict[str, str]) -> str | None:
+    """The earliest stage whose input or version changed for this source, or None when nothing did.
+
+    New bytes or new known metadata redo everything from extraction. A source that failed has no stored
+    text, so it is retried from extraction when the extractor or segmenter changed, and left alone when
+    only the classifier or the linker did (they had nothing of it to work on)."""
+    if previous is None or previous.get("sha256") != fp.sha256 \
+            or json.loads(previous.get("meta") or "{}") != fp.source.meta:
+        return "extract"
+    done = json.loads(previous.get("versions") or "{}")
+    ok = previous.get("status") == "ok"
+    for stage in STAGES:
+        if done.get(stage) != versions.get(stage):
+            if ok:
+                return stage
+            return "extract" if stage in ("extract", "segment") else None
+    return None
+
+
 def needs_work(fp: Fingerprint, previous: dict[str, Any] | None, versions: dict[str, str]) -> bool:
     """Whether a source must be processed again: new bytes, new known metadata or a new stage version."""
-    if previous is None:
-        return True
-    return (previous.get("sha256") != fp.sha256
-            or json.loads(previous.get("versions") or "{}") != versions
-            or json.loads(previous.get("meta") or "{}") != fp.source.meta)
+    return stage_to_redo(fp, previous, versions) is not None
 
 
 @dataclass(frozen=True)
 class Plan:
-    todo: tuple[Fingerprint, ...]
+    todo: tuple[Fingerprint, ...]  # from extraction on (new or changed bytes, new extractor)
     unchanged: tuple[Fingerprint, ...]
     unreadable: tuple[tuple[Source, str], ...]  # (source, reason)
+    resegment: tuple[tuple[Fingerprint, str], ...] = ()  # (source, stored document id): new segmenter
+    reclassify: tuple[tuple[Fingerprint, str], ...] = ()  # (source, stored document id): new model
+    relink: bool = False  # the linker changed, or a run stopped before it linked what it stored
 
     @property
     def inputs(self) -> int:
-        return len(self.todo) + len(self.unchanged) + len(self.unreadable)
+        return (len(self.todo) + len(self.unchanged) + len(self.unreadable) + len(self.resegment)
+                + len(self.reclassify))
+
+    @property
+    def has_work(self) -> bool:
+        return bool(self.todo or self.unreadable or self.resegment or self.reclassify or self.relink)
 
 
 def plan(sources: list[Source], ledger: dict[str, dict[str, Any]], versions: dict[str, str]) -> Plan:
-    """Split sources into those that need work, those unchanged, and those that cannot be read at all."""
-    todo, unchanged, unreadable = [], [], []
+    """Split sources by the earliest stage each needs redone, plus those unchanged and those that cannot
+    be read at all. Linking is due when any stored document was not linked by the current linker."""
+    todo, unchanged, unreadable, resegment, reclassify = [], [], [], [], []
+    relink = False
     for source in sources:
         previous = ledger.get(source.path)
         try:
@@ -152,5 +182,17 @@ def plan(sources: list[Source], ledger: dict[str, dict[str, Any]], versions: dic
         except OSError as exc:
             unreadable.append((source, f"cannot read the file: {exc.strerror or exc}"))
             continue
-        (todo if needs_work(fp, previous, versions) else unchanged).append(fp)
-    return Plan(tuple(todo), tuple(unchanged), tuple(unreadable))
+        stage = stage_to_redo(fp, previous, versions)
+        if stage == "extract":
+            todo.append(fp)
+        elif stage == "segment":
+            resegment.append((fp, previous["document_id"]))
+        elif stage == "classify":
+            reclassify.append((fp, previous["document_id"]))
+        else:
+            unchanged.append(fp)
+            relink = relink or stage == "link"
+    # a run killed between storing and linking leaves ledger rows of other inputs pending too
+    relink = relink or any(r.get("status") == "ok" and json.loads(r.get("versions") or "{}").get("link")
+                           != versions.get("link") for r in ledger.values())
+    return Plan(tuple(todo), tuple(unchanged), tuple(unreadable), tuple(resegment), tuple(reclassify), relink)

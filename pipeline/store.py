@@ -108,6 +108,14 @@ SCHEMA: tuple[Table, ...] = (
         Column("evidence", str, "JSON of the features compared: council, date, numbers, dates, names, length"),
         Column("paired_at", str, "When the pair was recorded (UTC)"),
     ), indexes=(("welsh_id",),)),
+    Table("document_layout", "The extracted layout of each document (blocks and pages as offsets into its text), "
+          "kept so a new segmenter can re-segment stored text without reading the file again.", "document_id", (
+        Column("document_id", str, "Document", "documents.id"),
+        Column("blocks", str, "JSON list of [kind, char_start, char_end, page, level] for headings, paragraphs, "
+                              "list items and table rows"),
+        Column("pages", str, "JSON list of [number, char_start, char_end, ocr] per page"),
+        Column("notes", str, "JSON list of the extractor's notes"),
+    ), stage="extract"),
     Table("statements", "One row per statement: a sentence or list item of a document, with its provenance.", "id", (
         Column("id", str, "Document id prefix plus character offsets"),
         Column("document_id", str, "Document the statement comes from", "documents.id"),
@@ -313,16 +321,35 @@ def transaction(db: sqlite_utils.Database) -> Iterator[None]:
     """All or nothing. A savepoint, because sqlite-utils' own write helpers commit as they go
     (they open `with conn:` blocks), so writes in here use plain SQL through `_write`."""
     conn = db.conn
-    conn.execute("SAVEPOINT scrutiny_write")
+    depth = _depth.get(id(conn), 0)  # nested: an inner savepoint, committed only with the outermost
+    name = f"scrutiny_write{depth or ''}"
+    _depth[id(conn)] = depth + 1
     try:
-        yield
-    except BaseException:
-        conn.execute("ROLLBACK TO scrutiny_write")
-        conn.execute("RELEASE scrutiny_write")
-        raise
-    conn.execute("RELEASE scrutiny_write")
-    if conn.in_transaction:
-        conn.commit()
+        conn.execute(f"SAVEPOINT {name}")
+        try:
+            yield
+        except BaseException:
+            # SQLite rolls the whole transaction back by itself on some errors (a full disk, I/O errors):
+            # then there is no savepoint left to roll back to, and the original error is the one to report.
+            if conn.in_transaction:
+                try:
+                    conn.execute(f"ROLLBACK TO {name}")
+                    conn.execute(f"RELEASE {name}")
+                except sqlite3.OperationalError:
+                    if not depth and conn.in_transaction:
+                        conn.rollback()
+            raise
+        conn.execute(f"RELEASE {name}")
+        if not depth and conn.in_transaction:
+            conn.commit()
+    finally:
+        if depth:
+            _depth[id(conn)] = depth
+        else:
+            _depth.pop(id(conn), None)
+
+
+_depth: dict[int, int] = {}
 
 
 def _write(db: sqlite_utils.Database, table: str, rows: Iterable[dict[str, Any]], *, replace: bool = False) -> int:
@@ -358,6 +385,13 @@ def _doc_row(doc: Document, statements: list[Statement], run_id: str, segmenter_
         "extractor_version": doc.extractor_version, "segmenter_version": segmenter_version,
         "ingested_at": now(), "run_id": run_id, "part_of": doc.part_of,
     }
+
+
+def _layout_row(doc: Document) -> dict[str, Any]:
+    return {"document_id": doc.id,
+            "blocks": json.dumps([[b.kind, b.char_start, b.char_end, b.page, b.level] for b in doc.blocks]),
+            "pages": json.dumps([[p.number, p.char_start, p.char_end, p.ocr] for p in doc.pages]),
+            "notes": json.dumps(list(doc.notes))}
 
 
 def _statement_row(s: Statement) -> dict[str, Any]:
@@ -411,6 +445,7 @@ def _delete_one_document(db: sqlite_utils.Database, document_id: str) -> None:
     db.execute("DELETE FROM predictions WHERE statement_id IN (SELECT id FROM statements WHERE document_id = ?)",
                [document_id])
     db.execute("DELETE FROM statements WHERE document_id = ?", [document_id])
+    db.execute("DELETE FROM document_layout WHERE document_id = ?", [document_id])
     db.execute("DELETE FROM documents WHERE id = ?", [document_id])
 
 
@@ -436,6 +471,7 @@ def save_document(db: sqlite_utils.Database, doc: Document, statements: list[Sta
         # re-processing the same bytes (a stage version changed) replaces the old statements
         _delete_document(db, doc.id)
         _write(db, "documents", [_doc_row(doc, statements, run_id, versions.get("segment", ""))])
+        _write(db, "document_layout", [_layout_row(doc)], replace=True)
         _write(db, "statements", (_statement_row(s) for s in statements))
         _write(db, "entities", (_entity_row(s, e) for s in statements for e in s.entities), replace=True)
         _write(db, "predictions", (_prediction_row(p) for p in predictions), replace=True)
@@ -443,6 +479,7 @@ def save_document(db: sqlite_utils.Database, doc: Document, statements: list[Sta
         for part, part_statements, part_predictions in parts:  # the other language of a bilingual file
             _delete_document(db, part.id)
             _write(db, "documents", [_doc_row(part, part_statements, run_id, versions.get("segment", ""))])
+            _write(db, "document_layout", [_layout_row(part)], replace=True)
             _write(db, "statements", (_statement_row(s) for s in part_statements))
             _write(db, "entities", (_entity_row(s, e) for s in part_statements for e in s.entities), replace=True)
             _write(db, "predictions", (_prediction_row(p) for p in part_predictions), replace=True)
@@ -668,3 +705,76 @@ def integrity_ok(path: Path | str) -> bool:
         return con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     finally:
         con.close()
+
+
+# ---------------------------------------------------------------- stage re-runs and operations
+
+def stored_document(db: sqlite_utils.Database, document_id: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """A stored document's row and its layout row, or None when either is missing (stored before layouts were
+    kept: such a document is re-extracted instead)."""
+    row = db.execute("SELECT * FROM documents WHERE id = ?", [document_id]).fetchone()
+    layout = db.execute("SELECT * FROM document_layout WHERE document_id = ?", [document_id]).fetchone()
+    if row is None or layout is None:
+        return None
+    names = [d[0] for d in db.execute("SELECT * FROM documents LIMIT 0").description]
+    return dict(zip(names, row)), {"blocks": json.loads(layout[1]), "pages": json.loads(layout[2]),
+                                   "notes": json.loads(layout[3] or "[]")}
+
+
+def stored_statements(db: sqlite_utils.Database, document_id: str) -> list[Statement]:
+    cols = [c for c in ("document_id", "seq", "text", "char_start", "char_end", "page", "heading", "kind",
+                        "speaker", "language", "lemmas")]
+    rows = db.execute(f"SELECT {', '.join(cols)} FROM statements WHERE document_id = ? ORDER BY seq",
+                      [document_id]).fetchall()
+    return [Statement(**dict(zip(cols, r))) for r in rows]
+
+
+def replace_predictions(db: sqlite_utils.Database, document_id: str, predictions: Iterable[Prediction], *,
+                        source_path: str, versions: dict[str, str], run_id: str) -> int:
+    """A new model's labels for one stored document, with its ledger's versions, in one transaction."""
+    rows = [_prediction_row(p) for p in predictions]
+    with transaction(db):
+        db.execute("DELETE FROM predictions WHERE statement_id IN (SELECT id FROM statements WHERE document_id = ?)",
+                   [document_id])
+        _write(db, "predictions", rows, replace=True)
+        _apply_corrections(db, document_id=document_id)
+        db.execute("UPDATE sources SET versions = ?, run_id = ?, updated_at = ? WHERE source_path = ?",
+                   [json.dumps(versions, sort_keys=True), run_id, now(), source_path])
+    return len(rows)
+
+
+def link_due(db: sqlite_utils.Database, link_version: str) -> tuple[list[str], bool]:
+    """Stored documents not linked by `link_version`, and whether everything must be relinked (a new linker, or
+    documents stored again over linked statements) rather than only new documents linked in."""
+    due, full = set(), False
+    for document_id, versions in db.execute("SELECT document_id, versions FROM sources WHERE status = 'ok'"):
+        mark = json.loads(versions or "{}").get("link")
+        if mark != link_version:
+            due.add(document_id)
+            full = full or mark != "pending"
+    return sorted(due), full
+
+
+def clear_recurrence(db: sqlite_utils.Database) -> None:
+    """Drop every link, to relink from scratch (inside the caller's transaction)."""
+    for table in ("concern_mentions", "recommendations", "concerns"):
+        db.execute(f"DELETE FROM [{table}]")
+
+
+def mark_linked(db: sqlite_utils.Database, link_version: str) -> None:
+    """Record in the ledger that every stored document is linked by `link_version` (inside the linking
+    transaction, so a crash cannot separate the links from this mark)."""
+    for path, versions in db.execute("SELECT source_path, versions FROM sources WHERE status = 'ok'").fetchall():
+        v = json.loads(versions or "{}")
+        if v.get("link") != link_version:
+            db.execute("UPDATE sources SET versions = ? WHERE source_path = ?",
+                       [json.dumps({**v, "link": link_version}, sort_keys=True), path])
+
+
+def mark_interrupted_runs(db: sqlite_utils.Database) -> int:
+    """Runs still 'running' when a new run holds the run lock died mid-way (killed, power cut)."""
+    with transaction(db):
+        cur = db.execute("UPDATE runs SET status = 'interrupted', finished_at = ?, message = coalesce(message, '') "
+                         "|| 'stopped before the end (process killed?); the next run completed its work' "
+                         "WHERE status = 'running'", [now()])
+    return cur.rowcount

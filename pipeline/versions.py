@@ -4,7 +4,9 @@ Kept apart from the stages so that checking for work to do never imports
 pdfplumber or spaCy.
 """
 
+import hashlib
 import json
+import tomllib
 from pathlib import Path
 
 EXTRACT = "extract-1"
@@ -22,5 +24,20 @@ def model_version(models_dir: Path | None, scheme: str = "areas") -> str:
         return "none"
 
 
+def link_version(models_dir: Path | None) -> str:
+    """The recurrence linker's version: the `version` its config declares plus a digest of the config, so
+    editing a threshold or a cue list relinks as surely as a new release of the code."""
+    if models_dir is None:
+        return "none"
+    path = Path(models_dir) / "recurrence.toml"
+    try:
+        data = path.read_bytes()
+        declared = str(tomllib.loads(data.decode("utf-8")).get("version", "recur"))
+    except (OSError, ValueError):
+        return "none"
+    return f"{declared}:{hashlib.sha256(data).hexdigest()[:12]}"
+
+
 def stage_versions(models_dir: Path | None = None) -> dict[str, str]:
-    return {"extract": EXTRACT, "segment": SEGMENT, "classify": model_version(models_dir)}
+    return {"extract": EXTRACT, "segment": SEGMENT, "classify": model_version(models_dir),
+            "link": link_version(models_dir)}

@@ -58,7 +58,7 @@ def _call(fn: Callable[..., Any], available: dict[str, Any]) -> Any:
 # The tasks of flows/ingest.py the direct path calls, in the flow's order: per document, then once per run over
 # the stored documents. `fetch_task` runs only with a watch list, which the bench does not use.
 PER_DOCUMENT = ("process_task", "store_task")
-PER_RUN = ("refresh_people_task", "recur_task")
+PER_RUN = ("pair_task", "refresh_people_task", "recur_task")
 NOT_IN_INGEST = ("fetch_task",)
 
 
@@ -104,7 +104,7 @@ def direct_ingest(paths: list[str], db_path: Path, workers: int = 2) -> dict[str
                 counts["failed"] += 1
             else:
                 counts["added"] += 1
-                stored.append(result.document.id)
+                stored.extend(result.document_ids)
     if stored:
         for name in PER_RUN:
             task = getattr(module, name, None)
