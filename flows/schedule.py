@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flows.ingest import ingest_flow
+from flows.ingest import ingest_flow, with_task_runner
 
 DEFAULT_CRON = "0 6 * * *"  # daily at 06:00
 DEPLOYMENT_NAME = "scrutiny-daily-ingest"
@@ -25,11 +25,13 @@ def deployment_parameters(paths: list[str], db_path: str, meta: dict[str, Any] |
 
 def serve_ingest(paths: list[str], db_path: str, *, cron: str = DEFAULT_CRON, timezone: str = "Europe/London",
                  meta: dict[str, Any] | None = None, workers: int = 2, watchlist: str | None = None,
-                 contact: str | None = None, name: str = DEPLOYMENT_NAME) -> None:
-    """Serve the ingest flow on a cron schedule (blocks until interrupted)."""
+                 contact: str | None = None, name: str = DEPLOYMENT_NAME, dask_address: str | None = None) -> None:
+    """Serve the ingest flow on a cron schedule (blocks until interrupted); with `dask_address`, every scheduled
+    run sends its per-document tasks to that Dask cluster."""
     from prefect.schedules import Schedule
 
-    ingest_flow.serve(
+    flow = with_task_runner(workers, dask_address=dask_address) if dask_address else ingest_flow
+    flow.serve(
         name=name,
         schedules=[Schedule(cron=cron, timezone=timezone)],
         parameters=deployment_parameters(paths, db_path, meta, workers, watchlist, contact),

@@ -260,7 +260,7 @@ def cmd_schedule(args: argparse.Namespace) -> int:
         serve_ingest([str(Path(p).resolve()) for p in args.paths], str(settings.db_path.resolve()), cron=args.cron,
                      timezone=args.timezone, meta=_meta(args.meta) or None, workers=args.workers,
                      watchlist=str(Path(args.sources).resolve()) if args.sources else None,
-                     contact=os.environ.get("SCRUTINY_CONTACT"))
+                     contact=os.environ.get("SCRUTINY_CONTACT"), dask_address=args.dask_address)
     return 0
 
 
@@ -340,6 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timezone", default="Europe/London", help="time zone of the schedule (default: Europe/London)")
     p.add_argument("--meta", help="known metadata for every source, as a JSON object")
     p.add_argument("--workers", type=int, default=2, help="documents processed at once (default: 2)")
+    p.add_argument("--dask-address", help="run each scheduled run's tasks on this Dask cluster (tcp://host:8786)")
     p.add_argument("--server-port", type=int, default=4200,
                    help="port of the local Prefect server started when PREFECT_API_URL is not set (default: 4200)")
     p.set_defaults(func=cmd_schedule)

@@ -70,7 +70,30 @@ def test_ingest_scales_out_on_dask(prefect_harness, tmp_path):
     docs.mkdir()
     for i in range(4):
         (docs / f"{i}.txt").write_text(f"Report {i}: the council recruited {i + 3} foster carers this year.\n")
+    (docs / "broken.pdf").write_bytes(b"%PDF-1.7 not really")  # a failure travels back from a Dask worker too
     flow = with_task_runner(workers=2, dask=True)
     summary = flow(paths=[str(docs)], db_path=str(tmp_path / "dask.db"), workers=2)
-    assert summary["added"] == 4 and summary["failed"] == 0
+    assert summary["added"] == 4 and summary["failed"] == 1
     assert store.open_db(tmp_path / "dask.db")["statements"].count == 4
+
+    from pipeline.drills.compare import differences
+
+    local = with_task_runner(workers=2)  # the same inputs on the local thread runner
+    local(paths=[str(docs)], db_path=str(tmp_path / "local.db"), workers=2)
+    assert differences(tmp_path / "dask.db", tmp_path / "local.db") == []
+
+
+def test_the_scheduled_deployment_can_run_its_tasks_on_a_dask_cluster(monkeypatch):
+    from prefect_dask import DaskTaskRunner
+
+    from flows import schedule
+    from flows.ingest import ingest_flow
+
+    served = []
+    monkeypatch.setattr(type(ingest_flow), "serve", lambda self, **kw: served.append((self, kw)))
+    schedule.serve_ingest(["corpus"], "data/x.db", dask_address="tcp://dask-scheduler:8786")
+    schedule.serve_ingest(["corpus"], "data/x.db")
+    (on_dask, kw), (local, _) = served
+    assert isinstance(on_dask.task_runner, DaskTaskRunner) and on_dask.task_runner.address == "tcp://dask-scheduler:8786"
+    assert kw["parameters"]["paths"] == ["corpus"] and kw["schedules"][0].cron == schedule.DEFAULT_CRON
+    assert local is ingest_flow
