@@ -217,9 +217,86 @@ def datasette_app(db_path: Path, *, settings: dict[str, Any] | None = None, publ
     )
 
 
+def _swapped_database(ds: Any, path: Path, generation: int) -> Any:
+    """A Datasette `Database` for a swapped-in file. Datasette 0.65 keeps each executor thread's connection in a
+    thread-local under the database's name, so a new `Database` of the same name would go on using the old
+    file's connections: this one keys them by name and generation."""
+    import asyncio
+
+    from datasette.database import Database, connections
+
+    class SwappedDatabase(Database):
+        async def execute_fn(self, fn):
+            if self.ds.executor is None:
+                return await super().execute_fn(fn)
+            slot = f"{self.name}@swap{generation}"
+
+            def in_thread():
+                conn = getattr(connections, slot, None)
+                if not conn:
+                    conn = self.connect()
+                    self.ds._prepare_connection(conn, self.name)
+                    setattr(connections, slot, conn)
+                return fn(conn)
+
+            return await asyncio.get_event_loop().run_in_executor(self.ds.executor, in_thread)
+
+    return SwappedDatabase(ds, path=str(path), is_mutable=False)
+
+
+class FollowSwaps:
+    """ASGI wrapper that notices when the served file was swapped for a new one (pipeline.swap renames a checked
+    snapshot over it) and serves the new file from the next request on.
+
+    Datasette opens an immutable database once and keeps its connections, which stay on the old file (its inode
+    lives while open), so without this a server shows the old data until restarted. At most once every
+    `check_every` seconds a request stats the path; when its inode, size or time changed, a fresh `Database` for
+    the path replaces the old one in one assignment (requests already running finish on the old file), and
+    the old one's connections are closed a minute later, well after the SQL time limit."""
+
+    def __init__(self, app: Any, ds: Any, db_path: Path, *, check_every: float = 1.0, close_after: float = 60.0):
+        self.app, self.ds, self.path = app, ds, Path(db_path)
+        self.name = self.path.stem
+        self.check_every, self.close_after = check_every, close_after
+        self.checked = 0.0
+        self.key = self._key()
+        self.swaps = 0
+
+    def _key(self) -> tuple[int, int, int] | None:
+        try:
+            st = self.path.stat()
+        except OSError:  # mid-rename on some file systems, or removed: keep serving what is open
+            return None
+        return st.st_ino, st.st_size, st.st_mtime_ns
+
+    def _follow(self) -> None:
+        import asyncio
+
+        key = self._key()
+        if key is None or key == self.key:
+            return
+        old = self.ds.databases.get(self.name)
+        new = _swapped_database(self.ds, self.path, self.swaps + 1)
+        new.name = new.route = self.name
+        self.ds.databases = {**self.ds.databases, self.name: new}  # one assignment: no request sees a mix
+        self.key = key
+        self.swaps += 1
+        if old is not None:
+            asyncio.get_running_loop().call_later(self.close_after, old.close)
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        import time
+
+        now = time.monotonic()
+        if scope.get("type") == "http" and now - self.checked >= self.check_every:
+            self.checked = now
+            self._follow()
+        await self.app(scope, receive, send)
+
+
 def serve(db_path: Path, host: str = "127.0.0.1", port: int = 8001, public: bool = False) -> None:
-    """Serve the database until interrupted."""
+    """Serve the database until interrupted, following atomic swaps of the file (FollowSwaps)."""
     import uvicorn
 
     ds = datasette_app(db_path, public=public)
-    uvicorn.run(ds.app(), host=host, port=port, log_level="warning")
+    uvicorn.run(FollowSwaps(ds.app(), ds, Path(db_path)), host=host, port=port, log_level="warning")

@@ -153,3 +153,40 @@ async def test_atom_feed_of_new_and_repeated_concerns(concern_db):
     titles = [e.findtext("a:title", namespaces=ns) for e in feed.findall("a:entry", ns)]
     assert titles == ["Glanmor County Council: repeated concern: <script>alert(1)</script> foster carers"]
     assert feed.find("a:entry/a:updated", ns).text == "2018-11-08T00:00:00Z"
+
+
+async def test_a_server_follows_an_atomic_swap_of_its_file(tmp_path):
+    """`scrutiny serve` keeps serving while a new snapshot is renamed over its file, and shows the new data
+    from the next request on, without a restart."""
+    import httpx
+
+    from pipeline import swap
+
+    work = tmp_path / "work.db"
+    db = store.open_db(work)
+    store.start_run(db, "r1", 1, "t")
+    doc, statements = a_document("a" * 64, ("Members noted the first report.",))
+    store.save_document(db, doc, statements, run_id="r1", source={"source_path": "a.txt", "sha256": doc.id},
+                        versions={})
+    served = tmp_path / "scrutiny.db"
+    swap.publish(work, served)
+    ds = publish.datasette_app(served)
+    app = publish.FollowSwaps(ds.app(), ds, served, check_every=0.0, close_after=0.1)
+    count_sql = "/scrutiny.json?sql=select+count(*)+as+n+from+documents&_shape=array"
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost") as client:
+        assert (await client.get(count_sql)).json() == [{"n": 1}]
+        doc, statements = a_document("b" * 64, ("Members noted the second report.",))
+        store.save_document(db, doc, statements, run_id="r1", source={"source_path": "b.txt", "sha256": doc.id},
+                            versions={})
+        assert (await client.get(count_sql)).json() == [{"n": 1}]  # the working file is not what is served
+        swap.publish(work, served)
+        assert (await client.get(count_sql)).json() == [{"n": 2}]
+        page = await client.get("/scrutiny/statements?_search=second")
+        assert page.status_code == 200 and "second report" in page.text
+        doc, statements = a_document("c" * 64, ("Members noted the third report.",))
+        store.save_document(db, doc, statements, run_id="r1", source={"source_path": "c.txt", "sha256": doc.id},
+                            versions={})
+        swap.publish(work, served)
+        assert (await client.get(count_sql)).json() == [{"n": 3}]
+    assert app.swaps == 2
+    db.close()
