@@ -326,6 +326,8 @@ def serve_under_swaps(profile: Profile, work: Path, versions: list[Path]) -> dic
         problems.append(f"memory grew from {warm:.0f} MB after warm-up to {max(rss):.0f} MB")
     if not stats["requests"]:
         problems.append("no request was answered")
+    if stats["swaps"] >= len(versions) and len(stats["documents_seen"]) < 2:
+        problems.append("the server never showed a swapped-in file (it should follow swaps without a restart)")
     problems += integrity_problems(served)
     return _result("Datasette while the served file is swapped",
                    f"{profile.clients} concurrent loopback clients for {profile.serve_seconds:g} s, the served file "
