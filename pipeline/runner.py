@@ -91,12 +91,10 @@ def _stored_stage(fp: Fingerprint, settings: Settings) -> tuple[str | None, str 
     if not Path(settings.db_path).exists():
         return "extract", None, None
     db = store.open_db(settings.db_path)
-    previous = db.execute("SELECT * FROM sources WHERE source_path = ?", [fp.source.path]).fetchone()
-    if previous is None:
+    row = store.ledger_entry(db, fp.source.path)
+    if row is None:
         db.close()
         return "extract", None, None
-    names = [d[0] for d in db.execute("SELECT * FROM sources LIMIT 0").description]
-    row = dict(zip(names, previous))
     return stage_to_redo(fp, row, stage_versions(settings.models_dir)), row["document_id"], db
 
 
@@ -113,10 +111,8 @@ def process_source(fp: Fingerprint, settings: Settings, classify: bool) -> Proce
                 return Reclassified(document_id, _classify(store.stored_statements(db, document_id), settings,
                                                            classify))
             kept = store.stored_document(db, document_id)
-            split = db.execute("SELECT 1 FROM documents WHERE part_of = ? AND id != ? LIMIT 1",
-                               [document_id, document_id]).fetchone()
             # stored before layouts were kept, or a bilingual file (its parts are split at extraction): re-extract
-            if kept is not None and split is None:
+            if kept is not None and not store.has_language_parts(db, document_id):
                 document = _document_from_store(*kept)
                 statements = segment(document, settings)
                 return Processed(document, statements, _classify(statements, settings, classify), "segment")
@@ -159,10 +155,9 @@ def store_result(settings: Settings, run_id: str, fp: Fingerprint, result: Proce
         if isinstance(result, Failure):
             store.save_failure(db, result, run_id=run_id, source=fp.ledger_fields(), versions=versions)
             return "failed"
-        previous = db.execute("SELECT status, versions FROM sources WHERE source_path = ?",
-                              [fp.source.path]).fetchone()
-        mark = json.loads(previous[1] or "{}").get("link") if previous else None
-        fresh = previous is None or previous[0] != "ok" or mark == LINK_PENDING
+        previous = store.ledger_entry(db, fp.source.path)
+        mark = json.loads(previous["versions"] or "{}").get("link") if previous else None
+        fresh = previous is None or previous["status"] != "ok" or mark == LINK_PENDING
         if isinstance(result, Reclassified):
             store.replace_predictions(db, result.document_id, result.predictions, source_path=fp.source.path,
                                       versions={**versions, "link": LINK_STALE}, run_id=run_id)
@@ -217,7 +212,7 @@ def link_stored(settings: Settings) -> int:
                 return 0
             if full:
                 store.clear_recurrence(db)
-                due = [r[0] for r in db.execute("SELECT id FROM documents ORDER BY id")]
+                due = store.document_ids(db)
             link_new_documents(db, settings, due)
             store.mark_linked(db, version)
         return len(due)

@@ -118,6 +118,22 @@ def ledger(db: sqlite_utils.Database) -> dict[str, dict[str, Any]]:
     return {r["source_path"]: r for r in db["sources"].rows}
 
 
+def ledger_entry(db: sqlite_utils.Database, source_path: str) -> dict[str, Any] | None:
+    """The ledger row of one source, or None when it was never processed."""
+    rows = list(db["sources"].rows_where("source_path = ?", [source_path], limit=1))
+    return rows[0] if rows else None
+
+
+def has_language_parts(db: sqlite_utils.Database, document_id: str) -> bool:
+    """Whether the file stored as `document_id` was split into language parts (a bilingual file)."""
+    return db.execute("SELECT 1 FROM documents WHERE part_of = ? AND id != ? LIMIT 1",
+                      [document_id, document_id]).fetchone() is not None
+
+
+def document_ids(db: sqlite_utils.Database) -> list[str]:
+    return [r[0] for r in db.execute("SELECT id FROM documents ORDER BY id")]
+
+
 def statement_count(db: sqlite_utils.Database) -> int:
     return db["statements"].count
 
