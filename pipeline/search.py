@@ -69,16 +69,13 @@ def fts_query(q: str | None) -> str:
 
 
 @lru_cache(maxsize=256)
-def _patterns(q: str) -> tuple[list[re.Pattern[str]], re.Pattern[str] | None]:
-    """One pattern per term (matching the word and its inflections, as the porter index does roughly)
-    and one for all of them, for marking."""
+def _marker(q: str) -> re.Pattern[str] | None:
+    """One pattern for every term of the query (a word and its inflections, as the porter index matches them
+    roughly, or a whole phrase), for marking a snippet; None for an empty query."""
     phrases, words = terms(q)
-    stems = [_stem(w.rstrip("*").lower()) for w in words]
-    each = [re.compile(r"\b" + re.escape(s) + r"\w*", re.IGNORECASE) for s in stems if s]
-    each += [re.compile(r"\b" + r"\W+".join(re.escape(w) for w in p.split()) + r"\b", re.IGNORECASE)
-             for p in phrases]
-    joined = re.compile("|".join(f"(?:{p.pattern})" for p in each), re.IGNORECASE) if each else None
-    return each, joined
+    parts = [r"\b" + re.escape(_stem(w.rstrip("*").lower())) + r"\w*" for w in words if w.rstrip("*")]
+    parts += [r"\b" + r"\W+".join(re.escape(w) for w in p.split()) + r"\b" for p in phrases]
+    return re.compile("|".join(f"(?:{p})" for p in parts), re.IGNORECASE) if parts else None
 
 
 def _stem(word: str) -> str:
@@ -129,7 +126,7 @@ def snippet(text: str | None, q: str | None, width: int = 220) -> str:
     """A window of `width` characters around the first match, with the matched words between ⟦ and ⟧."""
     if not text:
         return ""
-    _, joined = _patterns(q or "")
+    joined = _marker(q or "")
     first = joined.search(text) if joined else None
     start = 0 if first is None else max(0, first.start() - width // 3)
     if start:

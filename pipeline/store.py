@@ -216,6 +216,18 @@ def _delete_one_document(db: sqlite_utils.Database, document_id: str) -> None:
     db.execute("DELETE FROM documents WHERE id = ?", [document_id])
 
 
+def _replace_document(db: sqlite_utils.Database, doc: Document, statements: list[Statement],
+                      predictions: Iterable[Prediction], run_id: str, segmenter_version: str) -> None:
+    """Inside a transaction: a document, its layout, statements, entities and labels, replacing what it had."""
+    _delete_document(db, doc.id)
+    _write(db, "documents", [_doc_row(doc, statements, run_id, segmenter_version)])
+    _write(db, "document_layout", [_layout_row(doc)], replace=True)
+    _write(db, "statements", (_statement_row(s) for s in statements))
+    _write(db, "entities", (_entity_row(s, e) for s in statements for e in s.entities), replace=True)
+    _write(db, "predictions", (_prediction_row(p) for p in predictions), replace=True)
+    _apply_corrections(db, document_id=doc.id)
+
+
 def save_document(db: sqlite_utils.Database, doc: Document, statements: list[Statement], *, run_id: str,
                   source: dict[str, Any], versions: dict[str, str],
                   predictions: Iterable[Prediction] = (),
@@ -235,22 +247,10 @@ def save_document(db: sqlite_utils.Database, doc: Document, statements: list[Sta
             if not others:
                 _delete_document(db, old_id)
                 deleted = True
-        # re-processing the same bytes (a stage version changed) replaces the old statements
-        _delete_document(db, doc.id)
-        _write(db, "documents", [_doc_row(doc, statements, run_id, versions.get("segment", ""))])
-        _write(db, "document_layout", [_layout_row(doc)], replace=True)
-        _write(db, "statements", (_statement_row(s) for s in statements))
-        _write(db, "entities", (_entity_row(s, e) for s in statements for e in s.entities), replace=True)
-        _write(db, "predictions", (_prediction_row(p) for p in predictions), replace=True)
-        _apply_corrections(db, document_id=doc.id)
-        for part, part_statements, part_predictions in parts:  # the other language of a bilingual file
-            _delete_document(db, part.id)
-            _write(db, "documents", [_doc_row(part, part_statements, run_id, versions.get("segment", ""))])
-            _write(db, "document_layout", [_layout_row(part)], replace=True)
-            _write(db, "statements", (_statement_row(s) for s in part_statements))
-            _write(db, "entities", (_entity_row(s, e) for s in part_statements for e in s.entities), replace=True)
-            _write(db, "predictions", (_prediction_row(p) for p in part_predictions), replace=True)
-            _apply_corrections(db, document_id=part.id)
+        # re-processing the same bytes (a stage version changed) replaces the old statements; a bilingual
+        # file's other language part is written the same way, in the same transaction
+        for one, one_statements, one_predictions in [(doc, statements, predictions), *parts]:
+            _replace_document(db, one, one_statements, one_predictions, run_id, versions.get("segment", ""))
         db.execute("DELETE FROM failures WHERE source_path = ?", [source["source_path"]])
         _write(db, "sources", [_ledger_row(source, doc.id, "ok", versions, run_id)], replace=True)
     return deleted
