@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-import subprocess
 import sys
-import time
-import urllib.request
 from typing import Iterator
+
+from pipeline.childproc import serving
 
 
 @contextlib.contextmanager
@@ -26,27 +25,7 @@ def local_server(port: int = 4200, startup_timeout_s: float = 120.0) -> Iterator
     env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1",
            "PREFECT_UI_ENABLED": "false"}
     env.pop("PREFECT_API_URL", None)
-    proc = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
-                             "--port", str(port), "--no-ui"], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + startup_timeout_s
-        while True:
-            try:
-                with urllib.request.urlopen(f"{api}/health", timeout=2) as r:  # loopback only
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None:
-                raise RuntimeError(f"the Prefect server exited with code {proc.returncode}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the Prefect server did not start within {startup_timeout_s:.0f} s")
-            time.sleep(1)
+    argv = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port), "--no-ui"]
+    with serving(argv, f"{api}/health", what="the Prefect server", timeout=startup_timeout_s, poll=1.0, env=env,
+                 stop_timeout=20.0):
         yield api
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()

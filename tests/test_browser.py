@@ -9,7 +9,6 @@ the test: the pages must draw with nothing fetched from elsewhere. Screenshots g
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import time
 from contextlib import contextmanager
@@ -19,6 +18,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from pipeline import publish
+from pipeline.childproc import free_port
 from pipeline.site import slug
 from site_builder import GLANMOR, WORKFORCE, build_corpus_db
 
@@ -28,12 +28,6 @@ SCREENSHOTS = Path(__file__).resolve().parent.parent / "build" / "screenshots"
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
                                 reason="Debian's chromium is not installed at /usr/bin/chromium "
                                        "(.ci/run installs it when run as root: apt-get install chromium)")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -12,12 +11,7 @@ import time
 
 from conftest import ROOT
 from pipeline import store
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from pipeline.childproc import free_port
 
 
 def documents_in(db) -> int:

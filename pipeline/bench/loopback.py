@@ -10,16 +10,16 @@ with the same SQL functions, in this process.
 
 from __future__ import annotations
 
-import socket
 import sqlite3
 import statistics
-import subprocess
 import sys
 import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
+
+from ..childproc import free_port, serving
 
 SERVE = "import sys; from pipeline.cli import main; sys.exit(main())"
 
@@ -45,42 +45,14 @@ def p95(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextmanager
 def server(db: Path, *, public: bool = False, timeout: float = 90.0) -> Iterator[str]:
     """`scrutiny serve` on a free loopback port; yields its base address and stops it afterwards."""
-    import httpx
-
-    port = _free_port()
+    port = free_port()
     cmd = [sys.executable, "-c", SERVE, "serve", "--db", str(db), "--port", str(port)] + (["--public"] if public else [])
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"scrutiny serve exited ({proc.returncode}): {proc.stderr.read().decode()[-800:]}")
-            try:
-                if httpx.get(f"{base}/-/versions.json", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"scrutiny serve did not answer within {timeout:.0f} s")
-            time.sleep(0.2)
+    with serving(cmd, f"{base}/-/versions.json", what="scrutiny serve", timeout=timeout):
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 class Clients:

@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import os
-import signal
-import socket
 import sqlite3
-import subprocess
 import sys
 import threading
 import time
@@ -16,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import store
+from ..childproc import free_port, serving
 from ..config import Settings
 from ..dbcheck import integrity_problems
 from ..runlock import explain_db_error
@@ -160,10 +157,7 @@ def fetch_failures(work: Path) -> dict[str, Any]:
                        read_timeout_s=0.5, total_timeout_s=5.0, max_bytes=64 * 1024, max_retries=2,
                        backoff_base_s=0.05, backoff_max_s=0.2, retry_after_max_s=2.0, min_interval_s=0.0,
                        trust_env=False)
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    refused = f"http://127.0.0.1:{s.getsockname()[1]}/refused.html"
-    s.close()
+    refused = f"http://127.0.0.1:{free_port()}/refused.html"  # nothing listens there
     problems, outcomes = [], {}
     with MisbehavingServer() as server, PoliteClient(fs) as client:
         for path, expected in [*EXPECTED.items(), ("refused", "failed")]:
@@ -229,14 +223,6 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
-def _free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 URLS = ("/scrutiny.json", "/scrutiny/statements.json?_size=10", "/scrutiny/documents.json?_size=5",
         "/scrutiny/statements.json?_search=council&_size=10", "/scrutiny/statements.json?_search=care+plan",
         "/scrutiny.json?sql=select+count(*)+from+documents", "/scrutiny/statements_labelled.json?_facet=kind",
@@ -252,24 +238,15 @@ def serve_under_swaps(profile: Profile, work: Path, versions: list[Path]) -> dic
     served_dir.mkdir(parents=True, exist_ok=True)
     served = served_dir / "scrutiny.db"
     publish(versions[0], served)
-    port = _free_port()
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "scrutiny"), "serve", "--db", str(served),
-                             "--port", str(port)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
+    argv = [str(Path(sys.executable).parent / "scrutiny"), "serve", "--db", str(served), "--port", str(port)]
     stats: dict[str, Any] = {"requests": 0, "by_status": {}, "errors": [], "time_limited": 0, "swaps": 0,
                              "documents_seen": set()}
     lock = threading.Lock()
     stop = threading.Event()
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(base + "/-/versions.json", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.3)
-
+    with serving(argv, f"{base}/-/versions.json", what="scrutiny serve", timeout=60, cwd=ROOT,
+                 own_session=True) as proc:
         def client(n: int) -> None:
             with httpx.Client(base_url=base, timeout=30) as c:
                 i = n
@@ -313,13 +290,6 @@ def serve_under_swaps(profile: Profile, work: Path, versions: list[Path]) -> dic
         stop.set()
         for t in threads:
             t.join(timeout=60)
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
     warm = rss[max(0, len(rss) // 5 - 1)] if rss else 0.0
     problems = list(dict.fromkeys(stats["errors"]))[:10]
     if rss and max(rss[len(rss) // 5:]) > warm * 1.5 + 50:
