@@ -1,7 +1,8 @@
 """The fetch stage against a local HTTP server that misbehaves on purpose.
 
-The server listens on 127.0.0.1 (an ephemeral port) and serves the fixture
-pages in tests/fixtures/fetch, plus routes that refuse, reset, stall, lie about
+The server (pipeline/drills/badserver.py, which the fetch drill uses too)
+listens on 127.0.0.1 (an ephemeral port) and serves the fixture pages in
+tests/fixtures/fetch, plus routes that refuse, reset, stall, lie about
 their length, answer 500/429/404/304 and sit behind robots.txt. Timeouts and
 backoff are shrunk through FetchSettings, and retry waits go through a
 recording `sleep`, so the whole module runs in a few seconds.
@@ -11,20 +12,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import socket
-import struct
-import threading
 import time
 from collections import Counter
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 import pytest
 
 from conftest import ROOT
+from pipeline.childproc import free_port
+from pipeline.drills import badserver as bad
+from pipeline.drills.badserver import Handler, MisbehavingServer, Route
 from pipeline.config import Settings
 from pipeline.errors import SourceError
 from pipeline.fetch import (Archive, FetchSettings, PoliteClient, PreviousFetch, WatchedSource, ciw_reports, fetch,
@@ -41,13 +41,7 @@ STALL_S = 1.0
 ROBOTS = "User-agent: *\nDisallow: /private/\nAllow: /private/open*.pdf$\n"
 
 
-# -- the misbehaving server ----------------------------------------------------------------------
-
-def fixture_page(name: str, content_type: str = "text/html; charset=utf-8") -> Callable:
-    def serve(h: Handler, n: int) -> None:
-        h.send_body(200, (FIXTURES / name).read_bytes(), content_type, conditional=True)
-    return serve
-
+# -- the misbehaving server (pipeline/drills/badserver.py, shared with the fetch drill) ----------
 
 def document(h: Handler, n: int) -> None:
     """Any document path: a small PDF of its own, so each address has distinct bytes."""
@@ -56,87 +50,6 @@ def document(h: Handler, n: int) -> None:
 
 def html_article(h: Handler, n: int) -> None:
     h.send_body(200, f"<html><body><main><h1>{h.path}</h1></main></body></html>".encode(), "text/html")
-
-
-def flaky_500(h: Handler, n: int) -> None:
-    if n == 1:
-        h.send_body(500, b"oops", "text/plain")
-    else:
-        document(h, n)
-
-
-def busy_429(h: Handler, n: int) -> None:
-    if n == 1:
-        h.send_body(429, b"slow down", "text/plain", headers={"Retry-After": "2"})
-    else:
-        document(h, n)
-
-
-def always_503(h: Handler, n: int) -> None:
-    h.send_body(503, b"down", "text/plain")
-
-
-def missing(h: Handler, n: int) -> None:
-    h.send_body(404, b"not here", "text/plain")
-
-
-def reset_mid_body(h: Handler, n: int, *, times: int = 1) -> None:
-    if n > times:
-        return document(h, n)
-    h.send_response(200)
-    h.send_header("Content-Type", "application/pdf")
-    h.send_header("Content-Length", str(len(PDF) * 10))
-    h.end_headers()
-    h.wfile.write(PDF[:200])
-    h.wfile.flush()
-    # SO_LINGER with a zero timeout makes close() send a TCP RST instead of a FIN.
-    h.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    h.connection.close()
-    h.close_connection = True
-
-
-def wrong_length(h: Handler, n: int, *, times: int = 1) -> None:
-    if n > times:
-        return document(h, n)
-    h.send_response(200)
-    h.send_header("Content-Type", "application/pdf")
-    h.send_header("Content-Length", str(len(PDF) + 5000))  # promises more than it sends
-    h.end_headers()
-    h.wfile.write(PDF)
-    h.wfile.flush()
-    h.close_connection = True
-
-
-def stall(h: Handler, n: int) -> None:
-    h.send_response(200)
-    h.send_header("Content-Type", "application/pdf")
-    h.send_header("Content-Length", str(len(PDF)))
-    h.end_headers()
-    h.wfile.write(PDF[:100])
-    h.wfile.flush()
-    h.server.stop.wait(STALL_S)  # longer than the client's read timeout
-
-
-def too_large_declared(h: Handler, n: int) -> None:
-    h.send_body(200, b"x" * (CAP + 1), "application/octet-stream")
-
-
-def too_large_streamed(h: Handler, n: int) -> None:
-    # No Content-Length: the body ends when the connection closes, so only counting can catch it.
-    h.send_response(200)
-    h.send_header("Content-Type", "application/pdf")
-    h.end_headers()
-    try:
-        for _ in range(8):
-            h.wfile.write(b"y" * (CAP // 4))
-    except OSError:
-        pass  # the client hung up, as it should
-    h.close_connection = True
-
-
-def etagged(h: Handler, n: int) -> None:
-    h.send_body(200, PDF, "application/pdf", conditional=True,
-                headers={"Last-Modified": "Wed, 21 Oct 2020 07:28:00 GMT"})
 
 
 def modified_since(h: Handler, n: int) -> None:
@@ -149,44 +62,42 @@ def changing(h: Handler, n: int) -> None:
     h.send_body(200, PDF + f"% version {n}\n".encode(), "application/pdf")
 
 
-def redirect_to(location: str) -> Callable:
-    def serve(h: Handler, n: int) -> None:
-        h.send_body(302, b"", None, headers={"Location": location})
-    return serve
+def fixture_page(name: str, content_type: str = "text/html; charset=utf-8") -> Route:
+    return bad.ok((FIXTURES / name).read_bytes(), content_type, conditional=True)
 
 
-ROUTES: dict[str, Callable] = {
-    "/doc.pdf": etagged,
+ROUTES: dict[str, Route] = {
+    "/doc.pdf": bad.ok(PDF, "application/pdf", conditional=True,
+                       headers={"Last-Modified": "Wed, 21 Oct 2020 07:28:00 GMT"}),
     "/lm.pdf": modified_since,
     "/changing.pdf": changing,
-    "/plain.pdf": lambda h, n: h.send_body(200, PDF + b"% plain\n", "application/pdf"),
-    "/plain-copy.pdf": lambda h, n: h.send_body(200, PDF + b"% plain\n", "application/pdf"),
-    "/flaky": flaky_500,
-    "/busy": busy_429,
-    "/down": always_503,
-    "/missing": missing,
-    "/reset-once": reset_mid_body,
-    "/reset-always": lambda h, n: reset_mid_body(h, n, times=99),
-    "/short-once": wrong_length,
-    "/short-always": lambda h, n: wrong_length(h, n, times=99),
-    "/stall": stall,
-    "/huge-declared": too_large_declared,
-    "/huge-streamed": too_large_streamed,
+    "/plain.pdf": bad.ok(PDF + b"% plain\n", "application/pdf"),
+    "/plain-copy.pdf": bad.ok(PDF + b"% plain\n", "application/pdf"),
+    "/flaky": bad.first(bad.status(500, b"oops"), document),
+    "/busy": bad.first(bad.status(429, b"slow down", {"Retry-After": "2"}), document),
+    "/down": bad.status(503, b"down"),
+    "/missing": bad.status(404, b"not here"),
+    "/reset-once": bad.first(bad.reset_mid_body(PDF, "application/pdf"), document),
+    "/reset-always": bad.reset_mid_body(PDF, "application/pdf"),
+    "/short-once": bad.first(bad.short_body(PDF, "application/pdf", missing=5000), document),
+    "/short-always": bad.short_body(PDF, "application/pdf", missing=5000),
+    "/stall": bad.stall(PDF, STALL_S, "application/pdf"),  # longer than the client's read timeout
+    "/huge-declared": bad.too_large_declared(CAP + 1),
+    "/huge-streamed": bad.too_large_streamed(CAP),
     "/private/secret.pdf": document,
     "/private/open-report.pdf": document,
-    "/redirect": redirect_to("/doc.pdf"),
-    "/redirect-ftp": redirect_to("ftp://127.0.0.1/doc.pdf"),
-    "/redirect-private": redirect_to("/private/secret.pdf"),
+    "/redirect": bad.redirect("/doc.pdf"),
+    "/redirect-ftp": bad.redirect("ftp://127.0.0.1/doc.pdf"),
+    "/redirect-private": bad.redirect("/private/secret.pdf"),
     "/ciw/reports": fixture_page("ciw-local-authority-reports.html"),
     "/ciw/reports?page=1": fixture_page("ciw-local-authority-reports-page-2.html"),
     "/mg/ieListMeetings.aspx?CommitteeId=144": fixture_page("moderngov-meetings.html"),
     "/mg/ieListDocuments.aspx?CId=144&MId=5123&Ver=4": fixture_page("moderngov-meeting.html"),
-    "/mg/ieListDocuments.aspx?CId=144&MId=5099&Ver=4": always_503,
+    "/mg/ieListDocuments.aspx?CId=144&MId=5099&Ver=4": bad.status(503, b"down"),
     "/feed.rss": fixture_page("news.rss", "application/rss+xml"),
-    "/empty-listing": lambda h, n: h.send_body(200, b"<html><body><main><p>Nothing yet.</p></main></body></html>",
-                                               "text/html"),
+    "/empty-listing": bad.ok(b"<html><body><main><p>Nothing yet.</p></main></body></html>", "text/html"),
 }
-PREFIXES: dict[str, Callable] = {
+PREFIXES: dict[str, Route] = {
     "/sites/default/files/": document,
     "/mg/documents/": document,
     "/local-authority-inspection-report/": html_article,
@@ -194,74 +105,10 @@ PREFIXES: dict[str, Callable] = {
 }
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.0"  # one request per connection: each misbehaviour stays on its own socket
-    server: FixtureServer
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-    def send_body(self, status: int, body: bytes, content_type: str | None, *, conditional: bool = False,
-                  headers: dict[str, str] | None = None) -> None:
-        etag = f'"{hashlib.sha256(body).hexdigest()[:16]}"' if conditional else None
-        if etag and self.headers.get("If-None-Match") == etag:
-            status, body = 304, b""
-        self.send_response(status)
-        if content_type and status != 304:
-            self.send_header("Content-Type", content_type)
-        if etag:
-            self.send_header("ETag", etag)
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def do_GET(self) -> None:
-        server = self.server
-        with server.lock:
-            server.hits[self.path] += 1
-            n = server.hits[self.path]
-            server.requests.append((self.path, dict(self.headers)))
-        if self.path == "/robots.txt":
-            if server.robots is None:
-                return self.send_body(404, b"", "text/plain")
-            return self.send_body(server.robots_status, server.robots.encode(), "text/plain")
-        route = ROUTES.get(self.path) or next((f for p, f in PREFIXES.items() if self.path.startswith(p)), None)
-        if route is None:
-            return self.send_body(404, b"no route", "text/plain")
-        route(self, n)
-
-
-class FixtureServer(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False  # do not wait for a stalled handler when the test is over
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), Handler)
-        self.hits: Counter[str] = Counter()
-        self.requests: list[tuple[str, dict[str, str]]] = []
-        self.lock = threading.Lock()
-        self.stop = threading.Event()
-        self.robots: str | None = ROBOTS
-        self.robots_status = 200
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}{path}"
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        pass  # resets and stalls end in broken pipes by design
-
-
 @pytest.fixture
-def server() -> Iterator[FixtureServer]:
-    srv = FixtureServer()
-    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
-    yield srv
-    srv.stop.set()
-    srv.shutdown()
-    srv.server_close()
+def server() -> Iterator[MisbehavingServer]:
+    with MisbehavingServer(ROUTES, PREFIXES, robots=ROBOTS) as srv:
+        yield srv
 
 
 @pytest.fixture
@@ -290,16 +137,12 @@ def client(fs: FetchSettings, sleeps: Sleeps) -> Iterator[PoliteClient]:
         yield c
 
 
-def get(server: FixtureServer, fs: FetchSettings, client: PoliteClient, path: str, **kw):
+def get(server: MisbehavingServer, fs: FetchSettings, client: PoliteClient, path: str, **kw):
     return fetch(server.url(path), fs, client=client, **kw)
 
 
 def closed_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    return free_port()  # nothing listens there
 
 
 # -- fetching one address ------------------------------------------------------------------------
@@ -650,7 +493,7 @@ def test_dates_are_read_as_iso(text, expected):
 
 # -- watched sources -----------------------------------------------------------------------------
 
-def rows(server: FixtureServer) -> list[dict]:
+def rows(server: MisbehavingServer) -> list[dict]:
     return [
         {"name": "broken", "kind": "ciw_reports", "url": server.url("/missing")},
         {"name": "ciw", "kind": "ciw_reports", "url": server.url("/ciw/reports"), "expected_interval_days": 30,
