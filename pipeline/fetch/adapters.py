@@ -263,7 +263,7 @@ def ciw_reports(data: bytes, url: str) -> list[DocumentLink]:
         links.append(DocumentLink(target, title=title or None, published=published, doc_type="inspection_report",
                                   local_authority=council, service=infer_service(title), language=language,
                                   extra=extra))
-    return _unique(links)
+    return unique_links(links)
 
 
 # -- ModernGov -----------------------------------------------------------------------------------
@@ -345,7 +345,7 @@ def _mg_documents(root: lxml.html.HtmlElement, url: str) -> list[DocumentLink]:
         links.append(DocumentLink(target, title=title or None, published=meeting_date,
                                   doc_type=_mg_doc_type(title), service=infer_service(f"{item or ''} {title}"),
                                   extra=extra))
-    return _unique(links)
+    return unique_links(links)
 
 
 def _mg_meetings(root: lxml.html.HtmlElement, url: str) -> list[DocumentLink]:
@@ -440,10 +440,11 @@ def rss(data: bytes, url: str) -> list[DocumentLink]:
         links.append(DocumentLink(target, title=title or None, published=published, doc_type="news",
                                   local_authority=infer_council(about), service=infer_service(about),
                                   language=language, extra={"summary": summary[:500]} if summary else {}))
-    return _unique(links)
+    return unique_links(links)
 
 
-def _unique(links: Iterable[DocumentLink]) -> list[DocumentLink]:
+def unique_links(links: Iterable[DocumentLink]) -> list[DocumentLink]:
+    """The links in order, each address once (the first link to it wins)."""
     seen: set[str] = set()
     out = []
     for link in links:

@@ -13,7 +13,7 @@ from typing import Any, Iterable, Mapping
 
 from ..errors import PipelineError, SourceError
 from ..records import Source
-from .adapters import ADAPTERS
+from .adapters import ADAPTERS, unique_links
 from .archive import Archive
 from .client import FetchError, PoliteClient, check_url
 from .fetcher import fetch
@@ -235,7 +235,7 @@ def _collect_links(source: WatchedSource,
 
 def _watch_one(source: WatchedSource, fetcher: _Fetcher, before: SourceHealth | None, now: datetime) -> SourceRun:
     listings, found, error = _collect_links(source, fetcher)
-    wanted = _unique_links(link for link in found if _wanted(link, source))
+    wanted = unique_links(link for link in found if _wanted(link, source))
     # Documents already archived are not asked for again: reports do not change once published.
     todo = [link for link in wanted if link.url not in fetcher.known]
     cap = fetcher.settings.max_documents_per_source
@@ -267,16 +267,6 @@ def _wanted(link: DocumentLink, source: WatchedSource) -> bool:
         return True
     text = f"{link.title or ''} {link.extra.get('summary', '')}".lower()
     return any(k in text for k in source.keywords)
-
-
-def _unique_links(links: Iterable[DocumentLink]) -> list[DocumentLink]:
-    seen: set[str] = set()
-    out = []
-    for link in links:
-        if link.url not in seen:
-            seen.add(link.url)
-            out.append(link)
-    return out
 
 
 def _parse(stamp: str | None) -> datetime | None:
