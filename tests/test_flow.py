@@ -83,14 +83,11 @@ def test_changed_file_is_reprocessed_and_old_document_removed(prefect_harness, f
 
 def test_watched_sources_are_fetched_ingested_and_a_broken_one_fails_the_run(prefect_harness, tmp_path):
     """A watch list with a working news feed and a source that always answers 503, on a local server."""
-    import threading
-
     from flows.ingest import UnhealthySources, ingest_flow
-    from test_fetch import FixtureServer
+    from pipeline.drills.badserver import MisbehavingServer
+    from test_fetch import PREFIXES, ROBOTS, ROUTES
 
-    srv = FixtureServer()
-    threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
-    try:
+    with MisbehavingServer(ROUTES, PREFIXES, robots=ROBOTS) as srv:
         watchlist = tmp_path / "sources.yaml"
         watchlist.write_text(
             "watch:\n"
@@ -110,9 +107,6 @@ def test_watched_sources_are_fetched_ingested_and_a_broken_one_fails_the_run(pre
         run = next(db["runs"].rows)
         assert run["status"] == "failed" and "broken-council" in run["message"]
         assert (tmp_path / "archive" / "log.jsonl").is_file()
-    finally:
-        srv.shutdown()
-        srv.server_close()
 
 
 def test_bundled_corpus_links_recurring_concerns_with_statuses(prefect_harness, tmp_path):
