@@ -29,10 +29,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# Loopback needs no proxy: ignore http_proxy and friends, which would otherwise send 127.0.0.1 through one.
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
 def answers(url: str, timeout: float = 2.0) -> bool:
     """True when `url` answers 200 now."""
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as r:  # loopback only: callers pass 127.0.0.1 addresses
+        with _DIRECT.open(url, timeout=timeout) as r:  # loopback only: callers pass 127.0.0.1 addresses
             return r.status == 200
     except OSError:  # refused, reset, timed out, or an HTTP error status while it starts
         return False

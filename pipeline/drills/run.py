@@ -283,13 +283,15 @@ def serve_under_swaps(profile: Profile, work: Path, versions: list[Path]) -> dic
         threads.append(threading.Thread(target=swapper))
         for t in threads:
             t.start()
-        started = time.monotonic()
-        while time.monotonic() - started < profile.serve_seconds:
-            time.sleep(1.0)
-            rss.append(_rss_mb(proc.pid))
-        stop.set()
-        for t in threads:
-            t.join(timeout=60)
+        try:
+            started = time.monotonic()
+            while time.monotonic() - started < profile.serve_seconds:
+                time.sleep(1.0)
+                rss.append(_rss_mb(proc.pid))
+        finally:  # the clients and the swapper stop before the server does, even when the loop fails
+            stop.set()
+            for t in threads:
+                t.join(timeout=60)
     warm = rss[max(0, len(rss) // 5 - 1)] if rss else 0.0
     problems = list(dict.fromkeys(stats["errors"]))[:10]
     if rss and max(rss[len(rss) // 5:]) > warm * 1.5 + 50:
