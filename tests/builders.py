@@ -109,3 +109,29 @@ def make_news_html(path: Path, title: str, paragraphs: list[str]) -> Path:
     body = "\n".join(f"<p>{p}</p>" for p in paragraphs)
     path.write_text(NEWS_PAGE.format(title=title, body=body), encoding="utf-8")
     return path
+
+
+def make_small_corpus(root: Path, news: bool = False) -> Path:
+    """A folder `root/docs` of one council's papers in every format, and one broken file.
+
+    An inspection report (PDF, two pages, the recommendations on page 2),
+    cabinet minutes (DOCX), a note (text), with `news` a local news page
+    (HTML), and `broken.pdf`, which extraction must refuse. So three documents
+    (four with `news`) go in and one failure is recorded.
+    """
+    docs = Path(root) / "docs"
+    docs.mkdir()
+    make_pdf(docs / "report.pdf", [
+        [("h1", "Inspection of Adult Services"), ("p", "We inspected adult social care in Afonwy in May 2019.")],
+        [("h2", "Recommendations"), ("li", "1. Ensure carers assessments are offered to every carer."),
+         ("li", "2. Reduce the waiting list for domiciliary care packages.")],
+    ], header="Inspection of Adult Services | Afonwy", footer="Made by the Scrutiny tests")
+    make_docx(docs / "minutes.docx", [("h1", "Cabinet minutes"),
+                                      ("p", "Members noted the recommendations of the inspection report.")])
+    if news:
+        make_news_html(docs / "news.html", "Care at home waits grow", [
+            "Families in Afonwy are waiting months for care at home, a report has found.",
+        ])
+    (docs / "notes.txt").write_text("The improvement board met in June and reviewed the recommendations.\n")
+    (docs / "broken.pdf").write_bytes(b"%PDF-1.4 this file was cut short")
+    return docs

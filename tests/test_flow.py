@@ -6,27 +6,13 @@ import json
 
 import pytest
 
-from builders import make_docx, make_news_html, make_pdf
+from builders import make_small_corpus
 from pipeline import store
 
 
 @pytest.fixture
 def folder(tmp_path):
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    make_pdf(docs / "report.pdf", [
-        [("h1", "Inspection of Adult Services"), ("p", "We inspected adult social care in Afonwy in May 2019.")],
-        [("h2", "Recommendations"), ("li", "1. Ensure carers assessments are offered to every carer."),
-         ("li", "2. Reduce the waiting list for domiciliary care packages.")],
-    ], header="Inspection of Adult Services | Afonwy", footer="Made by the Scrutiny tests")
-    make_docx(docs / "minutes.docx", [("h1", "Cabinet minutes"),
-                                      ("p", "Members noted the recommendations of the inspection report.")])
-    make_news_html(docs / "news.html", "Care at home waits grow", [
-        "Families in Afonwy are waiting months for care at home, a report has found.",
-    ])
-    (docs / "broken.pdf").write_bytes(b"%PDF-1.4 this file was cut short")
-    (docs / "notes.txt").write_text("The improvement board met in June and reviewed the recommendations.\n")
-    return docs
+    return make_small_corpus(tmp_path, news=True)
 
 
 def test_ingest_flow_stores_documents_and_records_failures(prefect_harness, folder, tmp_path):

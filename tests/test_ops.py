@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from builders import make_docx, make_pdf
+from builders import make_small_corpus
 from conftest import ROOT
 from pipeline import store
 from pipeline.config import Settings
@@ -25,21 +25,6 @@ from pipeline.drills.compare import differences, lost_inputs, partial_documents
 from pipeline.runner import ingest_direct
 
 PY = sys.executable
-
-
-def _folder(root: Path) -> Path:
-    docs = root / "docs"
-    docs.mkdir()
-    make_pdf(docs / "report.pdf", [
-        [("h1", "Inspection of Children's Services"), ("p", "We inspected children's services in Glanmor.")],
-        [("h2", "Recommendations"), ("li", "1. The council must reduce turnover of social workers."),
-         ("li", "2. Ensure every child in care has an allocated worker.")],
-    ], header="Inspection | Glanmor", footer="Written for the Scrutiny tests")
-    make_docx(docs / "minutes.docx", [("h1", "Cabinet minutes"),
-                                      ("p", "Councillor Rhys Evans said the turnover of social workers was falling.")])
-    (docs / "notes.txt").write_text("The improvement board met in June and reviewed the workforce plan.\n")
-    (docs / "broken.pdf").write_bytes(b"%PDF-1.4 cut short on purpose")
-    return docs
 
 
 @pytest.fixture
@@ -82,7 +67,7 @@ def _cold(docs: Path, db: Path, models: Path) -> Path:
 
 
 def test_a_new_segmenter_resegments_stored_text_without_extracting(tmp_path, models, calls, monkeypatch):
-    docs = _folder(tmp_path)
+    docs = make_small_corpus(tmp_path)
     db = tmp_path / "warm.db"
     first = _ingest(docs, db, models)
     assert first["stages"]["extract"] == 3 and first["failed"] == 1
@@ -97,7 +82,7 @@ def test_a_new_segmenter_resegments_stored_text_without_extracting(tmp_path, mod
 
 
 def test_a_new_extractor_reextracts_everything_including_failures(tmp_path, models, calls, monkeypatch):
-    docs = _folder(tmp_path)
+    docs = make_small_corpus(tmp_path)
     db = tmp_path / "warm.db"
     _ingest(docs, db, models)
     calls.clear()
@@ -108,7 +93,7 @@ def test_a_new_extractor_reextracts_everything_including_failures(tmp_path, mode
 
 
 def test_a_new_linker_config_only_relinks(tmp_path, models, calls):
-    docs = _folder(tmp_path)
+    docs = make_small_corpus(tmp_path)
     db = tmp_path / "warm.db"
     _ingest(docs, db, models)
     calls.clear()
@@ -140,7 +125,7 @@ def two_models(tmp_path_factory):
 def test_a_new_model_reclassifies_stored_statements_only(tmp_path, models, calls, two_models):
     from pipeline.classify import save_model
 
-    docs = _folder(tmp_path)
+    docs = make_small_corpus(tmp_path)
     db = tmp_path / "warm.db"
     save_model(two_models[0], models / "areas.skops")
     _ingest(docs, db, models)
@@ -159,7 +144,7 @@ def test_plan_sorts_sources_by_the_earliest_stage_to_redo(tmp_path, models):
     from pipeline.sources import discover, plan
     from pipeline.versions import stage_versions
 
-    docs = _folder(tmp_path)
+    docs = make_small_corpus(tmp_path)
     db = tmp_path / "p.db"
     _ingest(docs, db, models)
     ledger = store.ledger(store.open_db(db))
@@ -204,7 +189,7 @@ def test_a_second_ingest_is_refused_with_a_clear_message_while_one_runs(tmp_path
 
 
 def test_a_second_run_that_waits_goes_ahead_when_the_first_finishes(tmp_path):
-    docs = _folder(tmp_path)
+    docs = make_small_corpus(tmp_path)
     db = tmp_path / "queue.db"
     holder = subprocess.Popen([PY, "-c", HOLD, str(db), "2"], stdout=subprocess.PIPE, text=True, cwd=ROOT)
     assert holder.stdout.readline().strip() == "held"
@@ -227,7 +212,7 @@ except RunLocked as exc:
 
 
 def test_two_runs_started_together_leave_one_sound_database(tmp_path):
-    docs = _folder(tmp_path)
+    docs = make_small_corpus(tmp_path)
     db = tmp_path / "both.db"
     procs = [subprocess.Popen([PY, "-c", RUN, str(docs), str(db)], stdout=subprocess.PIPE, text=True, cwd=ROOT)
              for _ in range(2)]
@@ -247,7 +232,7 @@ def test_a_full_database_fails_the_run_loudly_with_nothing_half_written(prefect_
                                                                        capsys):
     from pipeline.cli import main
 
-    docs = _folder(tmp_path)
+    docs = make_small_corpus(tmp_path)
     (docs / "long.txt").write_text("".join(f"Paragraph {n} says the council reviewed item {n} of its workforce "
                                            f"plan and agreed to act on it by month {n % 12 + 1}.\n\n"
                                            for n in range(400)))
@@ -277,7 +262,7 @@ def test_a_full_database_fails_the_run_loudly_with_nothing_half_written(prefect_
 def test_a_locked_database_fails_the_run_loudly_and_writes_nothing(prefect_harness, tmp_path, capsys):
     from pipeline.cli import main
 
-    docs = _folder(tmp_path)
+    docs = make_small_corpus(tmp_path)
     db_path = tmp_path / "locked.db"
     store.open_db(db_path).close()
     other = sqlite3.connect(db_path, isolation_level=None)
@@ -301,7 +286,7 @@ def test_a_locked_database_fails_the_run_loudly_and_writes_nothing(prefect_harne
 def test_runs_killed_at_random_moments_converge_to_an_uninterrupted_run(tmp_path):
     from pipeline.drills.crash import kill_trials
 
-    docs = _folder(tmp_path)
+    docs = make_small_corpus(tmp_path)
     reference = _cold(docs, tmp_path / "reference.db", ROOT / "models")
     results = kill_trials([str(docs)], reference, tmp_path / "trials", trials=3, seed=7, prefect_trials=0)
     assert sum(not r["finished_before_kill"] for r in results) == 3
@@ -314,7 +299,7 @@ def test_runs_killed_at_random_moments_converge_to_an_uninterrupted_run(tmp_path
 def test_publish_swaps_in_a_checked_snapshot_and_open_readers_keep_the_old_file(tmp_path):
     from pipeline.swap import PublishError, building_path, publish
 
-    docs = _folder(tmp_path)
+    docs = make_small_corpus(tmp_path)
     work = tmp_path / "work.db"
     served = tmp_path / "served.db"
     ingest_direct([str(docs / "notes.txt")], work)
@@ -337,7 +322,7 @@ def test_a_build_that_fails_leaves_the_served_file_untouched(tmp_path):
     from pipeline.swap import building, building_path
 
     served = tmp_path / "served.db"
-    ingest_direct([str(_folder(tmp_path) / "notes.txt")], served)
+    ingest_direct([str(make_small_corpus(tmp_path) / "notes.txt")], served)
     before = served.read_bytes()
     with pytest.raises(RuntimeError):
         with building(served) as path:
@@ -356,7 +341,7 @@ def test_ingest_swap_to_swaps_the_served_copy_in_after_the_run(prefect_harness, 
     from pipeline.cli import main
     from pipeline.swap import building_path
 
-    docs = _folder(tmp_path)
+    docs = make_small_corpus(tmp_path)
     work, served = tmp_path / "work.db", tmp_path / "published" / "scrutiny.db"
     assert main(["ingest", str(docs), "--db", str(work), "--swap-to", str(served)]) == 0
     assert "checked, swapped in atomically" in capsys.readouterr().err
