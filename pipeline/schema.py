@@ -151,12 +151,22 @@ SCHEMA: tuple[Table, ...] = (
     ), indexes=(("abstain", "margin"),), stage="classify"),
     Table("corrections", "Labels set by people; they override the model and survive re-ingestion.",
           ("statement_id", "scheme"), (
-        Column("statement_id", str, "Statement corrected (ids are stable across re-ingestion)"),
+        Column("statement_id", str, "Statement corrected (moved to the statement that carries the same sentence "
+                                    "when the document is segmented again: see statement_aliases)"),
         Column("scheme", str, "Label scheme"),
         Column("labels", str, "JSON list of area codes; empty list means none"),
         Column("note", str, "Why, in the reviewer's words"),
         Column("imported_at", str, "When the correction was imported (UTC)"),
     ), stage="classify"),
+    Table("statement_aliases", "When a document was segmented again and a statement that people's decisions name "
+          "got a new id: the old id and the statement that now carries those decisions (see pipeline/anchors.py).",
+          "old_id", (
+        Column("old_id", str, "Id the decisions name"),
+        Column("new_id", str, "Statement that now carries them (kept when that one goes too)"),
+        Column("document_id", str, "Document of both"),
+        Column("matched_by", str, "text (the same sentence) or span (most of the same stretch of unchanged text)"),
+        Column("recorded_at", str, "When the document was segmented again (UTC)"),
+    ), indexes=(("new_id",),), stage="segment"),
     Table("recommendations", "Recommendations, areas for improvement, stated concerns and judgements on progress "
           "picked out of documents, with the concern each was linked to.", "statement_id", (
         Column("statement_id", str, "Statement picked", "statements.id"),
@@ -256,4 +266,16 @@ FROM statements s JOIN documents d ON d.id = s.document_id"""),
 FROM predictions p JOIN statements s ON s.id = p.statement_id JOIN documents d ON d.id = s.document_id
 WHERE p.model != 'correction'
 ORDER BY p.abstain DESC, p.margin ASC"""),
+    "orphaned_decisions": (
+        "People's corrections and link reviews that name a statement no longer in the database (its document "
+        "was changed or removed, or segmented again with no statement carrying the same sentence): they no "
+        "longer apply, and a person should re-enter or drop them.",
+        """SELECT 'correction' AS kind, c.statement_id, c.scheme || ': ' || c.labels AS decision, c.note,
+       c.imported_at AS at, NULL AS review_id
+FROM corrections c WHERE NOT EXISTS (SELECT 1 FROM statements s WHERE s.id = c.statement_id)
+UNION ALL
+SELECT 'link review', r.statement_id, r.action || ' ' || coalesce(r.concern_id, '') AS decision, r.note, r.at, r.id
+FROM link_reviews r
+WHERE coalesce(r.statement_id, '') != '' AND NOT EXISTS (SELECT 1 FROM statements s WHERE s.id = coalesce(
+      (SELECT a.new_id FROM statement_aliases a WHERE a.old_id = r.statement_id), r.statement_id))"""),
 }

@@ -8,6 +8,7 @@ ledger row, so a crash never leaves half a document behind.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -16,6 +17,7 @@ from typing import Any, Iterable, Iterator
 
 import sqlite_utils
 
+from . import anchors
 from .errors import StoreError
 from .records import Document, Failure, Prediction, Statement
 from .schema import SCHEMA, TABLES, VIEWS, Column, Table  # noqa: F401 (the schema is part of the store's interface)
@@ -241,12 +243,21 @@ def save_document(db: sqlite_utils.Database, doc: Document, statements: list[Sta
     with transaction(db):
         previous = db.execute("SELECT document_id FROM sources WHERE source_path = ?", [source["source_path"]]).fetchone()
         old_id = previous[0] if previous else None
+        parts = list(parts)
+        # people's decisions follow their sentences into the new statements: those of this document segmented
+        # again, and those of the file's previous version when it is about to go
+        replaced = [(one.id, one, one_statements) for one, one_statements, _ in [(doc, statements, ()), *parts]]
         if old_id and old_id != doc.id:
             others = db.execute("SELECT count(*) FROM sources WHERE document_id = ? AND source_path != ?",
                                 [old_id, source["source_path"]]).fetchone()[0]
             if not others:
+                _reanchor_decisions(db, [*replaced, (old_id, doc, statements)])
                 _delete_document(db, old_id)
                 deleted = True
+            else:
+                _reanchor_decisions(db, replaced)
+        else:
+            _reanchor_decisions(db, replaced)
         # re-processing the same bytes (a stage version changed) replaces the old statements; a bilingual
         # file's other language part is written the same way, in the same transaction
         for one, one_statements, one_predictions in [(doc, statements, predictions), *parts]:
@@ -254,6 +265,52 @@ def save_document(db: sqlite_utils.Database, doc: Document, statements: list[Sta
         db.execute("DELETE FROM failures WHERE source_path = ?", [source["source_path"]])
         _write(db, "sources", [_ledger_row(source, doc.id, "ok", versions, run_id)], replace=True)
     return deleted
+
+
+def _reanchor_decisions(db: sqlite_utils.Database, documents: list[tuple[str, Document, list[Statement]]]) -> None:
+    """Before stored documents are replaced: point people's decisions at the statements that now carry them.
+
+    `documents` are (id of the stored document, the document replacing it, its statements): the same id
+    when a document is segmented again, the previous version's id when a file has changed.
+
+    Only statements that a correction or a link review names (directly or through an earlier alias) are
+    looked at, so a first ingest, or a re-run nobody has reviewed, costs three small queries per document.
+    A moved correction is rewritten to the new id; a link review keeps what the reviewer wrote and is read
+    through `statement_aliases` (see `link_reviews`).
+    """
+    if not db.execute("SELECT EXISTS (SELECT 1 FROM corrections) OR EXISTS (SELECT 1 FROM link_reviews)").fetchone()[0]:
+        return  # nobody has decided anything yet: nothing to carry over
+    stamp = now()
+    for stored_id, doc, statements in documents:
+        prefix = stored_id[:16] + ":"
+        like = prefix + "%"  # hex and a colon: no LIKE wildcards inside
+        named = {r[0] for r in db.execute("SELECT statement_id FROM corrections WHERE statement_id LIKE ?", [like])}
+        named |= {r[0] for r in db.execute("SELECT new_id FROM statement_aliases WHERE new_id LIKE ?", [like])}
+        ids_in = re.compile(re.escape(prefix) + r"\d+-\d+")
+        for row in db.execute("SELECT statement_id, other, resolved FROM link_reviews "
+                              "WHERE statement_id LIKE ? OR other LIKE ? OR resolved LIKE ?", [like, like, "%" + like]):
+            for value in row:
+                named.update(ids_in.findall(value or ""))
+        gone = named - {s.id for s in statements}
+        if not gone:
+            continue
+        old = [anchors.OldStatement(*r) for r in db.execute(
+            "SELECT id, text, char_start, char_end FROM statements WHERE id IN (SELECT value FROM json_each(?))",
+            [json.dumps(sorted(gone))])]
+        stored_text = db.execute("SELECT text FROM documents WHERE id = ?", [stored_id]).fetchone()
+        found = anchors.successors(old, statements, same_text=stored_text is not None and stored_text[0] == doc.text)
+        for old_id, (new_id, how) in found.items():
+            db.execute("UPDATE statement_aliases SET new_id = ? WHERE new_id = ?", [new_id, old_id])  # no chains
+            _write(db, "statement_aliases", [{"old_id": old_id, "new_id": new_id, "document_id": doc.id,
+                                              "matched_by": how, "recorded_at": stamp}], replace=True)
+            db.execute("""UPDATE corrections SET statement_id = ? WHERE statement_id = ? AND NOT EXISTS (
+                              SELECT 1 FROM corrections c WHERE c.statement_id = ? AND c.scheme = corrections.scheme)""",
+                       [new_id, old_id, new_id])
+
+
+def statement_aliases(db: sqlite_utils.Database) -> dict[str, str]:
+    """Old statement id -> the statement that now carries the decisions that name it."""
+    return {r[0]: r[1] for r in db.execute("SELECT old_id, new_id FROM statement_aliases")}
 
 
 def pairing_candidates(db: sqlite_utils.Database, document_ids: Iterable[str]) -> tuple[list[dict[str, Any]],
@@ -385,8 +442,27 @@ def statement_councils(db: sqlite_utils.Database, statement_ids: Iterable[str]) 
 
 
 def link_reviews(db: sqlite_utils.Database) -> list[dict[str, Any]]:
-    """Reviewers' decisions, oldest first (the order they are replayed in)."""
-    return [dict(r) for r in db.query("SELECT * FROM link_reviews ORDER BY id")]
+    """Reviewers' decisions, oldest first (the order they are replayed in), with the statement ids they name
+    read through `statement_aliases`: a statement segmented again keeps its decisions."""
+    aliases = statement_aliases(db)
+    rows = [dict(r) for r in db.query("SELECT * FROM link_reviews ORDER BY id")]
+    if not aliases:
+        return rows
+
+    def moved(value: Any) -> Any:
+        if isinstance(value, str):
+            return aliases.get(value, value)
+        if isinstance(value, list):
+            return [moved(v) for v in value]
+        if isinstance(value, dict):
+            return {k: moved(v) for k, v in value.items()}
+        return value
+
+    for r in rows:
+        r["statement_id"], r["other"] = moved(r["statement_id"]), moved(r["other"])
+        if r.get("resolved"):
+            r["resolved"] = json.dumps(moved(json.loads(r["resolved"])), sort_keys=True)
+    return rows
 
 
 def save_reviews(db: sqlite_utils.Database, reviews: Iterable[dict[str, Any]], councils: Iterable[str],

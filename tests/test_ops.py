@@ -81,6 +81,49 @@ def test_a_new_segmenter_resegments_stored_text_without_extracting(tmp_path, mod
     assert integrity_problems(db) == []
 
 
+def test_corrections_and_link_reviews_keep_applying_after_a_new_segmenter(tmp_path, models, monkeypatch):
+    """People's decisions name statements by id (document and span); a segmenter that draws the spans
+    differently must not make them stop applying."""
+    import pipeline.segment
+    from pipeline.cli import main
+
+    docs = make_small_corpus(tmp_path)
+    db = tmp_path / "warm.db"
+    _ingest(docs, db, models)
+    con = sqlite3.connect(db)
+    waits = con.execute("SELECT id FROM statements WHERE text LIKE 'Reduce the waiting list%'").fetchone()[0]
+    notes = con.execute("SELECT id FROM statements WHERE text LIKE 'The improvement board met%'").fetchone()[0]
+    mention = con.execute("SELECT statement_id, concern_id FROM concern_mentions WHERE statement_id = ?",
+                          [waits]).fetchone()
+    con.close()
+    assert mention is not None, "the recommendation should have been linked into a concern"
+    (tmp_path / "labels.csv").write_text(f"statement_id,labels,note\n{notes},A,board\n")
+    assert main(["label", str(tmp_path / "labels.csv"), "--db", str(db)]) == 0
+    (tmp_path / "review.csv").write_text(f"action,statement_id,concern_id\nconfirm,{waits},{mention[1]}\n")
+    assert main(["review-links", str(tmp_path / "review.csv"), "--db", str(db)]) == 0
+
+    real = pipeline.segment.segment
+
+    def without_full_stops(document, settings):  # a new segmenter: each statement stops before its full stop
+        return [dataclasses.replace(s, char_end=s.char_end - 1, text=s.text[:-1]) if s.text.endswith(".") else s
+                for s in real(document, settings)]
+
+    monkeypatch.setattr("pipeline.segment.segment", without_full_stops)
+    monkeypatch.setattr("pipeline.versions.SEGMENT", "segment-test-bump")
+    again = _ingest(docs, db, models)
+    assert again["stages"]["segment"] == 3
+    con = sqlite3.connect(db)
+    new_waits, new_notes = (con.execute("SELECT id FROM statements WHERE text LIKE ?", [like]).fetchone()[0]
+                            for like in ("Reduce the waiting list%", "The improvement board met%"))
+    assert new_waits != waits and new_notes != notes
+    assert con.execute("SELECT statement_id, labels FROM corrections").fetchall() == [(new_notes, '["A"]')]
+    assert con.execute("SELECT concern_id FROM concern_mentions WHERE statement_id = ?",
+                       [new_waits]).fetchone() == (mention[1],)  # the confirmed concern holds it still
+    assert con.execute("SELECT count(*) FROM orphaned_decisions").fetchone()[0] == 0
+    con.close()
+    assert integrity_problems(db) == []
+
+
 def test_a_new_extractor_reextracts_everything_including_failures(tmp_path, models, calls, monkeypatch):
     docs = make_small_corpus(tmp_path)
     db = tmp_path / "warm.db"

@@ -111,6 +111,75 @@ def test_corrections_override_predictions_and_survive_reingestion(tmp_path):
         {"statement_id": statements[0].id, "text": statements[0].text, "labels": ["C"]}]
 
 
+def _review(action, statement_id, concern_id, resolved, other=None):
+    return {"action": action, "statement_id": statement_id, "concern_id": concern_id, "other": other,
+            "resolved": resolved, "reviewer": "tester", "note": None, "at": "2026-01-01T00:00:00+00:00",
+            "source_file": "review.csv", "line": 2}
+
+
+def test_decisions_follow_their_statements_when_a_document_is_segmented_again(tmp_path):
+    import json
+    from dataclasses import replace
+
+    from pipeline.records import Prediction
+
+    db = store.open_db(tmp_path / "s.db")
+    store.start_run(db, "r1", 1, "t")
+    doc, first = a_document(text_blocks=("Supervision of social workers is now monthly.",
+                                         "The waiting list for assessments has grown.", "The report was noted."))
+    src = {"source_path": "x.txt", "sha256": doc.id}
+    says = lambda statements: [Prediction(s.id, ("D",), {"A": .1, "B": .1, "C": .2, "D": .6}, False, "m-1")
+                               for s in statements]
+    store.save_document(db, doc, first, run_id="r1", source=src, versions={}, predictions=says(first))
+    store.save_corrections(db, [{"statement_id": first[0].id, "labels": ["C"], "note": "staff supervision"}])
+    store.save_reviews(db, [_review("reject", first[1].id, "glanmor-0000000001",
+                                    {"concern": "glanmor-0000000001", "members": [first[1].id, first[2].id]})],
+                       councils=[], mentions=[], concerns=[], picked=[])
+
+    # a new segmenter leaves the full stop out of each statement: same text, other spans, other ids
+    second = [replace(s, char_end=s.char_end - 1, text=s.text[:-1]) for s in first]
+    assert not {s.id for s in first} & {s.id for s in second}
+    store.save_document(db, doc, second, run_id="r1", source=src, versions={"segment": "2"}, predictions=says(second))
+
+    assert [r["statement_id"] for r in db["corrections"].rows] == [second[0].id]
+    assert json.loads(db["predictions"].get(second[0].id)["labels"]) == ["C"]  # the person still wins
+    assert store.corrections_for_training(db, "areas")[0]["text"] == "Supervision of social workers is now monthly"
+    review = store.link_reviews(db)[0]
+    assert review["statement_id"] == second[1].id
+    assert json.loads(review["resolved"])["members"] == [second[1].id, second[2].id]
+    assert next(db["link_reviews"].rows)["statement_id"] == first[1].id  # what the reviewer wrote is kept
+    assert {r["matched_by"] for r in db["statement_aliases"].rows} == {"span"}
+    assert list(db.query("select * from orphaned_decisions")) == []
+
+    # segmented a third time: the decisions move on again, and no alias points at a statement that is gone
+    third = [replace(s, char_start=s.char_start + 1) for s in second]
+    store.save_document(db, doc, third, run_id="r1", source=src, versions={"segment": "3"}, predictions=says(third))
+    assert store.link_reviews(db)[0]["statement_id"] == third[1].id
+    assert {r["new_id"] for r in db["statement_aliases"].rows} <= {s.id for s in third}
+    assert [r["statement_id"] for r in db["corrections"].rows] == [third[0].id]
+
+
+def test_decisions_follow_their_sentences_into_a_changed_file_or_are_listed_as_orphaned(tmp_path):
+    import json
+
+    db = store.open_db(tmp_path / "s.db")
+    store.start_run(db, "r1", 1, "t")
+    old, s_old = a_document("a" * 64, ("Supervision of social workers is now monthly.", "Caseloads remain high."))
+    src = {"source_path": "x.txt", "size": 10, "mtime_ns": 1}
+    store.save_document(db, old, s_old, run_id="r1", source={**src, "sha256": old.id}, versions={})
+    store.save_corrections(db, [{"statement_id": s.id, "labels": ["C"]} for s in s_old])
+
+    # the council republishes the paper: a new opening paragraph, the first sentence kept, the second gone
+    new, s_new = a_document("b" * 64, ("An updated version of this paper.", "Supervision of social workers is now "
+                                       "monthly.", "Agency staff cover four posts."))
+    store.save_document(db, new, s_new, run_id="r1", source={**src, "sha256": new.id}, versions={})
+    moved = next(r for r in db["corrections"].rows if r["statement_id"].startswith("b" * 16))
+    assert moved["statement_id"] == s_new[1].id and json.loads(moved["labels"]) == ["C"]
+    assert next(db["statement_aliases"].rows)["matched_by"] == "text"
+    orphaned = list(db.query("select kind, statement_id from orphaned_decisions"))
+    assert orphaned == [{"kind": "correction", "statement_id": s_old[1].id}]
+
+
 def test_corrections_for_unknown_statements_are_refused(tmp_path):
     from pipeline.errors import StoreError
 
