@@ -11,7 +11,7 @@ export DO_NOT_TRACK := 1
 MODEL  := models/areas.skops
 LABELS := $(wildcard corpus/labels/*.jsonl)
 
-.PHONY: venv model run ingest serve test check bench drills clean
+.PHONY: venv model run ingest serve test test-fast lint typecheck check bench drills clean
 
 venv: $(STAMP)
 
@@ -35,20 +35,31 @@ run: ingest
 	@echo "Serving Scrutiny at http://127.0.0.1:$(PORT)/"
 	$(BIN)/scrutiny serve --db $(DB) --port $(PORT)
 
-test: venv
+# The whole suite (slow ones too: drills, bench, Prefect's server, the browser), after the lint.
+test: venv lint
 	$(BIN)/python -m pytest -q
+
+test-fast: venv
+	$(BIN)/python -m pytest -q -m "not slow"
+
+lint: venv
+	$(BIN)/ruff check pipeline flows tools tests
+	$(BIN)/ruff format --check pipeline flows tools tests
+
+typecheck: venv
+	$(BIN)/mypy pipeline flows
 
 # Benchmarks: every stage against a baseline measured in the same run (ratios, never asserted absolute times).
 # BENCH_ARGS="--scale list" shows growth over 100, 1,000 and 10,000 documents; "--quick" is a smoke run.
 BENCH_ARGS ?=
 bench: venv $(MODEL)
-	$(BIN)/python -m pipeline.bench $(BENCH_ARGS)
+	$(BIN)/python -m tools.bench $(BENCH_ARGS)
 
 # Fault drills: kill -9 (20 seeded trials), full disk, locked database, fetch failures, hostile files, Datasette
 # under load while the served file is swapped. DRILLS_ARGS="--profile ci" is the small profile the tests run.
 DRILLS_ARGS ?=
 drills: venv
-	$(BIN)/python -m pipeline.drills $(DRILLS_ARGS)
+	$(BIN)/python -m tools.drills $(DRILLS_ARGS)
 
 check: venv
 	$(BIN)/python ../shared/checks/contract_check.py --cli $(BIN)/scrutiny

@@ -15,11 +15,19 @@ from prefect.cache_policies import NO_CACHE
 
 from pipeline.config import Settings
 from pipeline.records import Failure, Source
-from pipeline.runner import (Processed, Reclassified, link_stored, new_run_id, pair_documents,  # noqa: F401
-                             process_source,
-                             refresh_people, run_ingest, store_result)
-from pipeline.sources import Fingerprint
-from pipeline.workplan import plan_ingest
+from pipeline.run.inputs import Fingerprint
+from pipeline.run.plan import plan_ingest
+from pipeline.run.runner import (  # noqa: F401
+    Processed,
+    Reclassified,
+    link_stored,
+    new_run_id,
+    pair_documents,
+    process_source,
+    refresh_people,
+    run_ingest,
+    store_result,
+)
 from pipeline.versions import stage_versions
 
 
@@ -34,8 +42,14 @@ def _retry_on_io(task, task_run, state) -> bool:
     return False
 
 
-@task(name="process", retries=2, retry_delay_seconds=1, retry_condition_fn=_retry_on_io, cache_policy=NO_CACHE,
-      persist_result=False)
+@task(
+    name="process",
+    retries=2,
+    retry_delay_seconds=1,
+    retry_condition_fn=_retry_on_io,
+    cache_policy=NO_CACHE,
+    persist_result=False,
+)
 def process_task(fp: Fingerprint, settings: Settings, classify: bool) -> Processed | Reclassified | Failure:
     """Redo one source from the earliest stage that needs it (extract, re-segment the stored text, or
     re-classify the stored statements). Bad input comes back as a Failure; only I/O errors raise."""
@@ -48,11 +62,8 @@ def fetch_task(watchlist: str, settings: Settings, only: list[str] | None = None
     from pipeline import store
     from pipeline.fetch import SourceHealth, fetch_sources, load_watchlist
 
-    db = store.open_db(settings.db_path)
-    try:
+    with store.connect(settings.db_path) as db:
         health = {name: SourceHealth(**row) for name, row in store.source_health(db).items()}
-    finally:
-        db.close()
     sources = [s for s in load_watchlist(Path(watchlist)) if not only or s.name in only]
     return fetch_sources(sources, settings, health=health)
 
@@ -81,10 +92,14 @@ class UnhealthySources(RuntimeError):
     """Raised at the end of a run (after everything is stored) so the run ends failed, naming the sources."""
 
 
-
 @task(name="store", cache_policy=NO_CACHE, persist_result=False)
-def store_task(settings: Settings, run_id: str, fp: Fingerprint, result: Processed | Reclassified | Failure,
-               versions: dict[str, str]) -> str:
+def store_task(
+    settings: Settings,
+    run_id: str,
+    fp: Fingerprint,
+    result: Processed | Reclassified | Failure,
+    versions: dict[str, str],
+) -> str:
     return store_result(settings, run_id, fp, result, versions)
 
 
@@ -100,25 +115,39 @@ def with_task_runner(workers: int = 2, dask: bool = False, dask_address: str | N
         dask.config.set({"distributed.worker.daemon": False})
         if dask_address:
             return ingest_flow.with_options(task_runner=DaskTaskRunner(address=dask_address))
-        return ingest_flow.with_options(task_runner=DaskTaskRunner(
-            cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True,
-                            "dashboard_address": None}))
+        return ingest_flow.with_options(
+            task_runner=DaskTaskRunner(
+                cluster_kwargs={
+                    "n_workers": workers,
+                    "threads_per_worker": 1,
+                    "processes": True,
+                    "dashboard_address": None,
+                }
+            )
+        )
     from prefect.task_runners import ThreadPoolTaskRunner
 
     return ingest_flow.with_options(task_runner=ThreadPoolTaskRunner(max_workers=max(1, workers)))
 
 
 @flow(name="scrutiny-ingest", log_prints=False, persist_result=False)
-def ingest_flow(paths: list[str], db_path: str = "data/scrutiny.db", meta: dict[str, Any] | None = None,
-                workers: int = 2, watchlist: str | None = None, contact: str | None = None,
-                fetch_options: dict[str, Any] | None = None, lock_wait: float = 0.0) -> dict:
+def ingest_flow(
+    paths: list[str],
+    db_path: str = "data/scrutiny.db",
+    meta: dict[str, Any] | None = None,
+    workers: int = 2,
+    watchlist: str | None = None,
+    contact: str | None = None,
+    fetch_options: dict[str, Any] | None = None,
+    lock_wait: float = 0.0,
+) -> dict:
     """Ingest documents from files, folders and manifests (and, with `watchlist`, what the watched
     publishers have newly published) into the SQLite database. One run per database at a time: a second
-    one waits `lock_wait` seconds for the first, then refuses (pipeline.runlock)."""
+    one waits `lock_wait` seconds for the first, then refuses (pipeline.run.lock)."""
     from dataclasses import asdict
 
     from pipeline import store
-    from pipeline.runlock import run_lock
+    from pipeline.run.lock import run_lock
 
     logger = get_run_logger()
     fetch_extra = {**(fetch_options or {}), **({"contact": contact} if contact else {})}
@@ -126,19 +155,23 @@ def ingest_flow(paths: list[str], db_path: str = "data/scrutiny.db", meta: dict[
     versions = stage_versions(settings.models_dir)
     classify = versions["classify"] != "none"
     if not classify:
-        logger.warning("no trained classifier in %s: statements are stored without area labels "
-                       "(run `scrutiny train`)", settings.models_dir)
+        logger.warning(
+            "no trained classifier in %s: statements are stored without area labels (run `scrutiny train`)",
+            settings.models_dir,
+        )
     with run_lock(settings.db_path, timeout=lock_wait):
         fetched: list[Source] = []
         unhealthy: list[str] = []
         if watchlist:
             runs = fetch_task(watchlist, settings)
-            db = store.open_db(settings.db_path)
-            store.save_source_health(db, [asdict(r.health) for r in runs])
-            db.close()
+            with store.connect(settings.db_path) as db:
+                store.save_source_health(db, [asdict(r.health) for r in runs])
             fetched = [s for r in runs for s in r.new_sources]
-            unhealthy = [f"{r.health.name} ({r.health.error or 'nothing new for longer than expected'})"
-                         for r in runs if not r.health.ok or r.health.stale]
+            unhealthy = [
+                f"{r.health.name} ({r.health.error or 'nothing new for longer than expected'})"
+                for r in runs
+                if not r.health.ok or r.health.stale
+            ]
         work = plan_ingest(paths, settings, meta, extra=fetched)
 
         # CPU work runs on the task runner (threads by default, Dask when asked); the database has one
@@ -151,11 +184,18 @@ def ingest_flow(paths: list[str], db_path: str = "data/scrutiny.db", meta: dict[
                 except Exception as exc:
                     yield fp, exc
 
-        summary = run_ingest(work, settings, versions, process_many=process_many,
-                             store_one=lambda run_id, fp, result: store_task(settings, run_id, fp, result, versions),
-                             people=lambda: refresh_people_task(settings),
-                             pair=lambda ids: pair_task(settings, ids),
-                             link=lambda ids: recur_task(settings, ids), log=logger.warning, unhealthy=unhealthy)
+        summary = run_ingest(
+            work,
+            settings,
+            versions,
+            process_many=process_many,
+            store_one=lambda run_id, fp, result: store_task(settings, run_id, fp, result, versions),
+            people=lambda: refresh_people_task(settings),
+            pair=lambda ids: pair_task(settings, ids),
+            link=lambda ids: recur_task(settings, ids),
+            log=logger.warning,
+            unhealthy=unhealthy,
+        )
     logger.info(summary["message"])
     if unhealthy:
         raise UnhealthySources(summary["message"])

@@ -17,15 +17,37 @@ DEFAULT_CRON = "0 6 * * *"  # daily at 06:00
 DEPLOYMENT_NAME = "scrutiny-daily-ingest"
 
 
-def deployment_parameters(paths: list[str], db_path: str, meta: dict[str, Any] | None = None, workers: int = 2,
-                          watchlist: str | None = None, contact: str | None = None) -> dict[str, Any]:
-    return {"paths": list(paths), "db_path": db_path, "meta": meta, "workers": workers, "watchlist": watchlist,
-            "contact": contact}
+def deployment_parameters(
+    paths: list[str],
+    db_path: str,
+    meta: dict[str, Any] | None = None,
+    workers: int = 2,
+    watchlist: str | None = None,
+    contact: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "paths": list(paths),
+        "db_path": db_path,
+        "meta": meta,
+        "workers": workers,
+        "watchlist": watchlist,
+        "contact": contact,
+    }
 
 
-def serve_ingest(paths: list[str], db_path: str, *, cron: str = DEFAULT_CRON, timezone: str = "Europe/London",
-                 meta: dict[str, Any] | None = None, workers: int = 2, watchlist: str | None = None,
-                 contact: str | None = None, name: str = DEPLOYMENT_NAME, dask_address: str | None = None) -> None:
+def serve_ingest(
+    paths: list[str],
+    db_path: str,
+    *,
+    cron: str = DEFAULT_CRON,
+    timezone: str = "Europe/London",
+    meta: dict[str, Any] | None = None,
+    workers: int = 2,
+    watchlist: str | None = None,
+    contact: str | None = None,
+    name: str = DEPLOYMENT_NAME,
+    dask_address: str | None = None,
+) -> None:
     """Serve the ingest flow on a cron schedule (blocks until interrupted); with `dask_address`, every scheduled
     run sends its per-document tasks to that Dask cluster."""
     from prefect.schedules import Schedule

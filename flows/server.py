@@ -9,9 +9,9 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from typing import Iterator
+from collections.abc import Iterator
 
-from pipeline.childproc import serving
+from pipeline.run.childproc import serving
 
 
 @contextlib.contextmanager
@@ -22,10 +22,21 @@ def local_server(port: int = 4200, startup_timeout_s: float = 120.0) -> Iterator
     stopped by us, never by hand. Yields its API address.
     """
     api = f"http://127.0.0.1:{port}/api"
-    env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1",
-           "PREFECT_UI_ENABLED": "false"}
+    env = {
+        **os.environ,
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+        "PREFECT_UI_ENABLED": "false",
+    }
     env.pop("PREFECT_API_URL", None)
     argv = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port), "--no-ui"]
-    with serving(argv, f"{api}/health", what="the Prefect server", timeout=startup_timeout_s, poll=1.0, env=env,
-                 stop_timeout=20.0):
+    with serving(
+        argv,
+        f"{api}/health",
+        what="the Prefect server",
+        timeout=startup_timeout_s,
+        poll=1.0,
+        env=env,
+        stop_timeout=20.0,
+    ):
         yield api

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import __version__
+from pipeline import __version__
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 

@@ -39,5 +39,9 @@ def link_version(models_dir: Path | None) -> str:
 
 
 def stage_versions(models_dir: Path | None = None) -> dict[str, str]:
-    return {"extract": EXTRACT, "segment": SEGMENT, "classify": model_version(models_dir),
-            "link": link_version(models_dir)}
+    return {
+        "extract": EXTRACT,
+        "segment": SEGMENT,
+        "classify": model_version(models_dir),
+        "link": link_version(models_dir),
+    }

@@ -5,8 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def make_pdf(path: Path, pages: list[list[tuple[str, str]]], header: str | None = None,
-             footer: str | None = None, two_columns: bool = False) -> Path:
+def make_pdf(
+    path: Path,
+    pages: list[list[tuple[str, str]]],
+    header: str | None = None,
+    footer: str | None = None,
+    two_columns: bool = False,
+) -> Path:
     """Write a PDF. `pages` is a list of pages, each a list of (style, text) where style is
     'h1', 'h2', 'p' or 'li'. Lines are drawn at fixed positions so tests know the layout."""
     from reportlab.lib.pagesizes import A4
@@ -121,17 +126,31 @@ def make_small_corpus(root: Path, news: bool = False) -> Path:
     """
     docs = Path(root) / "docs"
     docs.mkdir()
-    make_pdf(docs / "report.pdf", [
-        [("h1", "Inspection of Adult Services"), ("p", "We inspected adult social care in Afonwy in May 2019.")],
-        [("h2", "Recommendations"), ("li", "1. Ensure carers assessments are offered to every carer."),
-         ("li", "2. Reduce the waiting list for domiciliary care packages.")],
-    ], header="Inspection of Adult Services | Afonwy", footer="Made by the Scrutiny tests")
-    make_docx(docs / "minutes.docx", [("h1", "Cabinet minutes"),
-                                      ("p", "Members noted the recommendations of the inspection report.")])
+    make_pdf(
+        docs / "report.pdf",
+        [
+            [("h1", "Inspection of Adult Services"), ("p", "We inspected adult social care in Afonwy in May 2019.")],
+            [
+                ("h2", "Recommendations"),
+                ("li", "1. Ensure carers assessments are offered to every carer."),
+                ("li", "2. Reduce the waiting list for domiciliary care packages."),
+            ],
+        ],
+        header="Inspection of Adult Services | Afonwy",
+        footer="Made by the Scrutiny tests",
+    )
+    make_docx(
+        docs / "minutes.docx",
+        [("h1", "Cabinet minutes"), ("p", "Members noted the recommendations of the inspection report.")],
+    )
     if news:
-        make_news_html(docs / "news.html", "Care at home waits grow", [
-            "Families in Afonwy are waiting months for care at home, a report has found.",
-        ])
+        make_news_html(
+            docs / "news.html",
+            "Care at home waits grow",
+            [
+                "Families in Afonwy are waiting months for care at home, a report has found.",
+            ],
+        )
     (docs / "notes.txt").write_text("The improvement board met in June and reviewed the recommendations.\n")
     (docs / "broken.pdf").write_bytes(b"%PDF-1.4 this file was cut short")
     return docs

@@ -10,12 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..config import Settings
-from ..errors import ExtractionError, NoText
-from ..gazetteer import load_gazetteer
-from .. import versions
-from ..records import Document, Source, document_id_for
-from .layout import RawBlock, assemble, clean_inline, drop_menu_runs, is_boilerplate
+from pipeline import versions
+from pipeline.config import Settings
+from pipeline.errors import ExtractionError, NoText
+from pipeline.extract.layout import RawBlock, assemble, clean_inline, drop_menu_runs, is_boilerplate
+from pipeline.lexicon.councils import load_gazetteer
+from pipeline.records import Document, Source, document_id_for
 
 EXTRACTOR_VERSION = versions.EXTRACT
 __all__ = ["EXTRACTOR_VERSION", "extract", "extract_bytes", "sniff_format", "read_source"]
@@ -37,9 +37,17 @@ def sniff_format(data: bytes, name: str = "") -> str:
         raise ExtractionError(f"unsupported format: {suffix} files are not read")
     if suffix in (".html", ".htm", ".xhtml"):
         return "html"
-    from .html import looks_like_html
+    from pipeline.extract.html import looks_like_html
 
     return "html" if looks_like_html(data) else "text"
+
+
+def check_size(size: int, settings: Settings) -> None:
+    """Refuse a file over the size cap before a byte of it is read."""
+    if size > settings.max_file_bytes:
+        raise ExtractionError(
+            f"too large: {size / 2**20:.0f} MB is over the {settings.max_file_bytes / 2**20:.0f} MB limit"
+        )
 
 
 def read_source(source: Source, settings: Settings) -> bytes:
@@ -54,8 +62,7 @@ def read_source(source: Source, settings: Settings) -> bytes:
         raise ExtractionError("is a directory, not a document")
     if size == 0:
         raise NoText("empty file")
-    if size > settings.max_file_bytes:
-        raise ExtractionError(f"too large: {size / 2**20:.0f} MB is over the {settings.max_file_bytes / 2**20:.0f} MB limit")
+    check_size(size, settings)
     try:
         return path.read_bytes()
     except OSError as exc:
@@ -74,42 +81,50 @@ def extract_bytes(data: bytes, source: Source, settings: Settings) -> Document:
     found: dict[str, Any] = {}
     page_count = 0
     if fmt == "pdf":
-        from .isolate import worker
+        from pipeline.extract.isolate import worker
 
-        timeout = min(settings.pdf_timeout_max_s,
-                      max(settings.pdf_timeout_s, len(data) / 2**20 * settings.pdf_seconds_per_mb))
+        timeout = min(
+            settings.pdf_timeout_max_s, max(settings.pdf_timeout_s, len(data) / 2**20 * settings.pdf_seconds_per_mb)
+        )
         raw, page_count, info = worker(settings.pdf_memory_mb, settings.workers).call(
-            "pdf", data, settings.ocr, settings.ocr_languages, timeout=timeout)
-        found = {"title": info.get("Title") or None, "ocr_pages": info.get("ocr_pages", []),
-                 "pages_without_text": info.get("pages_without_text", [])}
+            "pdf", data, settings.ocr, settings.ocr_languages, timeout=timeout
+        )
+        found = {
+            "title": info.get("Title") or None,
+            "ocr_pages": info.get("ocr_pages", []),
+            "pages_without_text": info.get("pages_without_text", []),
+        }
     elif fmt == "html":
-        from .html import read_html
+        from pipeline.extract.html import read_html
 
         if len(data) > settings.max_html_bytes:
-            raise ExtractionError(f"too large: {len(data) / 2**20:.0f} MB of HTML is over the "
-                                  f"{settings.max_html_bytes / 2**20:.0f} MB limit")
+            raise ExtractionError(
+                f"too large: {len(data) / 2**20:.0f} MB of HTML is over the "
+                f"{settings.max_html_bytes / 2**20:.0f} MB limit"
+            )
         raw, found = read_html(data, url=source.url or source.meta.get("url"))
     elif fmt == "docx":
-        from .docx import read_docx
+        from pipeline.extract.docx import read_docx
 
         raw, found = read_docx(data)
     else:
-        from .text import read_text
+        from pipeline.extract.text import read_text
 
         raw = read_text(data)
     return _document(data, fmt, raw, page_count, found, source)
 
 
-def _document(data: bytes, fmt: str, raw: list[RawBlock], page_count: int, found: dict[str, Any],
-              source: Source) -> Document:
-    from .metadata import infer_metadata
+def _document(
+    data: bytes, fmt: str, raw: list[RawBlock], page_count: int, found: dict[str, Any], source: Source
+) -> Document:
+    from pipeline.extract.metadata import infer_metadata
 
     # Datelines and bylines are page furniture, not statements, but they tell the date and author:
     # metadata is read from everything the reader found, statements only from the content.
     everything = "\n\n".join(clean_inline(b.text) for b in raw)
     raw = [b for b in raw if not is_boilerplate(clean_inline(b.text))]
     if fmt == "text":
-        from .text import mark_headings
+        from pipeline.extract.text import mark_headings
 
         raw = mark_headings(drop_menu_runs(raw))
     text, blocks, pages = assemble(raw, page_count, frozenset(found.get("ocr_pages", [])))
@@ -117,9 +132,16 @@ def _document(data: bytes, fmt: str, raw: list[RawBlock], page_count: int, found
         raise NoText("no text: nothing readable was found in the document")
     meta = infer_metadata(load_gazetteer(), everything, blocks, found, source.meta, source.url, source.path)
     return Document(
-        id=document_id_for(data), source_path=str(source.path), format=fmt,  # type: ignore[arg-type]
-        text=text, blocks=blocks, pages=pages, metadata=meta, size=len(data),
-        extractor_version=EXTRACTOR_VERSION, notes=_notes(found),
+        id=document_id_for(data),
+        source_path=str(source.path),
+        format=fmt,  # type: ignore[arg-type]
+        text=text,
+        blocks=blocks,
+        pages=pages,
+        metadata=meta,
+        size=len(data),
+        extractor_version=EXTRACTOR_VERSION,
+        notes=_notes(found),
     )
 
 
@@ -127,5 +149,7 @@ def _notes(found: dict[str, Any]) -> tuple[str, ...]:
     missing = found.get("pages_without_text") or []
     if not missing:
         return ()
-    return (f"page(s) {', '.join(map(str, missing))} have no text layer and were not OCRed "
-            f"(Tesseract is not installed or OCR is off)",)
+    return (
+        f"page(s) {', '.join(map(str, missing))} have no text layer and were not OCRed "
+        f"(Tesseract is not installed or OCR is off)",
+    )

@@ -8,7 +8,7 @@ search and classification (English only) behave as for any other document.
 
 The English part keeps the file's id (the sha256 of its bytes), the Welsh part
 gets an id derived from it; both name the file in `part_of`. The two parts are
-translations of each other, which `pipeline.pairing` records as a pair.
+translations of each other, which `pipeline.run.pairing` records as a pair.
 """
 
 from __future__ import annotations
@@ -17,16 +17,18 @@ import hashlib
 import re
 from dataclasses import replace
 
-from ..language import detect_languages
-from ..records import Document
-from .layout import RawBlock, assemble
+from pipeline.extract.layout import RawBlock, assemble
+from pipeline.lexicon.language import detect_languages
+from pipeline.records import Document
 
 MIN_SHARE = 0.2  # each language must hold at least this share of the text ...
 MIN_CHARS = 300  # ... and at least this many characters, so a quoted Welsh greeting does not split a page
 _WORD = re.compile(r"[^\W\d_]+")
 # Words frequent in one language and rare in the other: a cheap test before detecting each block's language.
-_CY = frozenset("mae yn yr y ac ei eu wedi sydd bod gyda hefyd cyngor gwasanaethau ar gyfer ynghylch fod oedd "
-                "hyn hynny nid maen ydym rydym drwy gan".split())
+_CY = frozenset(
+    "mae yn yr y ac ei eu wedi sydd bod gyda hefyd cyngor gwasanaethau ar gyfer ynghylch fod oedd "
+    "hyn hynny nid maen ydym rydym drwy gan".split()
+)
 _EN = frozenset("the and of to is that with for was were this which have has are be from by".split())
 
 
@@ -86,6 +88,15 @@ def split_languages(doc: Document, known_language: str | None = None) -> tuple[D
         raw = [RawBlock(b.kind, b.text, b.page, b.level) for b, l in zip(doc.blocks, langs) if l == lang]
         text, blocks, pages = assemble(raw, len(doc.pages), ocr)
         title = next((b.text[:300] for b in blocks[:8] if b.kind == "heading"), None) or doc.metadata.title
-        parts.append(replace(doc, id=part_id(doc.id, lang), text=text, blocks=blocks, pages=pages, part_of=doc.id,
-                             metadata=replace(doc.metadata, language=lang, title=title)))
+        parts.append(
+            replace(
+                doc,
+                id=part_id(doc.id, lang),
+                text=text,
+                blocks=blocks,
+                pages=pages,
+                part_of=doc.id,
+                metadata=replace(doc.metadata, language=lang, title=title),
+            )
+        )
     return tuple(parts)

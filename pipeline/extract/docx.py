@@ -6,8 +6,8 @@ import io
 import re
 import zipfile
 
-from ..errors import ExtractionError
-from .layout import RawBlock
+from pipeline.errors import ExtractionError
+from pipeline.extract.layout import RawBlock
 
 
 def read_docx(data: bytes) -> tuple[list[RawBlock], dict]:

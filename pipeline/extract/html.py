@@ -6,8 +6,8 @@ import codecs
 import re
 from html.parser import HTMLParser
 
-from ..errors import ExtractionError, NoText
-from .layout import RawBlock
+from pipeline.errors import ExtractionError, NoText
+from pipeline.extract.layout import RawBlock
 
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_\-:.]+)""", re.I)
 
@@ -42,8 +42,7 @@ def _text(el) -> str:
     return " ".join("".join(el.itertext()).split())
 
 
-def read_html(data: bytes, url: str | None = None, declared_encoding: str | None = None
-              ) -> tuple[list[RawBlock], dict]:
+def read_html(data: bytes, url: str | None = None, declared_encoding: str | None = None) -> tuple[list[RawBlock], dict]:
     """Extract the main content of an HTML page. Returns (blocks, metadata found in the page)."""
     import trafilatura
 
@@ -54,8 +53,14 @@ def read_html(data: bytes, url: str | None = None, declared_encoding: str | None
         raise ExtractionError("not HTML: no HTML markup found")
     try:
         doc = trafilatura.bare_extraction(
-            html, url=url, with_metadata=True, include_tables=True, include_comments=False,
-            favor_precision=True, include_formatting=False, deduplicate=False,
+            html,
+            url=url,
+            with_metadata=True,
+            include_tables=True,
+            include_comments=False,
+            favor_precision=True,
+            include_formatting=False,
+            deduplicate=False,
         )
     except RecursionError as exc:
         raise ExtractionError("HTML nested too deeply to read") from exc
@@ -65,8 +70,7 @@ def read_html(data: bytes, url: str | None = None, declared_encoding: str | None
         blocks = FlatReader.read(html)
         if not blocks:
             raise NoText("no main content found in the HTML page")
-        return blocks, {"title": FlatReader.title(html), "lang": _declared_lang(html), "url": url,
-                        "extractor": "flat"}
+        return blocks, {"title": FlatReader.title(html), "lang": _declared_lang(html), "url": url, "extractor": "flat"}
     blocks: list[RawBlock] = []
     for el in doc.body.iter("head", "p", "item", "row", "quote"):
         # Only leaf-level structure: an <item> inside a <p> or a <p> inside a <quote> is read once.
@@ -110,11 +114,39 @@ class FlatReader(HTMLParser):
     each paragraph, heading, list item and table row, however deeply nested.
     """
 
-    SKIP = {"script", "style", "noscript", "nav", "header", "footer", "aside", "form", "button", "select",
-            "template", "svg", "iframe"}
-    BLOCKS = {"p": "paragraph", "li": "list_item", "tr": "table_row", "h1": "heading", "h2": "heading",
-              "h3": "heading", "h4": "heading", "h5": "heading", "h6": "heading", "blockquote": "paragraph",
-              "div": "paragraph", "section": "paragraph", "article": "paragraph", "td": None, "th": None, "br": None}
+    SKIP = {
+        "script",
+        "style",
+        "noscript",
+        "nav",
+        "header",
+        "footer",
+        "aside",
+        "form",
+        "button",
+        "select",
+        "template",
+        "svg",
+        "iframe",
+    }
+    BLOCKS = {
+        "p": "paragraph",
+        "li": "list_item",
+        "tr": "table_row",
+        "h1": "heading",
+        "h2": "heading",
+        "h3": "heading",
+        "h4": "heading",
+        "h5": "heading",
+        "h6": "heading",
+        "blockquote": "paragraph",
+        "div": "paragraph",
+        "section": "paragraph",
+        "article": "paragraph",
+        "td": None,
+        "th": None,
+        "br": None,
+    }
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -156,7 +188,7 @@ class FlatReader(HTMLParser):
     def read(cls, html: str) -> list[RawBlock]:
         reader = cls()
         body = re.search(r"<body\b", html, re.I)
-        reader.feed(html[body.start():] if body else html)
+        reader.feed(html[body.start() :] if body else html)
         reader.close()
         reader._flush()
         return [b for b in reader.blocks if b.kind != "table_row" or "|" in b.text or len(b.text.split()) > 3]

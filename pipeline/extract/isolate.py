@@ -13,7 +13,7 @@ import threading
 from functools import lru_cache
 from typing import Any
 
-from ..errors import ExtractionError, PipelineError
+from pipeline.errors import ExtractionError, PipelineError
 
 
 def _serve(conn, memory_mb: int) -> None:  # runs in the child
@@ -21,7 +21,7 @@ def _serve(conn, memory_mb: int) -> None:  # runs in the child
 
     limit = memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    from . import pdf
+    from pipeline.extract import pdf
 
     readers = {"pdf": pdf.read_pdf}
     while True:
@@ -65,7 +65,7 @@ class IsolatedWorker:
         self._proc = self._conn = None
 
     def call(self, reader: str, *args: Any, timeout: float) -> Any:
-        from .. import errors
+        from pipeline import errors
 
         with self._lock:
             self._ensure()
@@ -78,8 +78,9 @@ class IsolatedWorker:
             except (EOFError, BrokenPipeError, ConnectionResetError) as exc:
                 code = self._proc.exitcode if self._proc is not None else None
                 self._kill()
-                raise ExtractionError(f"the parser process died (exit code {code}): the file is too large "
-                                      f"or malformed") from exc
+                raise ExtractionError(
+                    f"the parser process died (exit code {code}): the file is too large or malformed"
+                ) from exc
         if reply[0] == "ok":
             return reply[1]
         cls = getattr(errors, reply[1], ExtractionError)

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from ..records import Block, Page
+from pipeline.lexicon import DATA_DIR
+from pipeline.records import Block, Page
 
-BOILERPLATE_FILE = Path(__file__).resolve().parent.parent / "data" / "boilerplate.txt"
+BOILERPLATE_FILE = DATA_DIR / "boilerplate.txt"
 _SPACE = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u3000]+")
 
 
@@ -45,8 +46,9 @@ def clean_inline(text: str) -> str:
     return _SPACE.sub(" ", " ".join(text.split("\n"))).strip()
 
 
-def assemble(raw: list[RawBlock], page_count: int = 0, ocr_pages: frozenset[int] = frozenset()
-             ) -> tuple[str, tuple[Block, ...], tuple[Page, ...]]:
+def assemble(
+    raw: list[RawBlock], page_count: int = 0, ocr_pages: frozenset[int] = frozenset()
+) -> tuple[str, tuple[Block, ...], tuple[Page, ...]]:
     """Lay blocks out as text separated by blank lines, dropping boilerplate.
 
     Returns the text, the blocks with offsets into it, and the page spans.
@@ -87,18 +89,21 @@ def drop_menu_runs(raw: list[RawBlock], min_run: int = 3) -> list[RawBlock]:
     sentence punctuation) is a menu or a link list, not prose, unless a block in
     it is a heading followed by prose.
     """
+
     def menu_like(b: RawBlock) -> bool:
         t = b.text.strip()
-        return (b.kind in ("paragraph", "list_item", "heading") and len(t.split()) <= 6
-                and not re.search(r"[.!?:;\"”]$", t))
+        return (
+            b.kind in ("paragraph", "list_item", "heading") and len(t.split()) <= 6 and not re.search(r"[.!?:;\"”]$", t)
+        )
 
     # Items of a list the text introduces ("Membership includes:") are content however short, and so are
     # the wrapped lines that carry them on; the list ends at the first other block.
     introduced = [False] * len(raw)
     in_list = False
     for k, b in enumerate(raw):
-        if in_list and (b.kind == "list_item" or (b.kind == "paragraph" and menu_like(b) and k
-                                                    and raw[k - 1].kind == "list_item")):
+        if in_list and (
+            b.kind == "list_item" or (b.kind == "paragraph" and menu_like(b) and k and raw[k - 1].kind == "list_item")
+        ):
             introduced[k] = True
         else:
             in_list = bool(re.search(r":[-–]?$", b.text.strip()))

@@ -8,62 +8,108 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from datetime import date
 from typing import Any
 
-from ..gazetteer import Gazetteer
-from ..language import detect_language
-from ..records import DOC_TYPES, SERVICES, Block, Metadata
-from .dates import infer_published
+from pipeline.lexicon.councils import Gazetteer
+from pipeline.lexicon.dates import infer_published
+from pipeline.lexicon.language import detect_language
+from pipeline.records import DOC_TYPES, SERVICES, Block, Metadata
 
-CHILDREN = re.compile(r"\b(children'?s?|child|young people|looked after|care leavers?|fostering|foster carers?|"
-                      r"adoption|plant|phlant|blant)\b", re.I)
-ADULTS = re.compile(r"\b(adults?'? (?:social care|services)|adult social|older people|care homes?|domiciliary|"
-                    r"carers'? assessment|dementia|learning disabilit\w+|hospital discharge|oedolion)\b", re.I)
+CHILDREN = re.compile(
+    r"\b(children'?s?|child|young people|looked after|care leavers?|fostering|foster carers?|"
+    r"adoption|plant|phlant|blant)\b",
+    re.I,
+)
+ADULTS = re.compile(
+    r"\b(adults?'? (?:social care|services)|adult social|older people|care homes?|domiciliary|"
+    r"carers'? assessment|dementia|learning disabilit\w+|hospital discharge|oedolion)\b",
+    re.I,
+)
 
 TYPE_CUES: dict[str, list[tuple[str, float]]] = {
     "inspection_report": [
-        (r"\binspection\b", 1), (r"\bwe (?:inspected|found|looked at|saw|reviewed|considered)\b", 2),
-        (r"\bour (?:inspection|findings|last inspection|previous inspection)\b", 3), (r"\blead inspector\b", 2),
+        (r"\binspection\b", 1),
+        (r"\bwe (?:inspected|found|looked at|saw|reviewed|considered)\b", 2),
+        (r"\bour (?:inspection|findings|last inspection|previous inspection)\b", 3),
+        (r"\blead inspector\b", 2),
         (r"\b(?:improvement check|performance evaluation inspection|assurance check|inspection report)\b", 3),
-        (r"\bareas? for (?:improvement|development)\b", 2), (r"\bwe will (?:continue to )?monitor\b", 1),
-        (r"\b(?:arolygiad|arolygwyr|gwiriad gwella|gwnaethom)\b", 2), (r"\bpriority areas? for (?:improvement|development)\b", 2),
+        (r"\bareas? for (?:improvement|development)\b", 2),
+        (r"\bwe will (?:continue to )?monitor\b", 1),
+        (r"\b(?:arolygiad|arolygwyr|gwiriad gwella|gwnaethom)\b", 2),
+        (r"\bpriority areas? for (?:improvement|development)\b", 2),
     ],
     "council_minutes": [
-        (r"\bminutes\b", 2), (r"\bpresent:", 3), (r"\bapologies\b", 2), (r"\bresolved\b", 1),
-        (r"\bdeclarations? of interest\b", 3), (r"\bin the chair\b", 3), (r"\bcommittee\b", 1),
-        (r"\bagenda\b", 1), (r"\bmembers (?:noted|asked|were|raised|agreed|considered)\b", 2),
-        (r"\b(?:ieListDocuments|mgAi|moderngov)\b", 3), (r"\bcofnodion\b", 3), (r"\bymddiheuriadau\b", 3),
-        (r"\bagenda and minutes\b", 4), (r"\bagenda item\b", 2), (r"^minutes:", 3), (r"\bitem\s+\d+\b", 1),
-        (r"\bcyfarfod\b", 1), (r"\bpenderfynwyd\b", 2), (r"\bmeeting of the\b", 1), (r"\bcouncillors?\b", 0.5),
+        (r"\bminutes\b", 2),
+        (r"\bpresent:", 3),
+        (r"\bapologies\b", 2),
+        (r"\bresolved\b", 1),
+        (r"\bdeclarations? of interest\b", 3),
+        (r"\bin the chair\b", 3),
+        (r"\bcommittee\b", 1),
+        (r"\bagenda\b", 1),
+        (r"\bmembers (?:noted|asked|were|raised|agreed|considered)\b", 2),
+        (r"\b(?:ieListDocuments|mgAi|moderngov)\b", 3),
+        (r"\bcofnodion\b", 3),
+        (r"\bymddiheuriadau\b", 3),
+        (r"\bagenda and minutes\b", 4),
+        (r"\bagenda item\b", 2),
+        (r"^minutes:", 3),
+        (r"\bitem\s+\d+\b", 1),
+        (r"\bcyfarfod\b", 1),
+        (r"\bpenderfynwyd\b", 2),
+        (r"\bmeeting of the\b", 1),
+        (r"\bcouncillors?\b", 0.5),
     ],
     "council_report": [
         (r"\breport (?:to|of) (?:the )?(?:cabinet|council|committee|portfolio holder)\b", 3),
-        (r"\bpurpose of (?:the|this) report\b", 3), (r"\brecommendations? to cabinet\b", 2),
-        (r"\bexecutive summary\b", 1), (r"\breason for recommendation\b", 3), (r"\bimpact assessment\b", 1),
+        (r"\bpurpose of (?:the|this) report\b", 3),
+        (r"\brecommendations? to cabinet\b", 2),
+        (r"\bexecutive summary\b", 1),
+        (r"\breason for recommendation\b", 3),
+        (r"\bimpact assessment\b", 1),
     ],
     "improvement_plan": [
-        (r"\bimprovement (?:plan|programme|program)\b", 3), (r"\bpriority improvement areas?\b", 3),
+        (r"\bimprovement (?:plan|programme|program)\b", 3),
+        (r"\bpriority improvement areas?\b", 3),
         (r"\baction plan\b", 1),
-        (r"\bcorporate (?:improvement )?plan\b", 2), (r"\bwell-being objectives\b", 1), (r"\bcynllun gwella\b", 3),
+        (r"\bcorporate (?:improvement )?plan\b", 2),
+        (r"\bwell-being objectives\b", 1),
+        (r"\bcynllun gwella\b", 3),
     ],
     "government_statement": [
-        (r"\bwritten statement\b", 4), (r"\bcabinet secretary\b", 2), (r"\bminister for\b", 2),
-        (r"\bdeputy minister\b", 2), (r"\bwelsh government\b", 1), (r"\bfirst published\b", 1),
-        (r"\bdatganiad ysgrifenedig\b", 4), (r"\bysgrifennydd y cabinet\b", 2), (r"\bgweinidog\b", 1),
-        (r"\bllywodraeth cymru\b", 1), (r"\bassembly members?\b", 1), (r"\bmembers of the senedd\b", 1),
+        (r"\bwritten statement\b", 4),
+        (r"\bcabinet secretary\b", 2),
+        (r"\bminister for\b", 2),
+        (r"\bdeputy minister\b", 2),
+        (r"\bwelsh government\b", 1),
+        (r"\bfirst published\b", 1),
+        (r"\bdatganiad ysgrifenedig\b", 4),
+        (r"\bysgrifennydd y cabinet\b", 2),
+        (r"\bgweinidog\b", 1),
+        (r"\bllywodraeth cymru\b", 1),
+        (r"\bassembly members?\b", 1),
+        (r"\bmembers of the senedd\b", 1),
         (r"^[^\n]{0,80}\b(?:AM|MS|AS),? (?:Deputy )?(?:Minister|Cabinet Secretary)\b", 6),
         (r"^[^\n]{0,80}(?:y Gweinidog|Dirprwy Weinidog|Ysgrifennydd y Cabinet) dros\b", 6),
-        # The minister's byline under the title: "Jane Jones MS, Minister for ..." / "Jane Jones AC, Y Dirprwy Weinidog ..."
-        (r"^[A-Z][\w'’-]+(?: [A-Z][\w'’-]+){1,3},? (?:(?:AM|MS|AC|AS),? )?(?:the )?(?:Deputy )?"
-         r"(?:Minister|Cabinet Secretary) for\b", 6),
-        (r"^[A-Z][\w'’-]+(?: [A-Z][\w'’-]+){1,3},? (?:AC|AS),? [Yy] (?:Dirprwy )?(?:Weinidog|Gweinidog|Ysgrifennydd)\b", 6),
+        # The minister's byline under the title: "Jane Jones MS, Minister for ..." or
+        # "Jane Jones AC, Y Dirprwy Weinidog ..."
+        (
+            r"^[A-Z][\w'’-]+(?: [A-Z][\w'’-]+){1,3},? (?:(?:AM|MS|AC|AS),? )?(?:the )?(?:Deputy )?"
+            r"(?:Minister|Cabinet Secretary) for\b",
+            6,
+        ),
+        (
+            r"^[A-Z][\w'’-]+(?: [A-Z][\w'’-]+){1,3},? (?:AC|AS),? [Yy] (?:Dirprwy )?(?:Weinidog|Gweinidog|Ysgrifennydd)\b",
+            6,
+        ),
         (r"\b(?:a |the )?statement by the (?:deputy )?(?:minister|cabinet secretary|first minister)\b", 4),
         (r"\bdatganiad gan y (?:Dirprwy )?(?:Weinidog|Gweinidog|Ysgrifennydd|Prif Weinidog)\b", 4),
     ],
     "news": [
-        (r"\bcreated on \d", 4), (r"\bby [A-Z][a-z]+ [A-Z][a-z]+,? (?:local democracy )?reporter\b", 4),
-        (r"\blocal democracy reporter\b", 4), (r"\b(?:said|added|told)\b", 0.3),
+        (r"\bcreated on \d", 4),
+        (r"\bby [A-Z][a-z]+ [A-Z][a-z]+,? (?:local democracy )?reporter\b", 4),
+        (r"\blocal democracy reporter\b", 4),
+        (r"\b(?:said|added|told)\b", 0.3),
         (r"\b(?:share this article|related stories|most read)\b", 1),
     ],
 }
@@ -102,7 +148,7 @@ def infer_council(gz: Gazetteer, text: str, title: str | None, url: str | None) 
         counts[name] += 0.3 * n
     if url:
         host = re.sub(r"^https?://", "", url).split("/")[0]
-        for name, n in gz.council_evidence(host + " " + host.replace("-", " ").replace(".", " ")).items():
+        for name in gz.council_evidence(host + " " + host.replace("-", " ").replace(".", " ")):
             counts[name] += 3
     if not counts:
         return None
@@ -146,13 +192,23 @@ def infer_title(blocks: tuple[Block, ...], hint: str | None) -> str | None:
     return blocks[0].text[:200] if blocks else None
 
 
-def infer_metadata(gz: Gazetteer, text: str, blocks: tuple[Block, ...], found: dict[str, Any],
-                   known: dict[str, Any], url: str | None = None, path: str | None = None) -> Metadata:
+def infer_metadata(
+    gz: Gazetteer,
+    text: str,
+    blocks: tuple[Block, ...],
+    found: dict[str, Any],
+    known: dict[str, Any],
+    url: str | None = None,
+    path: str | None = None,
+) -> Metadata:
     """Combine known values, the format's own metadata (`found`) and inference from the text."""
     url = known.get("url") or url or found.get("url")
     title = known.get("title") or infer_title(blocks, found.get("title"))
-    council = gz.canonical(known.get("local_authority"), "council") or known.get("local_authority") \
+    council = (
+        gz.canonical(known.get("local_authority"), "council")
+        or known.get("local_authority")
         or infer_council(gz, text, title, url)
+    )
     publisher_hint = known.get("publisher") or (gz.canonical(found.get("sitename")) if found.get("sitename") else None)
     doc_type = known.get("doc_type") or infer_doc_type(text, title, publisher_hint, url)
     if doc_type not in DOC_TYPES:
@@ -162,9 +218,25 @@ def infer_metadata(gz: Gazetteer, text: str, blocks: tuple[Block, ...], found: d
     if service not in SERVICES:
         service = None
     published = known.get("published") or infer_published(
-        text, found.get("published"), url, path, tuple([title or ""] + [b.text for b in blocks[:8] if b.kind == "heading"]))
-    language = known.get("language") or (found.get("lang") if found.get("lang") in ("en", "cy") else None) \
+        text,
+        found.get("published"),
+        url,
+        path,
+        tuple([title or ""] + [b.text for b in blocks[:8] if b.kind == "heading"]),
+    )
+    language = (
+        known.get("language")
+        or (found.get("lang") if found.get("lang") in ("en", "cy") else None)
         or detect_language(text[:5000])
-    return Metadata(title=title, publisher=publisher, doc_type=doc_type, local_authority=council, service=service,
-                    published=str(published) if published else None, language=language,
-                    byline=known.get("byline") or found.get("byline"), url=url)
+    )
+    return Metadata(
+        title=title,
+        publisher=publisher,
+        doc_type=doc_type,
+        local_authority=council,
+        service=service,
+        published=str(published) if published else None,
+        language=language,
+        byline=known.get("byline") or found.get("byline"),
+        url=url,
+    )

@@ -17,8 +17,8 @@ import subprocess
 from collections import Counter
 from dataclasses import dataclass
 
-from ..errors import ExtractionError, NoText
-from .layout import RawBlock
+from pipeline.errors import ExtractionError, NoText
+from pipeline.extract.layout import RawBlock
 
 LIST_MARKER = re.compile(r"^(?:\(?\d{1,2}[.)]|\(?[a-z][.)]|\(?[ivx]{1,4}[.)]|[•·▪●◦■–-])\s+")
 PAGE_NUMBER = re.compile(r"^(?:page\s+)?\d{1,4}(?:\s*(?:of|/)\s*\d{1,4})?$|^-\s*\d{1,4}\s*-$", re.I)
@@ -57,8 +57,19 @@ def _group_lines(words: list[dict], page_no: int, height: float) -> list[Line]:
         top = min(w["top"] for w in ws)
         bottom = max(w["bottom"] for w in ws)
         band = "top" if bottom < height * BAND else "bottom" if top > height * (1 - BAND) else ""
-        out.append(Line(text, ws[0]["x0"], ws[-1]["x1"], top, bottom, statistics.median(sizes),
-                        bold >= 0.6 * sum(len(w["text"]) for w in ws), page_no, band))
+        out.append(
+            Line(
+                text,
+                ws[0]["x0"],
+                ws[-1]["x1"],
+                top,
+                bottom,
+                statistics.median(sizes),
+                bold >= 0.6 * sum(len(w["text"]) for w in ws),
+                page_no,
+                band,
+            )
+        )
     return out
 
 
@@ -117,16 +128,27 @@ def _blocks_from_lines(lines: list[Line], body_size: float) -> list[RawBlock]:
         text = line.text.strip()
         if not text:
             continue
-        heading = (line.size >= body_size * 1.15 or (line.bold and len(text) < 100 and not text.endswith((".", ",", ";"))))
+        heading = line.size >= body_size * 1.15 or (
+            line.bold and len(text) < 100 and not text.endswith((".", ",", ";"))
+        )
         heading = heading and len(text.split()) <= 16 and not LIST_MARKER.match(text)
         gap = (line.top - prev.bottom) if prev is not None and prev.page == line.page else None
         new_para = (
-            prev is None or gap is None or gap > 0.9 * line.size or gap < -2  # column jump goes upwards
+            prev is None
+            or gap is None
+            or gap > 0.9 * line.size
+            or gap < -2  # column jump goes upwards
             or abs(line.size - prev.size) > 0.8
         )
         last = blocks[-1] if blocks else None
         if heading:
-            if last and last.kind == "heading" and prev is not None and not new_para and abs(line.size - prev.size) < 0.5:
+            if (
+                last
+                and last.kind == "heading"
+                and prev is not None
+                and not new_para
+                and abs(line.size - prev.size) < 0.5
+            ):
                 last.text = last.text + " " + text
             else:
                 level = 1 if line.size >= body_size * 1.4 else 2
@@ -135,8 +157,7 @@ def _blocks_from_lines(lines: list[Line], body_size: float) -> list[RawBlock]:
             blocks.append(RawBlock("list_item", text, line.page))
         elif last and last.kind in ("paragraph", "list_item") and not new_para:
             last.text = _join(last.text, text)
-        elif (last and last.kind == "list_item" and gap is not None and gap <= 0.9 * line.size
-              and line.x0 > prev.x0 + 2):
+        elif last and last.kind == "list_item" and gap is not None and gap <= 0.9 * line.size and line.x0 > prev.x0 + 2:
             last.text = _join(last.text, text)  # hanging indent of a list item
         else:
             blocks.append(RawBlock("paragraph", text, line.page))
@@ -171,8 +192,12 @@ def _ocr_page(page, number: int, languages: str) -> list[RawBlock]:
     image = page.to_image(resolution=300).original
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
-    result = subprocess.run(["tesseract", "stdin", "stdout", "-l", languages, "--psm", "3"],
-                            input=buffer.getvalue(), capture_output=True, timeout=180)
+    result = subprocess.run(
+        ["tesseract", "stdin", "stdout", "-l", languages, "--psm", "3"],
+        input=buffer.getvalue(),
+        capture_output=True,
+        timeout=180,
+    )
     if result.returncode != 0:
         raise ExtractionError(f"OCR failed on page {number}: {result.stderr.decode('utf-8', 'replace')[:200]}")
     text = result.stdout.decode("utf-8", "replace")
@@ -197,6 +222,7 @@ def read_pdf(data: bytes, ocr: str = "auto", ocr_languages: str = "eng+cym") -> 
     info["pages_without_text"] so they are reported, never silently skipped. Pages with text are never OCRed.
     """
     import pdfplumber
+
     try:
         pdf = pdfplumber.open(io.BytesIO(data))
     except Exception as exc:
@@ -209,8 +235,10 @@ def read_pdf(data: bytes, ocr: str = "auto", ocr_languages: str = "eng+cym") -> 
     info: dict = {}
     with pdf:
         try:
-            info = {k: v.decode("utf-8", "ignore") if isinstance(v, bytes) else str(v)
-                    for k, v in (pdf.metadata or {}).items()}
+            info = {
+                k: v.decode("utf-8", "ignore") if isinstance(v, bytes) else str(v)
+                for k, v in (pdf.metadata or {}).items()
+            }
             n_pages = len(_page_refs(pdf))
         except Exception as exc:
             raise _open_error(exc) from exc
@@ -261,10 +289,14 @@ def read_pdf(data: bytes, ocr: str = "auto", ocr_languages: str = "eng+cym") -> 
             sizes[l.size] += len(l.text)
     if not sizes and not has_tables and not any(ocr_blocks.values()):
         if without_text and ocr == "auto":
-            raise NoText("no text layer on any page, and Tesseract is not installed to OCR them "
-                         "(install Debian's tesseract-ocr with tesseract-ocr-cym)")
-        raise NoText("no text: the PDF has no extractable text" + (" (OCR found none either)" if ocr_blocks else
-                                                                   " (OCR is switched off)" if ocr != "auto" else ""))
+            raise NoText(
+                "no text layer on any page, and Tesseract is not installed to OCR them "
+                "(install Debian's tesseract-ocr with tesseract-ocr-cym)"
+            )
+        raise NoText(
+            "no text: the PDF has no extractable text"
+            + (" (OCR found none either)" if ocr_blocks else " (OCR is switched off)" if ocr != "auto" else "")
+        )
     body = _weighted_median(sizes) if sizes else 10.0
     blocks: list[RawBlock] = []
     for number in range(1, len(pages_lines) + 1):
@@ -295,8 +327,14 @@ def _read_page(page, number: int) -> tuple[list[Line], list[tuple[float, RawBloc
     tables, boxes = _tables(page, number)
     words = page.extract_words(extra_attrs=["size", "fontname"], keep_blank_chars=False)
     if boxes:
-        words = [w for w in words if not any(b[0] - 1 <= w["x0"] and w["x1"] <= b[2] + 1
-                                             and b[1] - 1 <= w["top"] and w["bottom"] <= b[3] + 1 for b in boxes)]
+        words = [
+            w
+            for w in words
+            if not any(
+                b[0] - 1 <= w["x0"] and w["x1"] <= b[2] + 1 and b[1] - 1 <= w["top"] and w["bottom"] <= b[3] + 1
+                for b in boxes
+            )
+        ]
     lines: list[Line] = []
     for column in _columns(words, float(page.width)):
         lines.extend(_group_lines(column, number, float(page.height)))
@@ -341,8 +379,14 @@ def _merge_across_pages(blocks: list[RawBlock]) -> list[RawBlock]:
     out: list[RawBlock] = []
     for b in blocks:
         last = out[-1] if out else None
-        if (last and b.kind == "paragraph" and last.kind in ("paragraph", "list_item") and last.page != b.page
-                and not re.search(r"[.!?:]\W*$", last.text) and b.text[:1].islower()):
+        if (
+            last
+            and b.kind == "paragraph"
+            and last.kind in ("paragraph", "list_item")
+            and last.page != b.page
+            and not re.search(r"[.!?:]\W*$", last.text)
+            and b.text[:1].islower()
+        ):
             last.text = _join(last.text, b.text)
         else:
             out.append(b)

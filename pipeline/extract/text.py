@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from ..errors import ExtractionError
-from .layout import RawBlock
+from pipeline.errors import ExtractionError
+from pipeline.extract.layout import RawBlock
 
 BULLET_ONLY = re.compile(r"^\s*[•·▪●◦■*–-]\s*$")
 BULLET = re.compile(r"^\s*(?:[•·▪●◦■*–-]|\(?\d{1,2}[.)]|\(?[a-z][.)])\s+\S")
@@ -56,8 +56,13 @@ def mark_headings(blocks: list[RawBlock]) -> list[RawBlock]:
     out = []
     for i, b in enumerate(blocks):
         t = b.text
-        if (b.kind == "paragraph" and len(t.split()) <= 14 and not re.search(r"[.!?:;,\"”)][-–]?$", t)
-                and i + 1 < len(blocks) and len(blocks[i + 1].text.split()) > 10):
+        if (
+            b.kind == "paragraph"
+            and len(t.split()) <= 14
+            and not re.search(r"[.!?:;,\"”)][-–]?$", t)
+            and i + 1 < len(blocks)
+            and len(blocks[i + 1].text.split()) > 10
+        ):
             b = RawBlock("heading", t, None, 2)
         out.append(b)
     return out

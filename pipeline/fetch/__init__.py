@@ -10,16 +10,34 @@ The only part of Scrutiny that touches the network. Public entry points:
 
 from __future__ import annotations
 
-from .adapters import ADAPTERS, AdapterError, ciw_reports, moderngov, rss
-from .archive import Archive
-from .client import FetchError, PoliteClient, check_url
-from .fetcher import fetch
-from .records import DocumentLink, FetchResult, FetchStatus, PreviousFetch
-from .settings import FetchSettings
-from .watch import DocumentFetch, SourceHealth, SourceRun, WatchedSource, fetch_sources, load_watchlist
+from pipeline.fetch.adapters import ADAPTERS, AdapterError, ciw_reports, moderngov, rss
+from pipeline.fetch.archive import Archive
+from pipeline.fetch.client import FetchError, PoliteClient, check_url
+from pipeline.fetch.fetcher import fetch
+from pipeline.fetch.records import DocumentLink, FetchResult, FetchStatus, PreviousFetch
+from pipeline.fetch.settings import FetchSettings
+from pipeline.fetch.watch import DocumentFetch, SourceHealth, SourceRun, WatchedSource, fetch_sources, load_watchlist
 
 __all__ = [
-    "ADAPTERS", "AdapterError", "Archive", "DocumentFetch", "DocumentLink", "FetchError", "FetchResult",
-    "FetchSettings", "FetchStatus", "PoliteClient", "PreviousFetch", "SourceHealth", "SourceRun",
-    "WatchedSource", "check_url", "ciw_reports", "fetch", "fetch_sources", "load_watchlist", "moderngov", "rss",
+    "ADAPTERS",
+    "AdapterError",
+    "Archive",
+    "DocumentFetch",
+    "DocumentLink",
+    "FetchError",
+    "FetchResult",
+    "FetchSettings",
+    "FetchStatus",
+    "PoliteClient",
+    "PreviousFetch",
+    "SourceHealth",
+    "SourceRun",
+    "WatchedSource",
+    "check_url",
+    "ciw_reports",
+    "fetch",
+    "fetch_sources",
+    "load_watchlist",
+    "moderngov",
+    "rss",
 ]

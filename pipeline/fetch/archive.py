@@ -14,12 +14,13 @@ import json
 import os
 import tempfile
 import threading
+from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path, PurePosixPath
-from typing import Any, BinaryIO, Iterator
+from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
-from .records import FetchResult, PreviousFetch
+from pipeline.fetch.records import FetchResult, PreviousFetch
 
 EXTENSIONS = {
     "application/pdf": ".pdf",

@@ -16,18 +16,19 @@ import random
 import re
 import ssl
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import BinaryIO
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from ..errors import PipelineError
-from .robots import RobotsRules, parse_robots
-from .settings import FetchSettings
+from pipeline.errors import PipelineError
+from pipeline.fetch.robots import RobotsRules, parse_robots
+from pipeline.fetch.settings import FetchSettings
 
 ALLOWED_SCHEMES = ("http", "https")
 PRODUCT = "Scrutiny"  # the token robots.txt groups are matched against
@@ -115,8 +116,8 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 def _describe(exc: httpx.HTTPError, settings: FetchSettings) -> tuple[str, bool]:
@@ -149,9 +150,15 @@ class PoliteClient:
     polite thing to do. `sleep` and `clock` can be replaced (tests).
     """
 
-    def __init__(self, settings: FetchSettings, *, transport: httpx.BaseTransport | None = None,
-                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
-                 rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        settings: FetchSettings,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> None:
         self.settings = settings
         self._sleep = sleep
         self._clock = clock
@@ -159,11 +166,21 @@ class PoliteClient:
         self._robots: dict[str, RobotsRules] = {}
         self._last_request: dict[str, float] = {}
         self._crawl_delay: dict[str, float] = {}
-        timeout = httpx.Timeout(connect=settings.connect_timeout_s, read=settings.read_timeout_s,
-                                write=settings.read_timeout_s, pool=settings.connect_timeout_s)
+        timeout = httpx.Timeout(
+            connect=settings.connect_timeout_s,
+            read=settings.read_timeout_s,
+            write=settings.read_timeout_s,
+            pool=settings.connect_timeout_s,
+        )
         # Redirects are followed by hand so every hop is checked for scheme, robots.txt and rate.
-        self._http = httpx.Client(timeout=timeout, follow_redirects=False, transport=transport, verify=_tls_context(),
-                                  trust_env=settings.trust_env, headers={"User-Agent": settings.user_agent})
+        self._http = httpx.Client(
+            timeout=timeout,
+            follow_redirects=False,
+            transport=transport,
+            verify=_tls_context(),
+            trust_env=settings.trust_env,
+            headers={"User-Agent": settings.user_agent},
+        )
 
     def close(self) -> None:
         self._http.close()
@@ -176,9 +193,15 @@ class PoliteClient:
 
     # -- public ---------------------------------------------------------------------------------
 
-    def download(self, url: str, *, headers: dict[str, str] | None = None,
-                 sink: SinkFactory | None = None, max_bytes: int | None = None,
-                 truncate: bool = False) -> Download:
+    def download(
+        self,
+        url: str,
+        *,
+        headers: dict[str, str] | None = None,
+        sink: SinkFactory | None = None,
+        max_bytes: int | None = None,
+        truncate: bool = False,
+    ) -> Download:
         """GET an address (following redirects), streaming a 2xx body into `sink` or into memory.
 
         Raises FetchError when no complete response could be had; a non-2xx
@@ -191,16 +214,16 @@ class PoliteClient:
             refusal = self.refusal(current)
             if refusal is not None:
                 raise FetchError(refusal, attempts=attempts, url=url)
-            result = self._with_retries(current, headers or {}, sink, max_bytes or self.settings.max_bytes,
-                                        truncate, attempts)
+            result = self._with_retries(
+                current, headers or {}, sink, max_bytes or self.settings.max_bytes, truncate, attempts
+            )
             attempts = result.attempts
             location = result.headers.get("location")
             if result.status_code in REDIRECTS and location:
                 current = urljoin(current, location)
                 continue
             return result
-        raise FetchError(f"too many redirects (more than {self.settings.max_redirects})", attempts=attempts,
-                         url=url)
+        raise FetchError(f"too many redirects (more than {self.settings.max_redirects})", attempts=attempts, url=url)
 
     def refusal(self, url: str) -> str | None:
         """Why robots.txt keeps us from this address, or None when we may fetch it.
@@ -226,16 +249,18 @@ class PoliteClient:
             got = self.download(origin + "/robots.txt", max_bytes=self.settings.robots_max_bytes, truncate=True)
         except FetchError as exc:
             # RFC 9309: an unreachable robots.txt means the site may be closed to us; stay out this run.
-            return RobotsRules.deny_everything(f"cannot read {origin}/robots.txt: {exc}; not fetching from this host "
-                                               "this run")
+            return RobotsRules.deny_everything(
+                f"cannot read {origin}/robots.txt: {exc}; not fetching from this host this run"
+            )
         if 200 <= got.status_code < 300:
             text = (got.content or b"").decode("utf-8", errors="replace")
             rules = parse_robots(text, PRODUCT)
         elif 400 <= got.status_code < 500:
             return RobotsRules.allow_everything(f"robots.txt answered {got.status_code}: allow all")
         else:
-            return RobotsRules.deny_everything(f"{origin}/robots.txt answered {got.status_code}: not fetching from "
-                                               "this host this run")
+            return RobotsRules.deny_everything(
+                f"{origin}/robots.txt answered {got.status_code}: not fetching from this host this run"
+            )
         if rules.crawl_delay:
             host = urlsplit(origin).hostname or origin
             self._crawl_delay[host] = min(rules.crawl_delay, self.settings.max_crawl_delay_s)
@@ -258,8 +283,15 @@ class PoliteClient:
         ceiling = min(self.settings.backoff_max_s, self.settings.backoff_base_s * 2 ** (attempt - 1))
         return ceiling / 2 + self._rng.uniform(0, ceiling / 2)
 
-    def _with_retries(self, url: str, headers: dict[str, str], sink: SinkFactory | None, max_bytes: int,
-                      truncate: bool, attempts_before: int) -> Download:
+    def _with_retries(
+        self,
+        url: str,
+        headers: dict[str, str],
+        sink: SinkFactory | None,
+        max_bytes: int,
+        truncate: bool,
+        attempts_before: int,
+    ) -> Download:
         attempt = 0
         while True:
             attempt += 1
@@ -268,8 +300,9 @@ class PoliteClient:
                 result = self._once(url, headers, sink, max_bytes, truncate)
             except _Retryable as failure:
                 if attempt > self.settings.max_retries:
-                    raise FetchError(f"{failure} (gave up after {attempt} attempts)",
-                                     attempts=attempts_before + attempt, url=url) from None
+                    raise FetchError(
+                        f"{failure} (gave up after {attempt} attempts)", attempts=attempts_before + attempt, url=url
+                    ) from None
                 delay = self._backoff(attempt)
             except FetchError as exc:
                 exc.attempts = attempts_before + attempt
@@ -285,14 +318,14 @@ class PoliteClient:
 
     # -- one request ----------------------------------------------------------------------------
 
-    def _once(self, url: str, headers: dict[str, str], sink: SinkFactory | None, max_bytes: int,
-              truncate: bool) -> Download:
+    def _once(
+        self, url: str, headers: dict[str, str], sink: SinkFactory | None, max_bytes: int, truncate: bool
+    ) -> Download:
         try:
             with self._http.stream("GET", url, headers=headers) as response:
                 if not 200 <= response.status_code < 300:
                     # Error and redirect bodies are not wanted; closing the stream discards them.
-                    return Download(str(response.url), response.status_code, response.reason_phrase,
-                                    response.headers)
+                    return Download(str(response.url), response.status_code, response.reason_phrase, response.headers)
                 return self._read_body(response, sink, max_bytes, truncate)
         except httpx.HTTPError as exc:
             reason, transient = _describe(exc, self.settings)
@@ -300,8 +333,9 @@ class PoliteClient:
                 raise _Retryable(reason) from exc
             raise FetchError(reason, url=url) from exc
 
-    def _read_body(self, response: httpx.Response, sink: SinkFactory | None, max_bytes: int,
-                   truncate: bool) -> Download:
+    def _read_body(
+        self, response: httpx.Response, sink: SinkFactory | None, max_bytes: int, truncate: bool
+    ) -> Download:
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > max_bytes and not truncate:
             raise FetchError(f"too large: the server announced {int(declared)} bytes, the cap is {max_bytes}")
@@ -330,5 +364,14 @@ class PoliteClient:
             if temp is not None:
                 temp.unlink(missing_ok=True)
             raise
-        return Download(str(response.url), response.status_code, response.reason_phrase, response.headers,
-                        digest.hexdigest(), size, head, temp, content)
+        return Download(
+            str(response.url),
+            response.status_code,
+            response.reason_phrase,
+            response.headers,
+            digest.hexdigest(),
+            size,
+            head,
+            temp,
+            content,
+        )

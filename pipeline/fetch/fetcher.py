@@ -2,22 +2,30 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
-from .archive import Archive, extension_for
-from .client import Download, FetchError, PoliteClient
-from .records import FetchResult, PreviousFetch
-from .settings import FetchSettings
+from pipeline.fetch.archive import Archive, extension_for
+from pipeline.fetch.client import Download, FetchError, PoliteClient
+from pipeline.fetch.records import FetchResult, PreviousFetch
+from pipeline.fetch.settings import FetchSettings
 
 
 def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def fetch(url: str, settings: Any, *, archive_dir: Path | None = None, previous: PreviousFetch | None = None,
-          client: PoliteClient | None = None, log_extra: Mapping[str, Any] | None = None) -> FetchResult:
+def fetch(
+    url: str,
+    settings: Any,
+    *,
+    archive_dir: Path | None = None,
+    previous: PreviousFetch | None = None,
+    client: PoliteClient | None = None,
+    log_extra: Mapping[str, Any] | None = None,
+) -> FetchResult:
     """Fetch one address into the archive and log it; never raises for a bad address or a bad server.
 
     `settings` is a pipeline `Settings` or a `FetchSettings`; `archive_dir`
@@ -58,19 +66,26 @@ def _fetch(http: PoliteClient, archive: Archive, url: str, previous: PreviousFet
         got = http.download(url, headers=_conditional_headers(previous), sink=archive.temp_file)
     except FetchError as exc:
         return FetchResult(url, url, "failed", fetched_at, error=str(exc), attempts=exc.attempts)
-    common: dict[str, Any] = {"url": url, "final_url": got.url, "fetched_at": fetched_at,
-                              "content_type": got.content_type, "http_status": got.status_code,
-                              "attempts": got.attempts}
+    common: dict[str, Any] = {
+        "url": url,
+        "final_url": got.url,
+        "fetched_at": fetched_at,
+        "content_type": got.content_type,
+        "http_status": got.status_code,
+        "attempts": got.attempts,
+    }
     if got.status_code == 304:
         if previous is None or not previous.sha256:
-            return FetchResult(status="failed", error="304 Not Modified without a version to fall back on",
-                               **common)
-        return FetchResult(status="not_modified", sha256=previous.sha256,
-                           path=previous.path if previous.path and previous.path.exists()
-                           else archive.find(previous.sha256),
-                           etag=got.headers.get("etag") or previous.etag,
-                           last_modified=got.headers.get("last-modified") or previous.last_modified,
-                           size=None, **common)
+            return FetchResult(status="failed", error="304 Not Modified without a version to fall back on", **common)
+        return FetchResult(
+            status="not_modified",
+            sha256=previous.sha256,
+            path=previous.path if previous.path and previous.path.exists() else archive.find(previous.sha256),
+            etag=got.headers.get("etag") or previous.etag,
+            last_modified=got.headers.get("last-modified") or previous.last_modified,
+            size=None,
+            **common,
+        )
     if not 200 <= got.status_code < 300:
         return FetchResult(status="failed", error=_http_reason(got), **common)
     assert got.temp is not None and got.sha256 is not None  # a 2xx body was streamed to the archive
@@ -79,8 +94,15 @@ def _fetch(http: PoliteClient, archive: Archive, url: str, previous: PreviousFet
         status = "unchanged" if previous.sha256 == got.sha256 else "new"
     else:
         status = "unchanged" if existed else "new"
-    return FetchResult(status=status, sha256=got.sha256, path=path, etag=got.headers.get("etag"),
-                       last_modified=got.headers.get("last-modified"), size=got.size, **common)
+    return FetchResult(
+        status=status,
+        sha256=got.sha256,
+        path=path,
+        etag=got.headers.get("etag"),
+        last_modified=got.headers.get("last-modified"),
+        size=got.size,
+        **common,
+    )
 
 
 def _http_reason(got: Download) -> str:

@@ -105,5 +105,8 @@ def parse_robots(text: str, product: str) -> RobotsRules:
     mine = [g for g in groups if token in g.agents]
     chosen = mine or [g for g in groups if "*" in g.agents]
     delays = [g.crawl_delay for g in chosen if g.crawl_delay is not None]
-    return RobotsRules(tuple(r for g in chosen for r in g.rules), max(delays) if delays else None,
-                       note=f"robots.txt: {len(chosen)} group(s) apply")
+    return RobotsRules(
+        tuple(r for g in chosen for r in g.rules),
+        max(delays) if delays else None,
+        note=f"robots.txt: {len(chosen)} group(s) apply",
+    )

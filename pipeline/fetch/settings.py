@@ -6,7 +6,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
+from pipeline import __version__
 
 PROJECT_URL = "https://example.org/scrutiny"
 

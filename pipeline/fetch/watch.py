@@ -6,19 +6,20 @@ health); writing them to the database is the store's job.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
-from ..errors import PipelineError, SourceError
-from ..records import Source
-from .adapters import ADAPTERS, unique_links
-from .archive import Archive
-from .client import FetchError, PoliteClient, check_url
-from .fetcher import fetch
-from .records import DocumentLink, FetchResult, PreviousFetch
-from .settings import FetchSettings
+from pipeline.errors import PipelineError, SourceError
+from pipeline.fetch.adapters import ADAPTERS, unique_links
+from pipeline.fetch.archive import Archive
+from pipeline.fetch.client import FetchError, PoliteClient, check_url
+from pipeline.fetch.fetcher import fetch
+from pipeline.fetch.records import DocumentLink, FetchResult, PreviousFetch
+from pipeline.fetch.settings import FetchSettings
+from pipeline.records import Source
 
 META_KEYS = ("title", "publisher", "doc_type", "local_authority", "service", "published", "language")
 
@@ -65,8 +66,15 @@ class WatchedSource:
         follow = row.get("follow_listings")
         keywords = row.get("keywords") or ()
         keywords = (keywords,) if isinstance(keywords, str) else keywords
-        return cls(name, kind, url, interval, {k: v for k, v in metadata.items() if v not in (None, "")},
-                   tuple(str(k).lower() for k in keywords), int(follow) if follow is not None else None)
+        return cls(
+            name,
+            kind,
+            url,
+            interval,
+            {k: v for k, v in metadata.items() if v not in (None, "")},
+            tuple(str(k).lower() for k in keywords),
+            int(follow) if follow is not None else None,
+        )
 
 
 def load_watchlist(path: Path) -> list[WatchedSource]:
@@ -144,10 +152,16 @@ class SourceRun:
         return [s for d in self.documents if d.result.status == "new" and (s := d.source()) is not None]
 
 
-def fetch_sources(rows: Iterable[WatchedSource | Mapping[str, Any]], settings: Any, *,
-                  archive_dir: Path | None = None, previous: Mapping[str, PreviousFetch] | None = None,
-                  health: Mapping[str, SourceHealth] | None = None, client: PoliteClient | None = None,
-                  now: datetime | None = None) -> list[SourceRun]:
+def fetch_sources(
+    rows: Iterable[WatchedSource | Mapping[str, Any]],
+    settings: Any,
+    *,
+    archive_dir: Path | None = None,
+    previous: Mapping[str, PreviousFetch] | None = None,
+    health: Mapping[str, SourceHealth] | None = None,
+    client: PoliteClient | None = None,
+    now: datetime | None = None,
+) -> list[SourceRun]:
     """Fetch every watched source: listing, adapter, then each document link not yet archived.
 
     `previous` (validators per address) defaults to what the archive log
@@ -159,12 +173,19 @@ def fetch_sources(rows: Iterable[WatchedSource | Mapping[str, Any]], settings: A
     fetch_settings = FetchSettings.from_settings(settings)
     archive_root = Path(archive_dir) if archive_dir is not None else fetch_settings.archive_dir
     known = dict(previous) if previous is not None else Archive(archive_root).last_fetches()
-    when = now or datetime.now(timezone.utc)
+    when = now or datetime.now(UTC)
     own_client = client is None
     http = client if client is not None else PoliteClient(fetch_settings)
     try:
-        return [_watch_one(source, _Fetcher(source, http, fetch_settings, archive_root, known),
-                           (health or {}).get(source.name), when) for source in sources]
+        return [
+            _watch_one(
+                source,
+                _Fetcher(source, http, fetch_settings, archive_root, known),
+                (health or {}).get(source.name),
+                when,
+            )
+            for source in sources
+        ]
     finally:
         if own_client:
             http.close()
@@ -181,9 +202,14 @@ class _Fetcher:
     known: dict[str, PreviousFetch]
 
     def __call__(self, url: str, *, conditional: bool = True, **log: Any) -> FetchResult:
-        result = fetch(url, self.settings, archive_dir=self.archive_root,
-                       previous=self.known.get(url) if conditional else None, client=self.http,
-                       log_extra={"source": self.source.name, "role": "listing", **log})
+        result = fetch(
+            url,
+            self.settings,
+            archive_dir=self.archive_root,
+            previous=self.known.get(url) if conditional else None,
+            client=self.http,
+            log_extra={"source": self.source.name, "role": "listing", **log},
+        )
         validators = result.as_previous()
         if validators is not None:
             self.known[url] = validators
@@ -199,8 +225,9 @@ class _Fetcher:
         return result, Path(result.path).read_bytes()
 
 
-def _collect_links(source: WatchedSource,
-                   fetcher: _Fetcher) -> tuple[list[FetchResult], list[DocumentLink], str | None]:
+def _collect_links(
+    source: WatchedSource, fetcher: _Fetcher
+) -> tuple[list[FetchResult], list[DocumentLink], str | None]:
     """Read the watched page and its follow-on pages: (listings, document links, error)."""
     adapter = ADAPTERS[source.kind]
     listing, data = fetcher.listing(source.url)
@@ -250,12 +277,18 @@ def _watch_one(source: WatchedSource, fetcher: _Fetcher, before: SourceHealth | 
     last_new = stamp if new else (before.last_new_at if before else None)
     since_new = _parse(last_new)
     health = SourceHealth(
-        name=source.name, kind=source.kind, url=source.url, checked_at=stamp, ok=ok,
+        name=source.name,
+        kind=source.kind,
+        url=source.url,
+        checked_at=stamp,
+        ok=ok,
         last_success_at=stamp if ok else (before.last_success_at if before else None),
         last_new_at=last_new,
         consecutive_failures=0 if ok else (before.consecutive_failures if before else 0) + 1,
-        links_found=len(wanted), new_documents=new,
-        failed_documents=sum(not d.result.ok for d in documents), deferred_documents=len(todo[cap:]),
+        links_found=len(wanted),
+        new_documents=new,
+        failed_documents=sum(not d.result.ok for d in documents),
+        deferred_documents=len(todo[cap:]),
         stale=not new and since_new is not None and now - since_new > timedelta(days=source.expected_interval_days),
         error=error,
     )
@@ -276,5 +309,4 @@ def _parse(stamp: str | None) -> datetime | None:
         parsed = datetime.fromisoformat(stamp)
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
-
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

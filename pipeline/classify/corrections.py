@@ -1,0 +1,125 @@
+"""Human corrections of the classifier: read from CSV, checked, and laid over predictions.
+
+A corrections file is a CSV with a header row and at least the columns
+`statement_id` and `labels`:
+
+    statement_id,labels,note
+    3f2a9c1d0b7e4a55:1200-1318,A;D,multi-agency safeguarding
+    3f2a9c1d0b7e4a55:1319-1402,,navigation text: none
+
+`labels` holds codes of the scheme separated by `;`, `,`, `|` or spaces; an
+empty cell or `none` means no label. Other columns (`note`, `text`, ...) are
+kept. Storing corrections is the store's job (the `corrections` table); this
+module is pure: it reads, checks and applies.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import PipelineError
+from pipeline.lexicon.taxonomy import Taxonomy, load_taxonomy
+from pipeline.records import Prediction
+
+STATEMENT_ID = re.compile(r"^[0-9a-f]{16}:(\d+)-(\d+)$")
+SEPARATORS = re.compile(r"[;,|\s]+")
+CORRECTION_MODEL = "correction"  # the `model` of a prediction a person has set
+
+
+class CorrectionsError(PipelineError):
+    """A corrections file that cannot be imported; the message lists every bad row."""
+
+    stage = "classify"
+
+
+def parse_labels(cell: str | None) -> list[str]:
+    """'A; D' -> ['A', 'D']; '' or 'none' -> []."""
+    parts = [p for p in SEPARATORS.split((cell or "").strip()) if p]
+    return [] if [p.lower() for p in parts] == ["none"] else parts
+
+
+def read_corrections_csv(path: Path, taxonomy: Taxonomy | None = None) -> list[dict[str, Any]]:
+    """Read and check a corrections CSV: one {"statement_id", "labels", "scheme", ...} per row.
+
+    Statement ids must look like the pipeline's (`<16 hex>:<start>-<end>`),
+    labels must be codes of the scheme (default: areas), and a statement may be
+    corrected only once per file. Nothing is returned unless every row is good:
+    the error names each bad row by its line number.
+    """
+    taxonomy = taxonomy or load_taxonomy()
+    path = Path(path)
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle)
+            fields = [f.strip() for f in reader.fieldnames or []]
+            missing = [c for c in ("statement_id", "labels") if c not in fields]
+            if missing:
+                raise CorrectionsError(
+                    f"{path}: missing column(s) {', '.join(missing)}; the header must include statement_id and labels"
+                )
+            rows = [(reader.line_num, {(k or "").strip(): v for k, v in row.items()}) for row in reader]
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise CorrectionsError(f"{path}: cannot be read as CSV: {exc}") from None
+
+    out: list[dict[str, Any]] = []
+    problems: list[str] = []
+    seen: dict[str, int] = {}
+    for line, row in rows:
+        if not any((v or "").strip() for v in row.values() if isinstance(v, str)):
+            continue  # a blank row
+        errors = []
+        sid = (row.get("statement_id") or "").strip()
+        m = STATEMENT_ID.match(sid)
+        if not m:
+            errors.append(f"statement id {sid!r} is not of the form <16 hex digits>:<start>-<end>")
+        elif int(m.group(1)) >= int(m.group(2)):
+            errors.append(f"statement id {sid!r} ends before it starts")
+        elif sid in seen:
+            errors.append(f"statement {sid} is already corrected on line {seen[sid]}")
+        labels = parse_labels(row.get("labels"))
+        unknown = taxonomy.unknown_codes(labels)
+        if unknown:
+            errors.append(
+                f"unknown label(s) {', '.join(unknown)} (scheme '{taxonomy.scheme}' has "
+                f"{', '.join(taxonomy.codes)}; leave empty or write 'none' for no label)"
+            )
+        if len(set(labels)) != len(labels):
+            errors.append(f"a label is repeated: {row.get('labels')!r}")
+        scheme = (row.get("scheme") or "").strip()
+        if scheme and scheme != taxonomy.scheme:
+            errors.append(f"scheme {scheme!r} does not match '{taxonomy.scheme}'")
+        if errors:
+            problems.append(f"line {line}: " + "; ".join(errors))
+            continue
+        seen[sid] = line
+        extra = {k: v for k, v in row.items() if k and k not in ("statement_id", "labels", "scheme") and v}
+        out.append(
+            {
+                **extra,
+                "statement_id": sid,
+                "labels": sorted(labels, key=taxonomy.codes.index),
+                "scheme": taxonomy.scheme,
+            }
+        )
+    if problems:
+        raise CorrectionsError(f"{path}: {len(problems)} bad row(s), nothing imported:\n  " + "\n  ".join(problems))
+    return out
+
+
+def apply_corrections(predictions: Iterable[Prediction], corrections: Mapping[str, Sequence[str]]) -> list[Prediction]:
+    """Predictions with human corrections laid over them: a corrected statement gets the person's labels.
+
+    `corrections` maps statement id to labels. The model's scores are kept for
+    reference; `abstain` becomes False and `model` becomes "correction".
+    """
+    out = []
+    for p in predictions:
+        if p.statement_id in corrections:
+            p = replace(p, labels=tuple(corrections[p.statement_id]), abstain=False, model=CORRECTION_MODEL)
+        out.append(p)
+    return out

@@ -1,0 +1,317 @@
+"""The model: the scikit-learn Pipeline built from models/classifier.toml, saving and loading with skops (hash-
+checked), and classifying texts in batches.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import platform
+import tomllib
+import zipfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
+from sklearn.linear_model import LogisticRegression
+from sklearn.multiclass import OneVsRestClassifier
+from sklearn.pipeline import FeatureUnion, Pipeline
+from sklearn.svm import LinearSVC
+
+from pipeline import __version__
+from pipeline.config import Settings
+from pipeline.errors import PipelineError
+from pipeline.records import Prediction, Statement
+
+CONFIG_FILE = "classifier.toml"
+
+
+# Texts per call to the pipeline: large enough that per-call overhead vanishes,
+# small enough that the character n-gram matrix of one batch stays modest.
+BATCH_SIZE = 4096
+
+
+# The only types a model file may contain. skops refuses anything else, so a
+# tampered or foreign file cannot run code when it is loaded.
+TRUSTED_TYPES = [
+    "builtins.dict",
+    "builtins.float",
+    "builtins.int",
+    "builtins.list",
+    "builtins.str",
+    "builtins.tuple",
+    "numpy.dtype",
+    "numpy.float64",
+    "numpy.int64",
+    "numpy.ndarray",
+    "sklearn.calibration.CalibratedClassifierCV",
+    "sklearn.calibration._CalibratedClassifier",
+    "sklearn.calibration._SigmoidCalibration",
+    "sklearn.isotonic.IsotonicRegression",
+    "sklearn.feature_extraction.text.HashingVectorizer",
+    "sklearn.feature_extraction.text.TfidfTransformer",
+    "sklearn.linear_model._logistic.LogisticRegression",
+    "sklearn.svm._classes.LinearSVC",
+    "sklearn.multiclass.OneVsRestClassifier",
+    "sklearn.pipeline.FeatureUnion",
+    "sklearn.pipeline.Pipeline",
+    "sklearn.preprocessing._label.LabelBinarizer",
+]
+
+
+class ClassifyError(PipelineError):
+    """Labelled data, configuration or a model file that cannot be used, with the reason."""
+
+    stage = "classify"
+
+
+@dataclass(frozen=True)
+class Model:
+    """A fitted pipeline and the decisions made on top of its scores.
+
+    `thresholds[i]` is the decision threshold of `codes[i]`; a statement
+    abstains when any score lies within `abstain_band` of its threshold.
+    `metadata` is what the JSON sidecar holds: provenance, versions, metrics.
+    """
+
+    pipeline: Pipeline
+    scheme: str
+    codes: tuple[str, ...]
+    thresholds: tuple[float, ...]
+    abstain_band: float
+    name: str  # "name-version", as written in every prediction
+    metadata: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def vectorizer(self) -> Pipeline:
+        """The feature step alone (texts to the sparse matrix the classifiers read)."""
+        return self.pipeline[:-1]
+
+
+def load_config(path: Path) -> dict[str, Any]:
+    """Read models/classifier.toml (cached per path; a fresh copy each call)."""
+    return copy.deepcopy(_read_config(Path(path)))
+
+
+@lru_cache(maxsize=8)
+def _read_config(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ClassifyError(f"no classifier configuration at {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ClassifyError(f"{path}: not valid TOML: {exc}") from None
+
+
+def build_pipeline(config: Mapping[str, Any], codes: Sequence[str]) -> Pipeline:
+    """The one factory: a scikit-learn Pipeline (features -> calibrated one-vs-rest linear models).
+
+    `codes` are the labels the output columns stand for, in order: the
+    pipeline is fitted on an indicator matrix with one column per code.
+    """
+    if not codes:
+        raise ClassifyError("a classifier needs at least one label code")
+    seed = int(config.get("model", {}).get("seed", 0))
+    views = []
+    for name, options in config.get("features", {}).items():
+        if options.get("enabled", True):
+            views.append((name, _vectorizer(name, options)))
+    if not views:
+        raise ClassifyError("the classifier configuration enables no [features.*] view")
+    clf = dict(config.get("classifier", {}))
+    kind = clf.pop("kind", "linear_svc")
+    if kind == "linear_svc":
+        base = LinearSVC(random_state=seed, **clf)
+    elif kind == "logistic_regression":
+        base = LogisticRegression(random_state=seed, **clf)
+    else:
+        raise ClassifyError(f"unknown classifier kind {kind!r}: use linear_svc or logistic_regression")
+    cal = config.get("calibration", {})
+    calibrated = CalibratedClassifierCV(
+        base, method=cal.get("method", "sigmoid"), cv=int(cal.get("cv", 5)), ensemble=False
+    )  # one model per label at prediction time: cheap
+    return Pipeline([("features", FeatureUnion(views)), ("classifier", OneVsRestClassifier(calibrated))])
+
+
+TFIDF_OPTIONS = ("norm", "use_idf", "smooth_idf", "sublinear_tf")
+
+
+def _vectorizer(name: str, options: Mapping[str, Any]) -> Pipeline:
+    """Hashed n-gram counts, then TF-IDF weighting.
+
+    Hashing instead of a vocabulary keeps the saved model small and quick to
+    load (a vocabulary of n-grams is tens of megabytes of skops JSON), at the
+    cost of rare collisions between n-grams.
+    """
+    options = {k: v for k, v in options.items() if k != "enabled"}
+    if "ngram_range" in options:
+        options["ngram_range"] = tuple(options["ngram_range"])
+    weighting = {k: options.pop(k) for k in TFIDF_OPTIONS if k in options}
+    try:
+        counts = HashingVectorizer(alternate_sign=False, norm=None, **options)
+        return Pipeline([("hash", counts), ("tfidf", TfidfTransformer(**weighting))])
+    except TypeError as exc:
+        raise ClassifyError(f"[features.{name}]: {exc}") from None
+
+
+def library_versions() -> dict[str, str]:
+    import scipy
+    import sklearn
+    import skops
+
+    return {
+        "scrutiny": __version__,
+        "python": platform.python_version(),
+        "scikit-learn": sklearn.__version__,
+        "skops": skops.__version__,
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+    }
+
+
+def sidecar_path(path: Path) -> Path:
+    """Where a model's JSON sidecar lives: `<path>.json`."""
+    return Path(f"{path}.json")
+
+
+def default_model_path(settings: Settings, scheme: str = "areas") -> Path:
+    return settings.models_dir / f"{scheme}.skops"
+
+
+def save_model(model: Model, path: Path) -> None:
+    """Write the model with skops and its metadata to `<path>.json`."""
+    import skops.io as sio
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "pipeline": model.pipeline,
+        "scheme": model.scheme,
+        "codes": list(model.codes),
+        "thresholds": list(model.thresholds),
+        "abstain_band": model.abstain_band,
+        "name": model.name,
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    sio.dump(payload, tmp, compression=zipfile.ZIP_DEFLATED)
+    tmp.replace(path)  # a reader never sees half a model
+    sidecar_path(path).write_text(
+        json.dumps(model.metadata, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8"
+    )
+
+
+def load_model(path: Path) -> Model:
+    """Load a model saved by `save_model` (cached per file and modification time).
+
+    Only the types in TRUSTED_TYPES may appear in the file; anything else is
+    refused before it is loaded.
+    """
+    path = Path(path)
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        raise ClassifyError(f"no model at {path}: run `scrutiny train` first") from None
+    return _load(path.resolve(), stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=4)
+def _load(path: Path, mtime_ns: int, size: int) -> Model:
+    import skops.io as sio
+
+    try:
+        # skops itself trusts every scikit-learn estimator; a Scrutiny model is held to a shorter list
+        untrusted = sorted((_types_in(path) | set(sio.get_untrusted_types(file=path))) - set(TRUSTED_TYPES))
+        if untrusted:
+            raise ClassifyError(
+                f"{path}: refusing to load types that a Scrutiny model never contains: {', '.join(untrusted)}"
+            )
+        payload = sio.load(path, trusted=TRUSTED_TYPES)
+    except ClassifyError:
+        raise
+    except Exception as exc:  # skops raises many kinds on a damaged or foreign file
+        raise ClassifyError(f"{path}: not a readable skops model ({type(exc).__name__}: {exc})") from None
+    metadata: dict[str, Any] = {}
+    side = sidecar_path(path)
+    if side.is_file():
+        metadata = json.loads(side.read_text(encoding="utf-8"))
+        if metadata.get("model") != payload["name"]:
+            raise ClassifyError(
+                f"{side} describes model {metadata.get('model')!r}, but {path} holds "
+                f"{payload['name']!r}: retrain or restore the matching pair"
+            )
+    return Model(
+        pipeline=payload["pipeline"],
+        scheme=payload["scheme"],
+        codes=tuple(payload["codes"]),
+        thresholds=tuple(float(t) for t in payload["thresholds"]),
+        abstain_band=float(payload["abstain_band"]),
+        name=payload["name"],
+        metadata=metadata,
+    )
+
+
+def _types_in(path: Path) -> set[str]:
+    """Every class named in a skops file's schema (the file is a zip with a schema.json)."""
+    with zipfile.ZipFile(path) as archive:
+        schema = json.loads(archive.read("schema.json"))
+    found: set[str] = set()
+    stack: list[Any] = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if "__module__" in node and "__class__" in node:
+                found.add(f"{node['__module__']}.{node['__class__']}")
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return found
+
+
+def classify(model: Model, texts: list[str]) -> list[dict[str, Any]]:
+    """Label texts in batches: one {"labels", "scores", "abstain", "model"} per text, in order."""
+    thresholds = np.asarray(model.thresholds)
+    out: list[dict[str, Any]] = []
+    for start in range(0, len(texts), BATCH_SIZE):
+        scores = model.pipeline.predict_proba(texts[start : start + BATCH_SIZE])
+        chosen = scores >= thresholds
+        margins = np.abs(scores - thresholds).min(axis=1)
+        unsure = margins < model.abstain_band
+        rounded = np.round(scores, 4).tolist()
+        for row, picks, doubt, margin in zip(rounded, chosen.tolist(), unsure.tolist(), margins.tolist()):
+            out.append(
+                {
+                    "labels": [c for c, on in zip(model.codes, picks) if on],
+                    "scores": dict(zip(model.codes, row)),
+                    "abstain": doubt,
+                    "model": model.name,
+                    "margin": round(margin, 4),
+                }
+            )
+    return out
+
+
+def classify_statements(
+    statements: Sequence[Statement], settings: Settings, scheme: str = "areas", model_path: Path | None = None
+) -> list[Prediction]:
+    """The stage's entry point for the flow: Predictions for Statements, with the scheme's saved model."""
+    model = load_model(model_path or default_model_path(settings, scheme))
+    if model.scheme != scheme:
+        raise ClassifyError(f"the model {model.name} labels scheme '{model.scheme}', not '{scheme}'")
+    results = classify(model, [s.text for s in statements])
+    return [
+        Prediction(
+            statement_id=s.id,
+            labels=tuple(r["labels"]),
+            scores=r["scores"],
+            abstain=r["abstain"],
+            model=r["model"],
+            scheme=scheme,
+            margin=r["margin"],
+        )
+        for s, r in zip(statements, results)
+    ]

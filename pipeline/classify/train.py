@@ -1,0 +1,140 @@
+"""Training: fit on labelled statements, thresholds per label from out-of-fold scores, metrics recorded."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.model_selection import KFold
+
+from pipeline.classify.data import checked_corrections, corpus_hash, fold_in, indicators, read_labelled
+from pipeline.classify.evaluate import f1, metrics
+from pipeline.classify.model import CONFIG_FILE, ClassifyError, Model, build_pipeline, library_versions, load_config
+from pipeline.config import Settings
+from pipeline.lexicon.taxonomy import load_taxonomy
+
+
+def train(
+    label_paths: list[Path],
+    settings: Settings,
+    scheme: str = "areas",
+    corrections: list[dict] | None = None,
+    config: Mapping[str, Any] | None = None,
+) -> Model:
+    """Fit a model on labelled statements (plus human corrections), choosing thresholds by cross-validation.
+
+    `corrections` are {"text", "labels"} objects (usually from the corrections
+    table); a correction replaces the labels of the same text in the files, or
+    adds the text. `config` defaults to models/classifier.toml in
+    `settings.models_dir`.
+    """
+    started = time.perf_counter()
+    taxonomy = load_taxonomy(scheme, settings.models_dir)
+    config = dict(config) if config is not None else load_config(settings.models_dir / CONFIG_FILE)
+    label_paths = [Path(p) for p in label_paths]
+    if not label_paths:
+        where = f" in {taxonomy.data}/" if taxonomy.data else ""
+        raise ClassifyError(
+            f"no labelled statements for scheme '{scheme}': add JSON Lines files{where} "
+            f"with labels from {', '.join(taxonomy.codes)} (see models/README.md)"
+        )
+    records = read_labelled(label_paths, taxonomy)
+    corrections = checked_corrections(corrections or [], taxonomy)
+    records, replaced = fold_in(records, corrections)
+    texts = [r["text"] for r in records]
+    y = indicators(records, taxonomy.codes)
+    _check_trainable(y, taxonomy.codes, config)
+
+    folds = int(config.get("thresholds", {}).get("cv_folds", 5))
+    seed = int(config.get("model", {}).get("seed", 0))
+    oof = _out_of_fold_scores(texts, y, config, taxonomy.codes, folds, seed)
+    thresholds = np.array([_best_threshold(y[:, k], oof[:, k], config) for k in range(y.shape[1])])
+    band = float(config.get("abstain", {}).get("band", 0.0))
+    cv_metrics = _cross_validated_metrics(y, oof, config, folds, seed, taxonomy.codes, band)
+
+    pipeline = build_pipeline(config, taxonomy.codes).fit(texts, y)
+    digest = corpus_hash(label_paths, corrections)
+    model_cfg = config.get("model", {})
+    # the version names the method, then what it was fitted on and how: data, configuration, taxonomy
+    build = hashlib.sha256(json.dumps([digest, config, taxonomy.id], sort_keys=True).encode()).hexdigest()
+    name = f"{scheme}-{model_cfg.get('name', 'model')}-{model_cfg.get('version', '0')}.{build[:8]}"
+    metadata = {
+        "model": name,
+        "scheme": scheme,
+        "taxonomy_version": taxonomy.version,
+        "codes": list(taxonomy.codes),
+        "thresholds": {c: round(float(t), 4) for c, t in zip(taxonomy.codes, thresholds)},
+        "abstain_band": band,
+        "corpus_hash": digest,
+        "training": {
+            "files": [p.name for p in label_paths],
+            "statements": len(records),
+            "per_label": {c: int(y[:, k].sum()) for k, c in enumerate(taxonomy.codes)},
+            "none": int((y.sum(axis=1) == 0).sum()),
+            "corrections": len(corrections),
+            "corrections_replacing_file_labels": replaced,
+            "seconds": round(time.perf_counter() - started, 1),
+        },
+        "metrics": {"cross_validation": cv_metrics},
+        "config": config,
+        "versions": library_versions(),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    return Model(
+        pipeline=pipeline,
+        scheme=scheme,
+        codes=taxonomy.codes,
+        thresholds=tuple(round(float(t), 4) for t in thresholds),
+        abstain_band=band,
+        name=name,
+        metadata=metadata,
+    )
+
+
+def _check_trainable(y: np.ndarray, codes: Sequence[str], config: Mapping[str, Any]) -> None:
+    need = max(int(config.get("thresholds", {}).get("cv_folds", 5)), int(config.get("calibration", {}).get("cv", 5)))
+    for k, code in enumerate(codes):
+        positives = int(y[:, k].sum())
+        if positives < need or len(y) - positives < need:
+            raise ClassifyError(
+                f"label {code} has {positives} positive and {len(y) - positives} negative "
+                f"statements; each needs at least {need} to train and cross-validate"
+            )
+
+
+def _out_of_fold_scores(
+    texts: list[str], y: np.ndarray, config: Mapping[str, Any], codes: Sequence[str], folds: int, seed: int
+) -> np.ndarray:
+    scores = np.zeros(y.shape, dtype=float)
+    for fit_idx, test_idx in KFold(folds, shuffle=True, random_state=seed).split(texts):
+        fitted = build_pipeline(config, codes).fit([texts[i] for i in fit_idx], y[fit_idx])
+        scores[test_idx] = fitted.predict_proba([texts[i] for i in test_idx])
+    return scores
+
+
+def _best_threshold(y: np.ndarray, scores: np.ndarray, config: Mapping[str, Any]) -> float:
+    """The threshold that maximises F1; the median of those within `tolerance` of the best."""
+    t = config.get("thresholds", {})
+    grid = np.arange(float(t.get("min", 0.2)), float(t.get("max", 0.8)) + 1e-9, float(t.get("step", 0.01)))
+    by_threshold = np.array([f1(y, scores >= g) for g in grid])
+    near = grid[by_threshold >= by_threshold.max() - float(t.get("tolerance", 0.0))]
+    return float(np.median(near))
+
+
+def _cross_validated_metrics(
+    y: np.ndarray, oof: np.ndarray, config: Mapping[str, Any], folds: int, seed: int, codes: Sequence[str], band: float
+) -> dict[str, Any]:
+    """Metrics on out-of-fold scores, each fold judged with thresholds chosen on the other folds only."""
+    decided = np.zeros(y.shape, dtype=bool)
+    unsure = np.zeros(len(y), dtype=bool)
+    for rest, held in KFold(folds, shuffle=True, random_state=seed + 1).split(oof):
+        thr = np.array([_best_threshold(y[rest, k], oof[rest, k], config) for k in range(y.shape[1])])
+        decided[held] = oof[held] >= thr
+        unsure[held] = (np.abs(oof[held] - thr) < band).any(axis=1)
+    return metrics(y.astype(bool), decided, unsure, codes)

@@ -1,0 +1,416 @@
+"""Recurrence: pick out recommendations and concerns, link them into concerns, and derive each concern's status.
+
+Pure functions over frozen records. Every threshold, weight and cue list lives in
+`models/recurrence.toml`, read by the cached `load_config`; the standard for what
+one concern is, is ../shared/recurrence-guidelines.md.
+
+`link` in brief:
+
+- Statements are blocked by council (different councils are never compared) and
+  an explicit service (children, adults) must agree.
+- Cues from the text: the topics a statement names (its main topic is the first
+  specific one), its thread (overall judgement, intervention, corporate support)
+  when it names one and no specific topic, its status in the text and whether it
+  recaps an earlier finding.
+- A thread statement joins the council's open episode of that thread; an episode
+  closes when found resolved, or after a long silence.
+- Any other statement is scored against the earlier statements of its block,
+  taken from one chunked sparse product of stateless hashed vectors (lemma words
+  and bigrams, character n-grams, topics), adjusted for document neighbours, main
+  topics, areas, recurrence cues and time apart. It joins the concern whose best
+  link and whose mean of best `support` links both clear their thresholds (so one
+  chance resemblance cannot snowball), else it opens a new concern.
+- Statements are taken in time order, so a batch and the same statements added
+  document by document give the same concerns. The `Index` keeps each block's
+  vectors in immutable chunks: adding k statements costs k rows against their
+  block, never an N x N matrix, and the old index stays valid (copy on write).
+
+Reviewer decisions always win: `Decisions` fixes statements to concerns, holds
+must-link and cannot-link pairs and keeps statements out of named concerns.
+`pipeline.recur.review` turns the stored `link_reviews` into `Decisions`;
+`pipeline.run.linking` relinks the councils a review touches and passes the
+decisions to every later `link`.
+
+The stage is split by responsibility: `recur_records` (the records), `recur_cues` (configuration, cues,
+picking), `recur_index` (vectors and the index) and this module (linking, statuses, concerns), which
+re-exports the public names of the others so that `from pipeline import recur` gives the whole stage.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from itertools import groupby
+
+import numpy as np
+import scipy.sparse as sp
+
+from pipeline.recur.cues import (
+    INSPECTION,
+    Cues,
+    RecurConfig,
+    config_for,
+    cues,
+    is_concern,
+    load_config,
+    pick_recommendations,
+    status_in_text,
+)
+from pipeline.recur.index import (
+    UNDATED,
+    Block,
+    Chunk,
+    ConcernState,
+    Index,
+    Row,
+    compatible,
+    concern_id_for,
+    council_key,
+    day_number,
+    index_from,
+    index_row,
+    merged,
+    order_key,
+    vectorise,
+)
+from pipeline.recur.records import Assignment, Concern, Decisions, Item, Link, Mention, Pick
+
+__all__ = [
+    "INSPECTION",
+    "UNDATED",
+    "THREAD_LABELS",
+    "Assignment",
+    "Block",
+    "Chunk",
+    "Concern",
+    "ConcernState",
+    "Cues",
+    "Decisions",
+    "Index",
+    "Item",
+    "Link",
+    "Mention",
+    "Pick",
+    "RecurConfig",
+    "Row",
+    "concern_id_for",
+    "concern_status",
+    "concerns_from",
+    "config_for",
+    "council_key",
+    "cues",
+    "index_from",
+    "is_concern",
+    "link",
+    "load_config",
+    "pick_recommendations",
+    "status_in_text",
+    "vectorise",
+]
+
+_RECURRING = ("persisting", "improved", "resolved")
+THREAD_LABELS = {
+    "overall": "Overall judgement",
+    "intervention": "Intervention and monitoring",
+    "corporate": "Corporate support",
+}
+
+
+# ---------------------------------------------------------------- linking
+
+
+def _candidates(
+    x: sp.csr_matrix, xt: sp.csr_matrix, block: Block, cfg: Mapping[str, float]
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """For each new row of `x` (`xt` is its transpose), its best earlier rows (old rows first, then earlier
+    new ones) scoring at least `candidate_floor`, at most `max_candidates`. Each piece of the product holds
+    at most about `chunk_cells` entries and is pruned before the next: memory stays bounded."""
+    n_old, k = block.size, x.shape[0]
+    top, out = int(cfg["max_candidates"]), []
+    step = max(1, int(cfg["chunk_cells"]) // max(1, n_old + k))
+    for r0 in range(0, k, step):
+        xr, offset, found = x[r0 : r0 + step], 0, []
+        earlier = xt if r0 + step >= k else xt[:, : r0 + step]
+        for matrix, is_new in [(c.matrix.T, False) for c in block.chunks] + [(earlier, True)]:
+            s = (xr @ matrix).tocoo()
+            keep = (s.data >= cfg["candidate_floor"]) & ((s.col < s.row + r0) if is_new else True)
+            found.append((s.row[keep], s.col[keep] + (n_old if is_new else offset), s.data[keep]))
+            offset += matrix.shape[1]
+        rows, cols, vals = (np.concatenate(part) for part in zip(*found))
+        order = np.lexsort((-vals, rows))
+        rows, cols, vals = rows[order], cols[order], vals[order]
+        bounds = np.searchsorted(rows, np.arange(xr.shape[0] + 1))
+        out += [
+            (cols[a : min(b, a + top)].copy(), vals[a : min(b, a + top)].copy()) for a, b in zip(bounds, bounds[1:])
+        ]
+    return out
+
+
+def _pair_score(score: float, item: Item, c: Cues, day: int, row: Row, cfg: Mapping[str, float]) -> float:
+    """The text score of a pair, adjusted for document neighbours, topics, areas, recurrence and time."""
+    if item.document_id and item.document_id == row.document_id:
+        near = item.seq is not None and row.seq is not None and abs(item.seq - row.seq) <= cfg["adjacent_gap"]
+        score += cfg["same_document_adjacent"] if near else cfg["same_document"]
+    if c.primary and row.primary:
+        if c.primary == row.primary:
+            score += cfg["topic_shared"] + (cfg["single_topic"] if len(c.topics) == len(row.topics) == 1 else 0)
+        else:
+            score -= cfg["primary_conflict"] if c.topics & row.topics else cfg["topic_conflict"]
+    if item.labels and row.labels:
+        score += cfg["area_shared"] if row.labels & set(item.labels) else -cfg["area_conflict"]
+    if (c.recap or c.status in _RECURRING) and row.day < day and row.document_id != item.document_id:
+        score += cfg["recap_bonus"]
+    if UNDATED not in (day, row.day):
+        score -= cfg["time_decay"] * max(0.0, abs(day - row.day) / 365.25 - cfg["decay_after_years"])
+    return score
+
+
+def _role(item: Item, c: Cues, state: ConcernState) -> str:
+    if item.role == "discussed" or item.doc_type not in (INSPECTION, None) or c.recap:
+        return "discussed"
+    if c.status in ("improved", "resolved"):
+        return "progress"
+    first = state.first_inspected
+    return "repeated" if first is not None and first < day_number(item.date) else "raised"
+
+
+def concern_status(mentions: Iterable[Mention]) -> str:
+    """new, repeated, improved or resolved, latest inspection first: resolved or improved when the latest
+    inspection finds it so; repeated when more than one inspection raised it; improved when the council
+    reports progress after the only inspection; otherwise new."""
+    mentions = list(mentions)
+    inspected = [m for m in mentions if m.role != "discussed"]
+    if not inspected:
+        return "new"
+    last = max(day_number(m.date) for m in inspected)
+    latest = {m.status_in_text for m in inspected if day_number(m.date) == last} | {
+        "improved" for m in inspected if day_number(m.date) == last and m.role == "progress"
+    }
+    if latest & {"resolved", "improved"}:
+        return "resolved" if "resolved" in latest else "improved"
+    if len({m.document_id or m.date for m in inspected}) > 1:
+        return "repeated"
+    later = {m.status_in_text for m in mentions if m.role == "discussed" and last < day_number(m.date) < UNDATED}
+    return "improved" if later & {"improved", "resolved"} else "new"
+
+
+class _Linker:
+    """Links the new statements of one block in time order. Private: `link` is the entry point."""
+
+    def __init__(self, block: Block, config: RecurConfig, decisions: Decisions) -> None:
+        self.block, self.config, self.decisions, self.cfg = block, config, decisions, config.linking
+        self.concerns = dict(block.concerns)
+        self.episodes = dict(block.episodes)
+        self.rows: list[Row | None] = [row for chunk in block.chunks for row in chunk.rows]
+        self.n_old = len(self.rows)
+        self.must, self.cannot = decisions.partners("must_link"), decisions.partners("cannot_link")
+        self.pairs = bool(self.must or self.cannot)
+        self.concern_of = {r.id: r.concern_id for r in self.rows if r} if self.pairs else {}
+
+    def _episode(self, c: Cues, day: int, banned: set[str]) -> str | None:
+        ep = self.config.episodes
+        for cid in reversed(self.episodes.get(c.thread or "", ())):
+            state = self.concerns[cid]
+            if cid in banned or not all(compatible(c.service, s) for s in state.services):
+                continue
+            if day == UNDATED or state.last_day is None:
+                return cid
+            if state.closed_day is not None:  # news of the resolution still belongs; a new alarm does not
+                return cid if day - state.closed_day <= ep["grace_days"] and c.status != "new" else None
+            return cid if day - state.last_day <= ep["max_gap_days"] else None
+        return None
+
+    def _best(self, item: Item, c: Cues, day: int, scored: list[tuple[float, Row]], banned: set[str]) -> str | None:
+        by: dict[str, list[float]] = {}
+        for s, row in scored:
+            if row.concern_id not in banned and compatible(c.service, row.service):
+                by.setdefault(row.concern_id, []).append(s)
+        best, best_value = None, -1.0
+        for cid, scores in by.items():
+            state = self.concerns[cid]
+            if (
+                day != UNDATED
+                and state.last_day is not None
+                and day - state.last_day > self.config.episodes["max_gap_days"]
+            ):
+                continue  # a clearly separate later episode is a new concern
+            m = min(int(self.cfg["support"]), len(state.mentions))
+            mean = sum(scores[:m]) / max(1, m)  # best first: `scored` is sorted
+            if (
+                scores[0] >= self.cfg["link_threshold"]
+                and mean >= self.cfg["support_threshold"]
+                and scores[0] + mean > best_value
+            ):
+                best, best_value = cid, scores[0] + mean
+        return best
+
+    def _banned(self, item: Item) -> set[str]:
+        """Concerns a reviewer's decisions keep this statement out of: those of its cannot-link partners (where
+        they are, or where a decision will put them) and those it is excluded from."""
+        fixed = self.decisions.fixed
+        return {
+            self.concern_of[p] if p in self.concern_of else fixed[p]
+            for p in self.cannot.get(item.id, ())
+            if p in self.concern_of or p in fixed
+        } | set(self.decisions.excluded.get(item.id, ()))
+
+    def _new_id(self, item: Item, c: Cues) -> str:
+        """The new concern's id, derived from its first statement, unless a decision bans the concern of that id
+        (a reviewer took the statement out of the concern it once began, which lives on with its other
+        statements, or after re-ingestion still holds them)."""
+        cid, banned, n = concern_id_for(item.local_authority, item.id, c.thread), self._banned(item), 0
+        while cid in banned:
+            n += 1
+            cid = concern_id_for(item.local_authority, f"{item.id} reviewed {n}", c.thread)
+        return cid
+
+    def _choose(self, item: Item, c: Cues, day: int, scored: list[tuple[float, Row]]) -> str | None:
+        if item.id in self.decisions.fixed:
+            return self.decisions.fixed[item.id]
+        banned = self._banned(item)
+        must = [
+            self.concern_of[p]
+            for p in self.must.get(item.id, ())
+            if p in self.concern_of and self.concern_of[p] not in banned
+        ]
+        if must:
+            return must[0]
+        return self._episode(c, day, banned) if c.thread else self._best(item, c, day, scored, banned)
+
+    def run(self, items: list[Item], item_cues: list[Cues], x: sp.csr_matrix) -> tuple[list[Assignment], Block]:
+        xt = x.T.tocsr()  # the one conversion: the product's right side, and later the new chunk (as xt.T)
+        out: list[Assignment] = []
+        for item, c, (cols, vals) in zip(items, item_cues, _candidates(x, xt, self.block, self.cfg)):
+            day = day_number(item.date)
+            scored = sorted(
+                (
+                    (_pair_score(float(v), item, c, day, row, self.cfg), row)
+                    for j, v in zip(cols, vals)
+                    if (row := self.rows[j]) is not None
+                ),
+                key=lambda p: -p[0],
+            )
+            cid = self._choose(item, c, day, scored)
+            if cid is None and item.attach_only:
+                self.rows.append(None)
+                out.append(Assignment(item.id, None, None, "discussed", c.status, ()))
+                continue
+            if created := cid is None:
+                cid = self._new_id(item, c)
+            opened = created or cid not in self.concerns  # or a reviewer's decision opens it
+            if opened and c.thread:
+                self.episodes[c.thread] = self.episodes.get(c.thread, ()) + (cid,)
+            state = self.concerns.get(cid) or ConcernState(cid, c.thread if opened else None)
+            links = tuple(Link(r.id, round(min(1.0, max(0.0, s)), 3)) for s, r in scored if r.concern_id == cid)[:3]
+            mention = Mention(
+                item.id,
+                cid,
+                _role(item, c, state),
+                links[0].score if links else None,
+                item.date,
+                item.document_id,
+                item.doc_type,
+                c.status,
+                item.local_authority,
+                c.service,
+                item.text,
+                state.thread,
+                item.labels,
+            )
+            self.concerns[cid] = state.adding(mention)
+            self.rows.append(index_row(item, c, cid, state.thread))
+            if self.pairs:
+                self.concern_of[item.id] = cid
+            out.append(Assignment(item.id, cid, None, mention.role, c.status, links, mention))
+        kept = [i for i, r in enumerate(self.rows[self.n_old :]) if r is not None]
+        chunks = self.block.chunks
+        if kept:
+            matrix = xt.T if len(kept) == x.shape[0] else xt[:, kept].T  # CSC, rows are statements
+            new = Chunk(sp.csc_matrix(matrix), tuple(self.rows[self.n_old + i] for i in kept))  # type: ignore[misc]
+            chunks = merged(chunks + (new,), int(self.cfg["max_chunks"]))
+        status = {cid: concern_status(self.concerns[cid].mentions) for cid in {a.concern_id for a in out} if cid}
+        out = [replace(a, status=status[a.concern_id]) if a.concern_id else a for a in out]
+        return out, Block(self.block.key, chunks, self.concerns, self.episodes)
+
+
+@contextmanager
+def _without_cycle_collector() -> Iterator[None]:
+    """Linking allocates many small acyclic records; with a large index in memory, Python's cycle collector
+    would walk the whole index again and again, making the cost of adding k statements grow with N.
+    Reference counting still frees everything; the collector is restored on the way out."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def link(
+    items: Sequence[Item], index: Index | None, config: RecurConfig, decisions: Decisions | None = None
+) -> tuple[list[Assignment], Index]:
+    """Link `items` into the concerns of `index` (None: an empty index). Returns one `Assignment` per item,
+    in the order given, and the new index; the old index is unchanged. Within each council, items are
+    taken in time order (date, document, seq)."""
+    with _without_cycle_collector():
+        return _link(items, index if index is not None else Index(config.version), config, decisions)
+
+
+def _link(
+    items: Sequence[Item], index: Index, config: RecurConfig, decisions: Decisions | None
+) -> tuple[list[Assignment], Index]:
+    if not items:
+        return [], index
+    blocks = dict(index.blocks)
+    keys = [council_key(item.local_authority) for item in items]
+    order = sorted(range(len(items)), key=lambda i: (keys[i], order_key(items[i], i)))
+    ordered = [items[i] for i in order]
+    item_cues = [cues(item, config) for item in ordered]
+    x = vectorise(ordered, item_cues, config)  # one call for the batch; each block takes its rows
+    results: dict[int, Assignment] = {}
+    start = 0
+    for key, group in groupby(order, key=keys.__getitem__):
+        end = start + len(list(group))
+        linker = _Linker(blocks.get(key) or Block(key), config, decisions or Decisions())
+        assigned, blocks[key] = linker.run(ordered[start:end], item_cues[start:end], x[start:end])
+        results.update(zip(order[start:end], assigned))
+        start = end
+    return [results[i] for i in range(len(items))], Index(index.version, blocks)
+
+
+# ---------------------------------------------------------------- concerns
+
+
+def concerns_from(mentions: Iterable[Mention]) -> list[Concern]:
+    """One `Concern` per concern id among `mentions`. Give every mention of each concern: the new
+    assignments' `mention`s plus those already stored."""
+    grouped: dict[str, list[Mention]] = {}
+    for m in mentions:
+        grouped.setdefault(m.concern_id, []).append(m)
+    out = []
+    for cid, ms in grouped.items():
+        ms.sort(key=lambda m: (day_number(m.date), m.document_id or "", m.statement_id))
+        raised = [m for m in ms if m.role != "discussed"]
+        services = {m.service for m in ms if m.service in ("children", "adults")}
+        dates = sorted((m.date for m in raised or ms if m.date), key=day_number)
+        thread = next((m.thread for m in ms if m.thread), None)
+        words = next((m for m in ms if m.role in ("raised", "repeated")), ms[0]).text.split()
+        label = THREAD_LABELS.get(thread or "") or " ".join(words[:14]) + (" ..." if len(words) > 14 else "")
+        out.append(
+            Concern(
+                cid,
+                ms[0].local_authority,
+                services.pop() if len(services) == 1 else ("both" if services else None),
+                tuple(sorted({a for m in ms for a in m.areas})),
+                dates[0] if dates else None,
+                dates[-1] if dates else None,
+                len({m.document_id or m.date for m in raised}),
+                concern_status(ms),
+                label,
+                tuple(ms),
+            )
+        )
+    return out

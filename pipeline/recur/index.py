@@ -1,0 +1,272 @@
+"""Recurrence, the incremental index: stateless hashed vectors of statements, and per-council blocks of
+them in immutable chunks with the state of each concern.
+
+Adding k statements costs k rows against their block, never an N x N matrix, and an old index stays
+valid (copy on write). `index_from` rebuilds an index from stored mentions without relinking anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date as Date
+from functools import lru_cache
+
+import numpy as np
+import scipy.sparse as sp
+
+from pipeline.lexicon.councils import load_gazetteer
+from pipeline.recur.cues import Cues, RecurConfig, cues, normalise
+from pipeline.recur.records import Item, Mention
+
+UNDATED = 10**7  # an ordinal after every real date: undated statements come last
+_NUMBER = re.compile(r"(?<![\w.,])(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)(\s*(?:%|per cent|y cant))?")
+_WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
+
+
+# ---------------------------------------------------------------- vectors (stateless)
+
+
+@lru_cache(maxsize=4096)
+def council_key(name: str) -> str:
+    """Canonical council name: short, long and Welsh forms of a council share one key."""
+    return load_gazetteer().canonical(name, "council") or " ".join(name.split()).casefold()
+
+
+@lru_cache(maxsize=256)
+def _council_words(key: str) -> frozenset[str]:
+    body = next((b for b in load_gazetteer().of_kind("council") if b.name == key), None)
+    return frozenset(w.casefold() for f in (body.surface_forms if body else (key,)) for w in _WORD.findall(f))
+
+
+def _tokens(item: Item) -> list[str]:
+    drop = _council_words(council_key(item.local_authority)) if item.local_authority else frozenset()
+    if item.lemmas:
+        return [w for w in item.lemmas.split() if w not in drop]
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    return [w for w in _WORD.findall(normalise(item.text)) if w not in ENGLISH_STOP_WORDS and w not in drop]
+
+
+def _numbers(text: str) -> list[str]:
+    out = []
+    for m in _NUMBER.finditer(text):
+        value, percent = m.group(1).replace(",", ""), bool(m.group(2))
+        if percent or not (re.fullmatch(r"(?:19|20)\d\d", value) or len(value) == 1):  # years say little
+            out.append(f"#{value}{'%' if percent else ''}")
+    return out
+
+
+@lru_cache(maxsize=8)
+def _hashers(n_features: int, ngrams: tuple[int, int]):
+    from sklearn.feature_extraction import FeatureHasher
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    return (
+        FeatureHasher(n_features=n_features, input_type="dict", alternate_sign=False),
+        HashingVectorizer(
+            n_features=n_features,
+            analyzer="char_wb",
+            ngram_range=ngrams,
+            alternate_sign=False,
+            norm=None,
+            lowercase=False,
+        ),
+    )
+
+
+def _scaled(m: sp.spmatrix, weight: float) -> sp.csr_matrix:
+    """Sublinear counts, rows l2-normalised, times sqrt(weight)."""
+    m = sp.csr_matrix(m, dtype=np.float32)
+    big = m.data > 1.0
+    m.data[big] = 1.0 + np.log(m.data[big])
+    norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1)).ravel())
+    m.data *= np.repeat(np.sqrt(weight) / np.where(norms > 0, norms, 1.0), np.diff(m.indptr)).astype(np.float32)
+    return m
+
+
+def vectorise(items: Sequence[Item], item_cues: Sequence[Cues], config: RecurConfig) -> sp.csr_matrix:
+    """Rows of [words | characters | topics], scaled so that the dot product of two rows is the weighted sum
+    of the three cosines. Stateless: nothing is fitted, and an item always gets the same row."""
+    v, generic = config.vectors, config.generic
+    words, chars = _hashers(int(v["n_features"]), tuple(v["char_ngrams"]))
+    low = float(v["generic_weight"])  # words every statement of the domain shares still count, a little
+    word_rows, char_docs, topic_rows = [], [], []
+    for item, c in zip(items, item_cues):
+        toks = _tokens(item)
+        feats: dict[str, float] = {}
+        for w in toks:
+            feats[w] = feats.get(w, 0.0) + (low if w in generic else 1.0)
+        for a, b in zip(toks, toks[1:]):
+            if not (a in generic and b in generic):
+                feats[f"{a} {b}"] = feats.get(f"{a} {b}", 0.0) + 1.0
+        for num in _numbers(item.text) if v["numbers"] else ():
+            feats[num] = feats.get(num, 0.0) + 1.0
+        word_rows.append(feats)
+        char_docs.append(" ".join(w for w in toks if w not in generic))
+        topic_rows.append({t: 1.0 if t == c.primary else float(v["secondary_topic"]) for t in c.topics})
+    return sp.hstack(
+        [
+            _scaled(words.transform(word_rows), v["weight_words"]),
+            _scaled(chars.transform(char_docs), v["weight_chars"]),
+            _scaled(words.transform(topic_rows), v["weight_topics"]),
+        ],
+        format="csr",
+        dtype=np.float32,
+    )
+
+
+# ---------------------------------------------------------------- the incremental index
+
+
+@dataclass(frozen=True)
+class Row:
+    """What linking needs to know about one indexed statement."""
+
+    id: str
+    concern_id: str
+    document_id: str | None
+    seq: int | None
+    day: int
+    service: str | None
+    topics: frozenset[str]
+    primary: str | None
+    labels: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Chunk:
+    matrix: sp.csc_matrix  # rows are statements; CSC so that `.T` is a free CSR for the product
+    rows: tuple[Row, ...]
+
+
+@dataclass(frozen=True)
+class ConcernState:
+    """A concern as linking sees it: its mentions so far and what episodes need from them."""
+
+    concern_id: str
+    thread: str | None
+    mentions: tuple[Mention, ...] = ()
+    services: frozenset[str] = frozenset()  # explicit services of its mentions
+    last_day: int | None = None  # latest dated mention
+    closed_day: int | None = None  # first dated mention that finds it resolved
+    first_inspected: int | None = None  # first mention by an inspection (not discussion)
+
+    def adding(self, m: Mention) -> ConcernState:
+        day = day_number(m.date)
+        dated = day != UNDATED
+        inspected = m.role != "discussed" and dated
+        return replace(
+            self,
+            mentions=self.mentions + (m,),
+            first_inspected=min(self.first_inspected or day, day) if inspected else self.first_inspected,
+            services=self.services | ({m.service} if m.service in ("children", "adults") else set()),
+            last_day=max(self.last_day or day, day) if dated else self.last_day,
+            closed_day=min(self.closed_day or day, day)
+            if dated and m.status_in_text == "resolved"
+            else self.closed_day,
+        )
+
+
+@dataclass(frozen=True)
+class Block:
+    """One council: its statements' vectors in immutable chunks, and the state of its concerns."""
+
+    key: str
+    chunks: tuple[Chunk, ...] = ()
+    concerns: Mapping[str, ConcernState] = field(default_factory=dict)
+    episodes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # thread -> concern ids, oldest first
+
+    @property
+    def size(self) -> int:
+        return sum(c.matrix.shape[0] for c in self.chunks)
+
+
+@dataclass(frozen=True)
+class Index:
+    """Per-council blocks of linked statements. Never modified: `link` returns a new index sharing the
+    unchanged blocks and chunks with the old one."""
+
+    version: str
+    blocks: Mapping[str, Block] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return sum(b.size for b in self.blocks.values())
+
+
+@lru_cache(maxsize=65536)
+def day_number(value: str | None) -> int:
+    parts = [int(p) for p in re.findall(r"\d+", value or "")[:3]]
+    try:
+        return Date(parts[0], *(parts[1:] + [1, 1])[:2]).toordinal()
+    except (ValueError, IndexError):
+        return UNDATED
+
+
+def compatible(a: str | None, b: str | None) -> bool:
+    return a in (None, "both") or b in (None, "both") or a == b
+
+
+def concern_id_for(council: str, first_statement_id: str, thread: str | None = None) -> str:
+    """Deterministic: the council's slug, the thread if any, and a digest of the first statement's id."""
+    words = [
+        w
+        for w in re.findall(r"[a-z0-9]+", council_key(council).casefold())
+        if w not in ("county", "borough", "city", "council", "cyngor", "sir", "bwrdeistref", "sirol", "of")
+    ]
+    digest = hashlib.sha1(first_statement_id.encode("utf-8")).hexdigest()[:10]
+    return f"{'-'.join(words) or 'council'}-{thread + '-' if thread else ''}{digest}"
+
+
+def index_row(item: Item, c: Cues, concern_id: str, thread: str | None) -> Row:
+    # Members of a thread concern lend it no topics: a specific issue must not join an overall verdict
+    # because the verdict happens to name it.
+    return Row(
+        item.id,
+        concern_id,
+        item.document_id,
+        item.seq,
+        day_number(item.date),
+        c.service,
+        frozenset() if thread else c.topics,
+        None if thread else c.primary,
+        frozenset(item.labels),
+    )
+
+
+def merged(chunks: tuple[Chunk, ...], max_chunks: int) -> tuple[Chunk, ...]:
+    """Merge the newest chunks while they are comparable in size (sizes stay geometric, so each row is
+    merged O(log N) times), and any past `max_chunks`."""
+    out = list(chunks)
+    while len(out) > 1 and (len(out) > max_chunks or out[-1].matrix.shape[0] * 2 >= out[-2].matrix.shape[0]):
+        b, a = out.pop(), out.pop()
+        out.append(Chunk(sp.vstack([a.matrix, b.matrix], format="csc"), a.rows + b.rows))
+    return tuple(out)
+
+
+def order_key(item: Item, position: int) -> tuple:
+    return (day_number(item.date), item.document_id or "", item.seq if item.seq is not None else position, position)
+
+
+def index_from(linked: Iterable[tuple[Item, Mention]], config: RecurConfig) -> Index:
+    """Rebuild the index from stored mentions (after a restart or a review), relinking nothing."""
+    per_block: dict[str, list[tuple[Item, Mention]]] = {}
+    for item, mention in linked:
+        per_block.setdefault(council_key(item.local_authority), []).append((item, mention))
+    blocks = {}
+    for key, pairs in per_block.items():
+        pairs.sort(key=lambda p: order_key(p[0], 0))
+        item_cues = [cues(item, config) for item, _ in pairs]
+        concerns: dict[str, ConcernState] = {}
+        episodes: dict[str, tuple[str, ...]] = {}
+        for _, m in pairs:
+            state = concerns.get(m.concern_id) or ConcernState(m.concern_id, m.thread)
+            if not state.mentions and m.thread:
+                episodes[m.thread] = episodes.get(m.thread, ()) + (m.concern_id,)
+            concerns[m.concern_id] = state.adding(m)
+        rows = tuple(index_row(item, c, m.concern_id, m.thread) for (item, m), c in zip(pairs, item_cues))
+        chunk = Chunk(vectorise([item for item, _ in pairs], item_cues, config).tocsc(), rows)
+        blocks[key] = Block(key, (chunk,), concerns, episodes)
+    return Index(config.version, blocks)

@@ -1,0 +1,1 @@
+"""The runner: planning, single-writer steps, locks, child processes, pairing and linking over the store."""

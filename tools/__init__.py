@@ -1,0 +1,1 @@
+"""Developer tools (benchmarks, fault drills): not installed with the package."""

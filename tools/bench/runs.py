@@ -1,0 +1,312 @@
+"""Whole runs: Prefect's overhead, the cold ingest of the corpus and the no-change re-run.
+
+- Prefect: `ingest_flow` (ephemeral mode, two threads) against the flow's own
+  task functions called directly (`process_task.fn` on two threads,
+  `store_task.fn` in order, then the per-run tasks) on the same inputs, into a
+  fresh database each time; a flow task the direct path does not call stops the
+  comparison rather than make it unfair. The first flow call, which starts the ephemeral server, is reported
+  apart.
+- Cold run: `scrutiny ingest <manifest>` in a fresh process into a fresh
+  database, as a user runs it, Prefect's start-up included; its wall time gives
+  the documents per minute, and its process tree (the command, its PDF reader
+  processes, Prefect's server) is sampled for its peak memory. `--quick` runs the
+  same tasks directly instead (no Prefect server to wait for).
+- Re-run: the same command again over the unchanged corpus; the command answers
+  from the ledger without starting Prefect.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import shutil
+import sqlite3
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from tools.bench.corpus import Corpus, write_manifest
+from tools.bench.measure import Variant, interleave, run_command
+from tools.bench.report import StageResult, skipped
+from tools.bench.stages import Context, target_for_rerun
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+def environment(out: Path) -> dict[str, str]:
+    """The environment of `scrutiny` commands run by the bench: Prefect's state under build/bench, no telemetry."""
+    env = dict(os.environ)
+    env.update(
+        {
+            "PREFECT_HOME": str((out / "prefect").resolve()),
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "DO_NOT_TRACK": "1",
+            "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "300",
+            "PREFECT_LOGGING_LEVEL": "WARNING",
+        }
+    )
+    return env
+
+
+def _call(fn: Callable[..., Any], available: dict[str, Any]) -> Any:
+    """Call a task function with the arguments it names, so the direct path follows the flow's tasks."""
+    names = list(inspect.signature(fn).parameters)
+    missing = [n for n in names if n not in available]
+    if missing:
+        raise TypeError(f"{fn.__name__} wants {', '.join(missing)}, which the bench's direct path does not know")
+    return fn(**{n: available[n] for n in names})
+
+
+# The tasks of flows/ingest.py the direct path calls, in the flow's order: per document, then once per run over
+# the stored documents. `fetch_task` runs only with a watch list, which the bench does not use.
+PER_DOCUMENT = ("process_task", "store_task")
+PER_RUN = ("pair_task", "refresh_people_task", "recur_task")
+NOT_IN_INGEST = ("fetch_task",)
+
+
+def unmirrored_tasks() -> list[str]:
+    """Tasks of the ingest flow that the direct path does not call (the comparison would be unfair)."""
+    from prefect import Task
+
+    import flows.ingest as module
+
+    known = set(PER_DOCUMENT + PER_RUN + NOT_IN_INGEST)
+    return sorted(name for name, obj in vars(module).items() if isinstance(obj, Task) and name not in known)
+
+
+def direct_ingest(paths: list[str], db_path: Path, workers: int = 2) -> dict[str, int]:
+    """What `ingest_flow` does, without Prefect: its task functions on a thread pool, one writer, then the
+    per-run tasks over the stored documents."""
+    import flows.ingest as module
+    from flows.ingest import process_task, store_task
+    from pipeline import __version__, store
+    from pipeline.config import Settings
+    from pipeline.records import Failure
+    from pipeline.run.plan import plan_ingest
+    from pipeline.versions import stage_versions
+
+    settings = Settings(db_path=Path(db_path), workers=workers)
+    versions = stage_versions(settings.models_dir)
+    work = plan_ingest(paths, settings)
+    run_id = f"direct-{uuid.uuid4().hex[:8]}"
+    db = store.open_db(settings.db_path)
+    store.start_run(db, run_id, work.inputs, __version__)
+    counts = {"added": 0, "failed": 0}
+    common = {
+        "settings": settings,
+        "classify": versions.get("classify", "none") != "none",
+        "run_id": run_id,
+        "versions": versions,
+    }
+    stored: list[str] = []
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [(fp, pool.submit(_call, process_task.fn, {**common, "fp": fp})) for fp in work.todo]
+        for fp, future in futures:
+            try:
+                result = future.result()
+            except Exception as exc:
+                result = Failure(fp.source.path, "ingest", f"{type(exc).__name__}: {exc}", __version__)
+            _call(store_task.fn, {**common, "fp": fp, "result": result})
+            if isinstance(result, Failure):
+                counts["failed"] += 1
+            else:
+                counts["added"] += 1
+                stored.extend(result.document_ids)
+    if stored:
+        for name in PER_RUN:
+            task = getattr(module, name, None)
+            if task is not None:
+                _call(task.fn, {**common, "document_ids": stored})
+    store.finish_run(db, run_id, counts, "completed", "direct run by the bench")
+    db.close()
+    return counts
+
+
+def _fresh(folder: Path, name: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for f in folder.glob(f"{name}*"):
+        f.unlink()
+    return folder / f"{name}.db"
+
+
+# ---------------------------------------------------------------- Prefect's overhead
+
+
+def prefect(ctx: Context) -> StageResult:
+    title = "Prefect overhead"
+    if not ctx.plan.prefect:
+        return skipped("prefect", title, "--quick does without Prefect (its ephemeral server takes 10-50 s to start)")
+    from flows.ingest import with_task_runner
+
+    if extra := unmirrored_tasks():
+        raise RuntimeError(
+            f"flows/ingest.py has tasks the bench's direct path does not call ({', '.join(extra)}): "
+            f"add them to tools/bench/runs.py so both sides do the same work"
+        )
+    entries = list(ctx.corpus.entries[: ctx.plan.prefect_docs])
+    manifest = write_manifest(ctx.corpus.root / f"manifest-prefect-{len(entries)}.csv", entries)
+    folder = ctx.work / "prefect-runs"
+    flow = with_task_runner(2)
+    started = time.perf_counter()
+    flow(paths=[str(manifest)], db_path=str(_fresh(folder, "first")), workers=2)  # starts the ephemeral server
+    first = time.perf_counter() - started
+
+    def with_prefect(db: Path) -> None:
+        summary = flow(paths=[str(manifest)], db_path=str(db), workers=2)
+        if summary["added"] != len(entries):
+            raise RuntimeError(f"the flow stored {summary['added']} of {len(entries)} documents")
+
+    def direct(db: Path) -> None:
+        direct_ingest([str(manifest)], db, 2)
+
+    n = 0
+
+    def fresh() -> Path:
+        nonlocal n
+        n += 1
+        return _fresh(folder, f"run-{n}")
+
+    a, b = interleave(
+        [
+            Variant("ingest_flow, 2 threads (ephemeral Prefect)", with_prefect, setup=fresh),
+            Variant("its task functions called directly, 2 threads", direct, setup=fresh),
+        ],
+        ctx.plan.repeats,
+        warmup=False,
+        progress=ctx.log,
+    )  # the first call above was the warm-up
+    shutil.rmtree(folder, ignore_errors=True)
+    tasks = len(entries) * len(PER_DOCUMENT) + len(PER_RUN)
+    per_task_ms = (a.median - b.median) / tasks * 1000
+    return StageResult(
+        "prefect",
+        "Prefect overhead (ingest)",
+        a,
+        b,
+        ratio=a.median / b.median,
+        unit="documents",
+        amount=len(entries),
+        work={"documents": len(entries), "tasks": tasks},
+        details={
+            "first_flow_call_s": round(first, 3),
+            "overhead_per_task_ms": round(per_task_ms, 1),
+            "note": f"{tasks} task runs per flow run, {per_task_ms:,.0f} ms of overhead per task "
+            f"(difference of the medians); the first flow call of a process also starts "
+            f"Prefect's ephemeral server: {first:.1f} s here, not in the medians",
+        },
+        memory_note="see the whole run",
+    )
+
+
+# ---------------------------------------------------------------- cold run and re-run
+
+
+def _ingest_argv(manifest: Path, db: Path) -> list[str]:
+    return [sys.executable, "-m", "pipeline.cli", "ingest", str(manifest), "--db", str(db), "--workers", "2"]
+
+
+def _summary(stdout: str) -> dict[str, Any]:
+    for line in reversed(stdout.strip().splitlines()):
+        if line.startswith("{"):
+            return json.loads(line)
+    raise RuntimeError(f"scrutiny ingest printed no summary: {stdout[-500:]!r}")
+
+
+def _statements(db: Path) -> int:
+    con = sqlite3.connect(db)
+    try:
+        return con.execute("SELECT count(*) FROM statements").fetchone()[0]
+    finally:
+        con.close()
+
+
+def cold_run(ctx: Context, corpus: Corpus) -> dict[str, Any]:
+    """Ingest the whole corpus into a fresh database; returns the run's figures."""
+    db = _fresh(ctx.work / "runs", f"cold-{corpus.documents}")
+    ctx.log(f"cold run: {corpus.documents:,} documents ({'scrutiny ingest' if ctx.plan.prefect else 'direct'})")
+    if ctx.plan.prefect:
+        cmd = run_command(_ingest_argv(corpus.manifest, db), env=environment(ctx.plan.out), cwd=PROJECT)
+        if cmd.returncode != 0:
+            raise RuntimeError(f"scrutiny ingest failed ({cmd.returncode}): {cmd.stderr[-1500:]}")
+        summary = _summary(cmd.stdout)
+        seconds, peak, mode = cmd.seconds, cmd.peak_mb, "scrutiny ingest, a fresh process, Prefect start-up included"
+        largest = cmd.peak_process_mb
+        added, failed = summary["added"], summary["failed"]
+    else:
+        started = time.perf_counter()
+        counts = direct_ingest([str(corpus.manifest)], db, 2)
+        seconds, peak, mode = time.perf_counter() - started, None, "--quick: the flow's tasks called directly"
+        largest = None
+        added, failed = counts["added"], counts["failed"]
+    return {
+        "documents": corpus.documents,
+        "pdf_pages": corpus.summary()["pdf_pages"],
+        "cold_s": round(seconds, 3),
+        "documents_per_minute": round(corpus.documents / seconds * 60, 1),
+        "peak_mb": peak and round(peak, 1),
+        "peak_process_mb": largest and round(largest, 1),
+        "added": added,
+        "failed": failed,
+        "statements": _statements(db),
+        "mode": mode,
+        "db": str(db),
+    }
+
+
+def rerun(ctx: Context, corpus: Corpus, cold: dict[str, Any]) -> StageResult:
+    """The no-change re-run: the CLI over the same, unchanged corpus and database."""
+    db = Path(cold["db"])
+    argv, env = _ingest_argv(corpus.manifest, db), environment(ctx.plan.out)
+    peaks: list[float] = []
+
+    def again() -> None:
+        cmd = run_command(argv, env=env, cwd=PROJECT)
+        summary = _summary(cmd.stdout)
+        if (
+            cmd.returncode != 0
+            or summary["run_id"] is not None
+            or summary["unchanged"] != corpus.documents - cold["failed"]
+        ):
+            raise RuntimeError(f"the re-run did work or failed: {summary}")
+        if cmd.peak_mb:
+            peaks.append(cmd.peak_mb)
+
+    from pipeline.config import Settings
+    from pipeline.run.plan import plan_ingest
+
+    settings = Settings(db_path=db)
+    t, p = interleave(
+        [
+            Variant("scrutiny ingest, nothing changed", again),
+            Variant("plan_ingest alone (in process)", lambda: plan_ingest([str(corpus.manifest)], settings)),
+        ],
+        ctx.plan.repeats,
+        progress=ctx.log,
+    )
+    cold_s = float(cold["cold_s"])
+    from tools.bench.measure import Memory, Timing
+
+    return StageResult(
+        "rerun",
+        f"No-change re-run ({corpus.documents:,} documents)",
+        t,
+        Timing("cold run", [cold_s]),
+        ratio=t.median / cold_s,
+        ratio_kind="share",
+        target=target_for_rerun(cold_s),
+        unit="documents",
+        amount=corpus.documents,
+        work={"documents": corpus.documents},
+        details={
+            "plan_ingest_median_s": round(p.median, 4),
+            "limit_s": round(max(5.0, 0.02 * cold_s), 3),
+            "note": f"the command in a fresh process, Python start-up included (the planning itself takes "
+            f"{p.median:.2f} s); the cold run is a single run ({cold['mode']})",
+        },
+        memory=Memory(max(peaks), None, None, "process tree RSS, sampled") if peaks else None,
+    )
