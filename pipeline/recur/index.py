@@ -34,7 +34,7 @@ def council_key(name: str) -> str:
     return load_gazetteer().canonical(name, "council") or " ".join(name.split()).casefold()
 
 
-def vectorise(items: Sequence[Item], item_cues: Sequence[Cues], config: RecurConfig) -> sp.csr_matrix:
+def vectorise(items: Sequence[Item], item_cues: Sequence[Cues] | None, config: RecurConfig) -> sp.csr_matrix:
     """Rows of l2-normalised word and character TF-IDF (the learned models' vectoriser): the dot product of
     two rows is their text similarity. Stateless at run time: an item always gets the same row."""
     return describe(items, config)[1].vectors
