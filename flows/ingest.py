@@ -197,9 +197,10 @@ def ingest_flow(
             people=lambda: refresh_people_task(settings),
             pair=lambda ids: pair_task(settings, ids),
             link=lambda ids: recur_task(settings, ids),
-            log=logger.warning,
             unhealthy=unhealthy,
         )
+    for failure in summary["failures"]:
+        logger.warning(f"failed: {failure['source_path']} ({failure['reason']})")
     logger.info(summary["message"])
     if unhealthy:
         raise UnhealthySources(summary["message"])
