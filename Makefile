@@ -36,7 +36,7 @@ run: ingest
 	$(BIN)/scrutiny serve --db $(DB) --port $(PORT)
 
 # The whole suite (slow ones too: drills, bench, Prefect's server, the browser), after the lint.
-test: venv lint
+test: venv lint typecheck
 	$(BIN)/python -m pytest -q
 
 test-fast: venv

@@ -68,7 +68,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         }
     )
     say(f"saved {model.name} to {out} in {meta['training']['seconds']} s")
-    print(format_metrics(cv, title="cross-validated on the training data"), file=sys.stderr)
+    say(format_metrics(cv, title="cross-validated on the training data"))
     return 0
 
 
@@ -174,7 +174,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         say(str(exc))
         return 2
     emit({"data": str(args.data), **metrics})
-    print(format_metrics(metrics, title=f"{model.name} on {args.data}"), file=sys.stderr)
+    say(format_metrics(metrics, title=f"{model.name} on {args.data}"))
     return 0
 
 

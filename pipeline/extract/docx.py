@@ -53,7 +53,7 @@ def read_docx(data: bytes) -> tuple[list[RawBlock], dict]:
             if table is None:
                 continue
             for row in table.rows:
-                cells = []
+                cells: list[str] = []
                 for cell in row.cells:
                     value = " ".join(cell.text.split())
                     if not cells or value != cells[-1]:  # merged cells repeat their text

@@ -64,13 +64,14 @@ def read_html(data: bytes, url: str | None = None, declared_encoding: str | None
         )
     except RecursionError as exc:
         raise ExtractionError("HTML nested too deeply to read") from exc
+    assert not isinstance(doc, dict)  # as_dict=False (the default) gives a Document
     if doc is None or doc.body is None:
         # lxml stops building the tree 256 elements deep, so a deeply nested page can look empty to
         # trafilatura; a streaming reader has no depth limit and keeps the text.
-        blocks = FlatReader.read(html)
-        if not blocks:
+        flat = FlatReader.read(html)
+        if not flat:
             raise NoText("no main content found in the HTML page")
-        return blocks, {"title": FlatReader.title(html), "lang": _declared_lang(html), "url": url, "extractor": "flat"}
+        return flat, {"title": FlatReader.title(html), "lang": _declared_lang(html), "url": url, "extractor": "flat"}
     blocks: list[RawBlock] = []
     for el in doc.body.iter("head", "p", "item", "row", "quote"):
         # Only leaf-level structure: an <item> inside a <p> or a <p> inside a <quote> is read once.

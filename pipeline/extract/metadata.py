@@ -7,7 +7,7 @@ the text, the page's own metadata and its address.
 from __future__ import annotations
 
 import re
-from collections import Counter
+from collections import defaultdict
 from typing import Any
 
 from pipeline.lexicon.councils import Gazetteer
@@ -118,7 +118,7 @@ _TYPE_PATTERNS = {t: [(re.compile(p, re.I | re.M), w) for p, w in cues] for t, c
 
 def infer_doc_type(text: str, title: str | None, publisher: str | None, url: str | None) -> str:
     head = (title or "") + "\n" + text[:4000]
-    scores: Counter[str] = Counter()
+    scores: dict[str, float] = defaultdict(float)  # cue weights are not whole numbers
     for t, patterns in _TYPE_PATTERNS.items():
         for rx, w in patterns:
             n = len(rx.findall(head))
@@ -134,12 +134,12 @@ def infer_doc_type(text: str, title: str | None, publisher: str | None, url: str
         scores["council_minutes"] += 3
     if not scores:
         return "other"
-    best, score = scores.most_common(1)[0]
+    best, score = max(scores.items(), key=lambda kv: kv[1])  # the first of equals, as most_common
     return best if score >= 3 else "other"
 
 
 def infer_council(gz: Gazetteer, text: str, title: str | None, url: str | None) -> str | None:
-    counts: Counter[str] = Counter()
+    counts: dict[str, float] = defaultdict(float)
     for name, n in gz.council_evidence(title or "").items():
         counts[name] += 5 * n
     for name, n in gz.council_evidence(text[:3000]).items():
@@ -152,7 +152,7 @@ def infer_council(gz: Gazetteer, text: str, title: str | None, url: str | None) 
             counts[name] += 3
     if not counts:
         return None
-    return counts.most_common(1)[0][0]
+    return max(counts, key=counts.__getitem__)
 
 
 def infer_service(text: str) -> str | None:

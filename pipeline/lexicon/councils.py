@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -48,7 +48,8 @@ class Gazetteer:
         self.bodies = bodies
         self.version = version
         self._by_form: dict[str, Body] = {}
-        insensitive, sensitive = [], []
+        insensitive: list[str] = []
+        sensitive: list[str] = []
         for body in bodies:
             for form in body.surface_forms:
                 self._by_form.setdefault(form.casefold(), body)
@@ -85,9 +86,9 @@ class Gazetteer:
     def council_counts(self, text: str) -> Counter[str]:
         return Counter(m.body.name for m in self.find(text) if m.body.kind == "council")
 
-    def council_evidence(self, text: str) -> Counter[str]:
+    def council_evidence(self, text: str) -> dict[str, float]:
         """Weighted evidence for each council: names count 1, web domains 2, towns 0.5."""
-        evidence: Counter[str] = Counter()
+        evidence: dict[str, float] = defaultdict(float)
         for name, n in self.council_counts(text).items():
             evidence[name] += n
         if self._domains is not None:

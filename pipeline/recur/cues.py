@@ -40,7 +40,8 @@ class RecurConfig:
 
     def with_overrides(self, **sections: Mapping[str, Any]) -> RecurConfig:
         """A copy with some numbers changed: `config.with_overrides(linking={"link_threshold": 0.5})`."""
-        return replace(self, **{k: {**getattr(self, k), **v} for k, v in sections.items()})
+        changes: dict[str, Any] = {k: {**getattr(self, k), **v} for k, v in sections.items()}
+        return replace(self, **changes)
 
 
 def _any(patterns: str | Iterable[str]) -> re.Pattern[str]:

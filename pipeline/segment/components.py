@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from spacy.language import Language
+from spacy.lookups import Table
+from spacy.pipeline import Lemmatizer
 from spacy.tokens import Doc, Span
 from spacy.util import filter_spans, minibatch
 
@@ -68,9 +70,7 @@ class LanguageTagger:
     def pipe(self, docs: Iterable[Doc], batch_size: int = 128) -> Iterator[Doc]:
         for batch in minibatch(docs, batch_size):
             sents = [s for doc in batch for s in doc.sents]
-            default = next(
-                (doc_context(d).get("language") for d in batch if doc_context(d).get("language")), self.default
-            )
+            default = next((lang for d in batch if (lang := doc_context(d).get("language"))), self.default)
             for s, lang in zip(sents, detect_languages([s.text for s in sents], default=default)):
                 # Welsh names can tip lingua on a short English sentence; English grammar words cannot
                 if lang == "cy" and len({t.lower_ for t in s if t.is_stop and t.lower_ not in SHARED_WORDS}) >= 2:
@@ -90,11 +90,13 @@ class LemmaCase:
 
     def __init__(self, nlp: Language) -> None:
         self.nlp = nlp
-        self._table = None
+        self._table: Table | None = None
 
     def __call__(self, doc: Doc) -> Doc:
         if self._table is None:
-            self._table = self.nlp.get_pipe("lemmatizer").lookups.get_table("lemma_lookup")
+            lemmatizer = self.nlp.get_pipe("lemmatizer")
+            assert isinstance(lemmatizer, Lemmatizer), "the pipeline's lemmatizer is spaCy's lookup lemmatizer"
+            self._table = lemmatizer.lookups.get_table("lemma_lookup")
         for t in doc:
             if t.lemma_ == t.text and not t.text.islower() and t.text[:1].isupper():
                 lower = t.text.lower()

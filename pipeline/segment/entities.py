@@ -283,14 +283,14 @@ class EntityRules:
             found.append(f)
             taken.append((f.start, f.end))
 
-        for m in self.gazetteer.find(text):
+        for mention in self.gazetteer.find(text):
             label = "ORG"
-            if m.body.kind == "council":
-                folded = fold(m.surface)
-                full = {fold(m.body.name), fold(m.body.welsh or "")}
+            if mention.body.kind == "council":
+                folded = fold(mention.surface)
+                full = {fold(mention.body.name), fold(mention.body.welsh or "")}
                 label = "COUNCIL" if ("council" in folded or "cyngor" in folded or folded in full) else "PLACE"
-            if free(m.start, m.end):
-                add(Found(m.start, m.end, label, m.body.name))
+            if free(mention.start, mention.end):
+                add(Found(mention.start, mention.end, label, mention.body.name))
         for m in self._orgs.finditer(text):
             if free(m.start(), m.end()):
                 add(Found(m.start(), m.end(), "ORG", self._org_value.get(fold(m.group(0)), m.group(0))))

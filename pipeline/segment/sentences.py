@@ -241,14 +241,14 @@ class SentenceRules:
         heads: set[int] = set()
         for s in [k for k in range(n) if starts[k]]:
             e = next((k for k in range(s + 1, n) if starts[k]), n)
-            j = self._caps_prefix(doc, s, e)
-            if j is not None:
-                starts[j] = True
+            cut = self._caps_prefix(doc, s, e)
+            if cut is not None:
+                starts[cut] = True
                 heads.add(s)
         if doc_context(doc).get("section"):  # "1.1 About us Care Inspectorate Wales is ..."
-            j = self._numbered_heading(doc)
-            if j is not None:
-                starts[j] = True
+            cut = self._numbered_heading(doc)
+            if cut is not None:
+                starts[cut] = True
                 heads.add(0)
         for k, tok in enumerate(doc):
             tok.is_sent_start = starts[k]
