@@ -240,6 +240,22 @@ SCHEMA: tuple[Table, ...] = (
         stage="classify",
     ),
     Table(
+        "labelled_texts",
+        "Labelled sentences imported by `scrutiny label` that no stored statement carries; "
+        "`scrutiny train --with-corrections` folds them into training.",
+        ("text_key", "scheme"),
+        (
+            Column("text_key", str, "The text with whitespace collapsed and case folded (how it is matched)"),
+            Column("scheme", str, "Label scheme"),
+            Column("text", str, "The sentence as imported"),
+            Column("labels", str, "JSON list of area codes; empty list means none"),
+            Column("note", str, "Why, in the labeller's words"),
+            Column("source", str, "Where the sentence comes from (source_url or source of the imported line)"),
+            Column("imported_at", str, "When it was imported (UTC)"),
+        ),
+        stage="classify",
+    ),
+    Table(
         "statement_aliases",
         "When a document was segmented again and a statement that people's decisions name "
         "got a new id: the old id and the statement that now carries those decisions (see pipeline/anchors.py).",
