@@ -134,10 +134,13 @@ def load_gazetteer(path: Path = DEFAULT_PATH) -> Gazetteer:
     return Gazetteer(bodies, data.get("version", "gazetteer"))
 
 
-def infer_council(gz: Gazetteer, text: str = "", title: str | None = None, url: str | None = None) -> str | None:
+def infer_council(
+    gz: Gazetteer, text: str = "", title: str | None = None, url: str | None = None, unique: bool = False
+) -> str | None:
     """The council a document or a listing's title is about: what names it (councils, their towns and web
     domains) in the title weighs 5, in the opening 1, further on 0.3, in the web address 3. None when nothing
-    names a council or two tie at the top."""
+    names a council; a tie at the top goes to the council named first, or, with `unique` (a listing's title,
+    which says little else), to none."""
     counts: Counter[str] = Counter()  # weighted: the values are floats
     for name, n in gz.council_evidence(title or "").items():
         counts[name] += 5 * n
@@ -149,7 +152,7 @@ def infer_council(gz: Gazetteer, text: str = "", title: str | None = None, url: 
         host = re.sub(r"^https?://", "", url).split("/")[0]
         for name in gz.council_evidence(host + " " + host.replace("-", " ").replace(".", " ")):
             counts[name] += 3
-    ranked = sorted(counts.items(), key=lambda kv: -kv[1])[:2]
-    if not ranked or (len(ranked) > 1 and ranked[0][1] == ranked[1][1]):
+    ranked = sorted(counts.items(), key=lambda kv: -kv[1])[:2]  # stable: the first named first among equals
+    if not ranked or (unique and len(ranked) > 1 and ranked[0][1] == ranked[1][1]):
         return None
     return ranked[0][0]

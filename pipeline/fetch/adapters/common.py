@@ -44,7 +44,7 @@ def parse_feed_date(text: str | None) -> str | None:
 
 def infer_council(text: str) -> str | None:
     """The council a listing's title names, if exactly one stands out (pipeline.lexicon.councils' rules)."""
-    return councils.infer_council(load_gazetteer(), title=text)
+    return councils.infer_council(load_gazetteer(), title=text, unique=True)
 
 
 def clean(text: str | None) -> str:
