@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -141,7 +141,7 @@ def infer_council(
     domains) in the title weighs 5, in the opening 1, further on 0.3, in the web address 3. None when nothing
     names a council; a tie at the top goes to the council named first, or, with `unique` (a listing's title,
     which says little else), to none."""
-    counts: Counter[str] = Counter()  # weighted: the values are floats
+    counts: dict[str, float] = defaultdict(float)  # weighted evidence, not whole counts
     for name, n in gz.council_evidence(title or "").items():
         counts[name] += 5 * n
     for name, n in gz.council_evidence(text[:3000]).items():
