@@ -346,3 +346,20 @@ def test_entities_are_stored_and_people_rebuilt_with_variants_merged(tmp_path):
     people = list(db["people"].rows)
     assert len(people) == 1 and people[0]["name"] == "Alison Bulman"
     assert "Ali Bulman" in people[0]["variants"] and "director of social services" in people[0]["roles"]
+
+
+def test_an_undated_document_keeps_its_date_evidence(tmp_path):
+    import dataclasses
+
+    db = store.open_db(tmp_path / "s.db")
+    store.start_run(db, "r1", 1, "t")
+    doc, statements = a_document()
+    evidence = "2017-07: …we inspected the service in July 2017…"
+    doc = dataclasses.replace(doc, metadata=Metadata(title="T", published=None, date_evidence=evidence))
+    source = {"source_path": "x.txt", "sha256": doc.id, "size": 10, "mtime_ns": 1}
+    store.save_document(db, doc, statements, run_id="r1", source=source, versions={})
+    row = db["documents"].get(doc.id)
+    assert row["published"] is None and row["year"] is None
+    assert row["date_evidence"] == evidence
+    kept, _ = store.stored_document(db, doc.id)
+    assert kept["date_evidence"] == evidence
