@@ -188,6 +188,10 @@ def format_metrics(metrics: dict[str, Any], title: str = "") -> str:
         f"macro-F1 {metrics['macro_f1']:.3f}   abstain rate {metrics['abstain_rate']:.3f}   "
         f"statements {metrics['statements']}"
     )
+    if "none_precision" in metrics:
+        lines.append(f"none: precision {metrics['none_precision']:.3f}   recall {metrics['none_recall']:.3f}")
+    if "folds" in metrics:
+        lines.append(f"folds: {metrics['folds']}")
     return "\n".join(lines)
 
 
