@@ -64,5 +64,6 @@ def read_docx(data: bytes) -> tuple[list[RawBlock], dict]:
     meta = {
         "title": props.title or None,
         "byline": props.author or None,
+        "created": props.created.isoformat() if props.created else None,
     }
     return blocks, meta

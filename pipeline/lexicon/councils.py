@@ -133,3 +133,27 @@ def load_gazetteer(path: Path = DEFAULT_PATH) -> Gazetteer:
                 )
             )
     return Gazetteer(bodies, data.get("version", "gazetteer"))
+
+
+def infer_council(
+    gz: Gazetteer, text: str = "", title: str | None = None, url: str | None = None, unique: bool = False
+) -> str | None:
+    """The council a document or a listing's title is about: what names it (councils, their towns and web
+    domains) in the title weighs 5, in the opening 1, further on 0.3, in the web address 3. None when nothing
+    names a council; a tie at the top goes to the council named first, or, with `unique` (a listing's title,
+    which says little else), to none."""
+    counts: dict[str, float] = defaultdict(float)  # weighted evidence, not whole counts
+    for name, n in gz.council_evidence(title or "").items():
+        counts[name] += 5 * n
+    for name, n in gz.council_evidence(text[:3000]).items():
+        counts[name] += n
+    for name, n in gz.council_evidence(text[3000:20000]).items():
+        counts[name] += 0.3 * n
+    if url:
+        host = re.sub(r"^https?://", "", url).split("/")[0]
+        for name in gz.council_evidence(host + " " + host.replace("-", " ").replace(".", " ")):
+            counts[name] += 3
+    ranked = sorted(counts.items(), key=lambda kv: -kv[1])[:2]  # stable: the first named first among equals
+    if not ranked or (unique and len(ranked) > 1 and ranked[0][1] == ranked[1][1]):
+        return None
+    return ranked[0][0]

@@ -88,6 +88,7 @@ def _document_from_store(row: dict[str, Any], layout: dict[str, Any]) -> Documen
         local_authority=row["local_authority"],
         service=row["service"],
         published=row["published"],
+        date_evidence=row.get("date_evidence"),
         language=row["language"],
         url=row["source_url"],
     )

@@ -49,7 +49,10 @@ RECOMMENDING_DOC_TYPES = frozenset(
 )
 
 
-VERB = re.compile(r"\b(?:" + "|".join(SPEECH_VERBS) + r"|went on to say)\b")
+VERB = re.compile(r"\b(?:" + "|".join(SPEECH_VERBS) + r"|went on to say|according to)\b")
+# What may stand between a speech verb and the name it introduces: "said the council's leader, Cllr ...".
+APPOSITION = re.compile(r"\s+(?:(?:the|a|an|its|their|our|his|her)\s+)?[^“”\".!?;,]{0,60},\s*")
+PRONOUN = re.compile(r"\b(?:he|she|they|I|we)\s*$|^\s*(?:he|she|they)\b", re.I)
 
 
 @Language.factory("scrutiny_language_v1", default_config={"default": "en"})
@@ -202,6 +205,7 @@ class Item:
     kind: str = "other"
     quoted: bool = False
     speaker: str | None = None
+    attributed: bool = False  # a speech verb outside quotation marks gives the words to someone (not "he added")
     language: str = "en"
     lemmas: str = ""
     entities: tuple[tuple[str, str, int, int, str, tuple[str, ...]], ...] = ()
@@ -268,6 +272,7 @@ class StatementTagger:
                 item.kind = "other" if len(body.split()) < 4 else "finding"
             else:
                 item.speaker = self._speaker(doc.text, sent, mine, inside)
+                item.attributed = item.speaker is not None or self._attributed(doc.text, sent, inside)
                 item.kind = previous = self._kind(body, unit, previous)
             # within quotation marks from its start, mostly, or an attributed quote ('X said: "...')
             item.quoted = bool(inside[begin] or quoted * 2 >= len(body) or quoted and item.speaker)
@@ -293,13 +298,30 @@ class StatementTagger:
                 p
                 for p in people
                 if p.start_char >= m.end()
-                and p.start_char - m.end() <= 60
-                and not re.search(r"[“”\".!?;,]", text[m.end() : p.start_char])
+                and p.start_char - m.end() <= 80
+                and (
+                    not re.search(r"[“”\".!?;,]", text[m.end() : p.start_char])
+                    or APPOSITION.fullmatch(text[m.end() : p.start_char])
+                )
             ]
             chosen = before[-1] if before else after[0] if after else None
             if chosen is not None:
                 return normalise_person(chosen.text)
         return None
+
+    @staticmethod
+    def _attributed(text: str, sent: Span, inside: list[bool]) -> bool:
+        """Does the sentence give its words to someone by a speech verb outside quotation marks, other than by a
+        pronoun ("he added")? Then a quote in it is not the previous speaker's running on."""
+        for m in VERB.finditer(text, sent.start_char, sent.end_char):
+            if inside[m.start()]:
+                continue
+            if PRONOUN.search(text[max(sent.start_char, m.start() - 12) : m.start()]) or PRONOUN.match(
+                text[m.end() : m.end() + 8]
+            ):
+                continue
+            return True
+        return False
 
     def _kind(self, text: str, unit: dict[str, Any], previous: str | None) -> str:
         """The kind a sentence has by itself; segment() adds what its heading says."""

@@ -12,6 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from pipeline.lexicon.councils import Gazetteer, load_gazetteer
+from pipeline.lexicon.dates import english_months
 from pipeline.segment.people import DATA, HONORIFICS, LOWER, UPPER, bare_name, fold
 
 NAMEWORD = rf"(?:Mc|Mac|O['’]|D['’]|Fitz)?[{UPPER}][{LOWER}]+(?:[-'’][{UPPER}][{LOWER}]+)*"
@@ -70,24 +71,10 @@ ROLE_TO_NAME = re.compile(
 )
 
 
-MONTHS = {
-    m: i
-    for i, m in enumerate(
-        "january february march april may june july august september october november december".split(), 1
-    )
-}
+MONTHS = english_months()  # the one English month table (pipeline.lexicon.dates)
 
 
-MONTHS.update({m[:3]: i for m, i in list(MONTHS.items())})
-
-
-MONTHS["sept"] = 9
-
-
-MONTH = (
-    r"(?:January|February|March|April|May|June|July|August|September|October|November|December|"
-    r"Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec)\.?"
-)
+MONTH = "(?:" + "|".join(sorted((m.capitalize() for m in MONTHS), key=len, reverse=True)) + r")\.?"
 
 
 WEEKDAY = r"(?:(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day,?\s+(?:the\s+)?)"

@@ -21,6 +21,7 @@ LIST_MARKER = re.compile(rf"^\s*(?:\(?\d{{1,2}}(?:\.\d{{1,2}})*[.)]|\(?[a-z][.)]
 SECTION_MARKER = re.compile(rf"^(?:\(?\d{{1,2}}(?:\.\d{{1,2}})+\)?|\d{{1,2}}\.|[{BULLETS}])\s+(?=[A-Z“\"‘(])")
 
 
+INLINE_BULLETS = frozenset("•·▪●◦■")
 LOGO = re.compile(r"^(?:[\w&'’-]+ ){0,4}logo(?=[A-Z])")
 
 
@@ -165,6 +166,18 @@ class SentenceRules:
             return "yes"
         return None
 
+    @staticmethod
+    def _inline_bullet(doc: Doc, i: int) -> bool:
+        """Is token i a bullet glyph standing between words ('includes: · Cllr Harris · Carl Cooper')? A list the
+        extractor ran into one paragraph (an HTML list flattened, a PDF's items joined): each bullet starts an
+        item. Dashes are not taken for bullets here: prose uses them."""
+        return (
+            0 < i < len(doc) - 1
+            and doc[i].text in INLINE_BULLETS
+            and bool(doc[i - 1].whitespace_)
+            and bool(doc[i].whitespace_)
+        )
+
     def _lost_break(self, doc: Doc, i: int) -> bool:
         """Is token i a sentence opener glued to a previous line without punctuation ('Next steps We expect')?"""
         tok = doc[i]
@@ -233,7 +246,9 @@ class SentenceRules:
                         starts[k] = True
                 i = j
                 continue
-            if self._lost_break(doc, i):
+            if self._inline_bullet(doc, i):
+                starts[i] = True  # a list run into one paragraph: "includes: · A · B" is one item per bullet
+            elif self._lost_break(doc, i):
                 starts[i] = True
                 lost.add(i)
             i += 1

@@ -16,7 +16,6 @@ from pipeline.config import Settings
 from pipeline.run.childproc import free_port, serving
 from pipeline.run.lock import explain_db_error
 from pipeline.run.runner import ingest_direct
-from pipeline.store import db as store_db
 from pipeline.store.check import integrity_problems
 from tools.drills.compare import differences, lost_inputs, partial_documents
 
@@ -113,8 +112,8 @@ def full_disk(work: Path, normal: Path, reference: Path) -> dict[str, Any]:
         return opened
 
     message, problems = None, []
-    # store.connect() opens through pipeline.store.db.open_db, not the name the package re-exports: cap both.
-    with mock.patch.object(store, "open_db", capped), mock.patch.object(store_db, "open_db", capped):
+    # store.connect opens through pipeline.store.db.open_db; callers of store.open_db through the package
+    with mock.patch.object(store, "open_db", capped), mock.patch.object(store.db, "open_db", capped):
         try:
             ingest_direct([str(folder)], db)
             problems.append("the run did not fail although the database could not grow")
