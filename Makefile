@@ -12,7 +12,7 @@ MODEL  := models/areas.skops
 LABELS := $(wildcard corpus/labels/*.jsonl)
 RECUR_MODEL := models/recur.skops
 RECUR_DATA  := corpus/recurrence-grounded.jsonl corpus/recurrence-gold.jsonl corpus/recurrence-picking.jsonl \
-               models/taxonomy/issues.toml $(wildcard pipeline/recur/learned.py pipeline/recur/training.py)
+               models/recurrence-issues.toml $(wildcard pipeline/recur/learned.py pipeline/recur/training.py)
 
 .PHONY: venv model recur-model run ingest serve test test-fast lint typecheck check bench drills clean
 
@@ -46,7 +46,7 @@ run: ingest
 	$(BIN)/scrutiny serve --db $(DB) --port $(PORT)
 
 # The whole suite (slow ones too: drills, bench, Prefect's server, the browser), after the lint.
-test: venv lint $(RECUR_MODEL)
+test: venv lint typecheck $(RECUR_MODEL)
 	$(BIN)/python -m pytest -q
 
 test-fast: venv $(RECUR_MODEL)

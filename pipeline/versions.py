@@ -9,8 +9,8 @@ import json
 import tomllib
 from pathlib import Path
 
-EXTRACT = "extract-1"
-SEGMENT = "segment-2"
+EXTRACT = "extract-2"
+SEGMENT = "segment-3"
 
 
 def model_version(models_dir: Path | None, scheme: str = "areas") -> str:

@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline.cli.common import emit
+from pipeline.cli.common import emit, warn
 from pipeline.config import Settings
 
 if TYPE_CHECKING:  # the command is registered without importing scikit-learn and friends
@@ -124,7 +124,7 @@ def run(lines: Iterable[str], settings: Settings, config_path: Path | None = Non
             emit(as_row(next(assignments)))
         else:
             reason, _, sid = p.partition("\t")
-            print(f"scrutiny: recur: {reason}", file=sys.stderr)
+            warn(f"recur: {reason}")
             emit({"id": sid or None, "error": reason})
     return len(good), len(parsed) - len(good)
 

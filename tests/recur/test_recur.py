@@ -475,12 +475,43 @@ def test_scrutiny_recur(monkeypatch, capsys):
     assert (b["role"], b["status"], b["status_in_text"]) == ("discussed", "new", "persisting")  # news repeats nothing
 
 
-def test_recur_command_is_registered():
-    import argparse
+def test_scrutiny_recur_reads_json_lines_and_answers_one_line_each(capsys, monkeypatch):
+    """What a user of `scrutiny recur` sees: one answer per input line, in order, through the real CLI."""
+    from pipeline.cli import main
 
-    from pipeline.cli.recur import add_commands, cmd_recur
+    rows = [
+        {
+            "id": "r2017",
+            "text": "The council must reduce the number of children placed outside the county.",
+            "local_authority": "Glanmor",
+            "date": "2017-10-12",
+            "document_id": "insp-2017",
+            "doc_type": "inspection_report",
+        },
+        {
+            "id": "r2019",
+            "text": "The council must still reduce the number of children placed outside the county.",
+            "local_authority": "Glanmor",
+            "date": "2019-11-09",
+            "document_id": "insp-2019",
+            "doc_type": "inspection_report",
+        },
+        {"id": "other", "text": "Staff supervision is not recorded.", "local_authority": "Afonwy", "date": "2019"},
+    ]
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n".join(json.dumps(r) for r in rows) + "\n"))
+    assert main(["recur"]) == 0
+    out = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [o["id"] for o in out] == ["r2017", "r2019", "other"]
+    first, again, other = out
+    assert first["concern_id"] == again["concern_id"] != other["concern_id"]
+    assert (first["role"], first["status"], first["links"]) == ("raised", "repeated", [])  # the concern's status
+    assert (again["role"], again["status_in_text"]) == ("repeated", "persisting")
+    assert again["links"][0]["id"] == "r2017" and 0 < again["links"][0]["score"] <= 1
+    assert (other["role"], other["status"]) == ("raised", "new")
 
-    parser = argparse.ArgumentParser()
-    add_commands(parser.add_subparsers())
-    args = parser.parse_args(["recur", "--config", "models/recurrence.toml"])
-    assert args.func is cmd_recur and args.config == "models/recurrence.toml"
+    # Nothing usable: every line answered with its reason, and the exit status says so.
+    monkeypatch.setattr("sys.stdin", io.StringIO('not json\n{"id": "x", "text": "No council."}\n'))
+    assert main(["recur"]) == 1
+    out = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(out) == 2 and all(o.get("error") for o in out)
+    assert out[1] == {"id": "x", "error": "'local_authority' is missing or empty"}
