@@ -68,7 +68,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         }
     )
     say(f"saved {model.name} to {out} in {meta['training']['seconds']} s")
-    print(format_metrics(cv, title="cross-validated on the training data"), file=sys.stderr)
+    say(format_metrics(cv, title="cross-validated on the training data"))
     return 0
 
 
@@ -174,7 +174,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         say(str(exc))
         return 2
     emit({"data": str(args.data), **metrics})
-    print(format_metrics(metrics, title=f"{model.name} on {args.data}"), file=sys.stderr)
+    say(format_metrics(metrics, title=f"{model.name} on {args.data}"))
     return 0
 
 
@@ -188,13 +188,18 @@ def format_metrics(metrics: dict[str, Any], title: str = "") -> str:
         f"macro-F1 {metrics['macro_f1']:.3f}   abstain rate {metrics['abstain_rate']:.3f}   "
         f"statements {metrics['statements']}"
     )
+    if "none_precision" in metrics:
+        lines.append(f"none: precision {metrics['none_precision']:.3f}   recall {metrics['none_recall']:.3f}")
+    if "folds" in metrics:
+        lines.append(f"folds: {metrics['folds']}")
     return "\n".join(lines)
 
 
 def cmd_label(args: argparse.Namespace) -> int:
-    """Import label corrections from a CSV (statement_id, labels[, note]) into the corrections table."""
+    """Import people's labels from a CSV (statement_id, labels[, note]) or from JSON Lines in the training format
+    ({"statement_id" or "text", "labels": [...], ...}): corrections of stored statements, and labelled texts."""
     from pipeline import store
-    from pipeline.classify.corrections import read_corrections_csv
+    from pipeline.classify.corrections import read_corrections
     from pipeline.lexicon.taxonomy import load_taxonomy
 
     db_path = Path(args.db)
@@ -202,16 +207,17 @@ def cmd_label(args: argparse.Namespace) -> int:
         warn(f"no database at {db_path}: run `scrutiny ingest` first")
         return 2
     try:
-        rows = read_corrections_csv(Path(args.file), load_taxonomy(args.scheme))
+        rows = read_corrections(Path(args.file), load_taxonomy(args.scheme))
         with store.connect(db_path) as db:
-            n = store.save_corrections(db, [{**r, "scheme": args.scheme} for r in rows])
+            counts = store.save_labels(db, [{**r, "scheme": args.scheme} for r in rows])
     except PipelineError as exc:
         warn(str(exc))
         return 2
-    emit({"imported": n, "scheme": args.scheme, "db": str(db_path)})
+    emit({"imported": len(rows), **counts, "scheme": args.scheme, "db": str(db_path)})
     warn(
-        f"{n} correction(s) imported; they override the model now and after re-ingestion "
-        f"(`scrutiny train --with-corrections {db_path}` folds them into the next model)"
+        f"{len(rows)} label(s) imported: {counts['corrections']} statement correction(s), which override the model "
+        f"now and after re-ingestion, and {counts['labelled_texts']} labelled text(s) no stored statement carries; "
+        f"`scrutiny train --with-corrections {db_path}` folds both into the next model"
     )
     return 0
 
@@ -240,8 +246,15 @@ def add_commands(subparsers: Any) -> None:
     p.add_argument("--scheme", help="label scheme (default: the model's, or areas)")
     p.set_defaults(func=cmd_evaluate)
 
-    p = subparsers.add_parser("label", help="import label corrections from a CSV (statement_id, labels, note)")
-    p.add_argument("file", metavar="FILE.csv", help="CSV with columns statement_id, labels (e.g. A;D), note")
+    p = subparsers.add_parser(
+        "label", help="import people's labels: a CSV (statement_id, labels, note) or training-format JSON Lines"
+    )
+    p.add_argument(
+        "file",
+        metavar="FILE",
+        help='CSV with columns statement_id, labels (e.g. A;D), note; or JSON Lines, one {"statement_id" or "text", '
+        '"labels": ["A", "D"], ...} per line (the format of corpus/labels/)',
+    )
     p.add_argument("--db", default="data/scrutiny.db", help="SQLite database (default: data/scrutiny.db)")
     p.add_argument("--scheme", default="areas", help="label scheme (default: areas)")
     p.set_defaults(func=cmd_label)

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
-from pipeline.cli.common import emit, warn
+from pipeline.cli.common import emit, say, warn
 from pipeline.errors import PipelineError
 
 
@@ -18,7 +17,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not db.exists():
         warn(f"no database at {db}: run `scrutiny ingest` first")
         return 2
-    print(f"Scrutiny is serving {db} at http://{args.host}:{args.port}/  (Ctrl+C to stop)", file=sys.stderr, flush=True)
+    say(f"serving {db} at http://{args.host}:{args.port}/  (Ctrl+C to stop)")
     serve(db, host=args.host, port=args.port, public=args.public)
     return 0
 

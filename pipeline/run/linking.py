@@ -234,7 +234,7 @@ def apply_reviews(db: Any, settings: Settings, path: Path, reviewer: str | None 
     is reported in the outcomes and costs only itself. Raises review.ReviewError for an unreadable file."""
     rows = review.read_review_csv(path)
     history = store.link_reviews(db)
-    named = {row.get(c) for _, row in rows for c in ("statement_id", "other") if row.get(c)}
+    named = {value for _, row in rows for c in ("statement_id", "other") if (value := row.get(c))}
     view = review.LinkView.build(store.stored_mentions(db), store.statement_councils(db, named), history)
     groups, report, accepted = review.split_groups(rows), ReviewReport(), []
     stamp = store.now()
