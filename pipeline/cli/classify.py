@@ -78,8 +78,11 @@ def _corrections_from_db(db_path: Path, scheme: str) -> list[dict]:
 
     if not db_path.exists():
         raise PipelineError(f"no database at {db_path}")
-    with store.connect(db_path) as db:
+    db = store.open_db(db_path)
+    try:
         return store.corrections_for_training(db, scheme)
+    finally:
+        db.close()
 
 
 def _model_for(args: argparse.Namespace, settings: Settings) -> Any:
@@ -192,28 +195,42 @@ def format_metrics(metrics: dict[str, Any], title: str = "") -> str:
 
 
 def cmd_label(args: argparse.Namespace) -> int:
-    """Import label corrections from a CSV (statement_id, labels[, note]) into the corrections table."""
+    """Import label corrections from a CSV (statement_id, labels[, note]) into the corrections table, and the
+    relabelling decisions reviewers recorded on the site (pipeline/run/site_reviews.py)."""
     from pipeline import store
     from pipeline.classify.corrections import read_corrections_csv
+    from pipeline.config import Settings
     from pipeline.lexicon.taxonomy import load_taxonomy
+    from pipeline.run.site_reviews import import_site_labels, reviews_path_for
 
     db_path = Path(args.db)
+    reviews = Path(args.reviews) if args.reviews else reviews_path_for(db_path)
     if not db_path.exists():
         warn(f"no database at {db_path}: run `scrutiny ingest` first")
         return 2
     try:
-        rows = read_corrections_csv(Path(args.file), load_taxonomy(args.scheme))
-        with store.connect(db_path) as db:
-            n = store.save_corrections(db, [{**r, "scheme": args.scheme} for r in rows])
+        rows = read_corrections_csv(Path(args.file), load_taxonomy(args.scheme)) if args.file else []
+        db = store.open_db(db_path)
+        try:
+            n = store.save_corrections(db, [{**r, "scheme": args.scheme} for r in rows]) if rows else 0
+            site = import_site_labels(db, Settings(db_path=db_path), reviews, args.scheme)
+        finally:
+            db.close()
     except PipelineError as exc:
         warn(str(exc))
         return 2
-    emit({"imported": n, "scheme": args.scheme, "db": str(db_path)})
+    from_site = site.as_dict()["label_decisions"] if site else None
+    emit({"imported": n, "scheme": args.scheme, "db": str(db_path), "site": from_site})
+    for outcome in site.labels if site else []:
+        if outcome["error"]:
+            warn(f"label: {reviews} decision {outcome['id']}: {outcome['error']}")
     warn(
-        f"{n} correction(s) imported; they override the model now and after re-ingestion "
+        f"{n} correction(s) imported"
+        + (f", {from_site['recorded']} from the site ({from_site['failed']} refused)" if from_site else "")
+        + "; they override the model now and after re-ingestion "
         f"(`scrutiny train --with-corrections {db_path}` folds them into the next model)"
     )
-    return 0
+    return 1 if from_site and from_site["failed"] else 0
 
 
 def add_commands(subparsers: Any) -> None:
@@ -241,7 +258,18 @@ def add_commands(subparsers: Any) -> None:
     p.set_defaults(func=cmd_evaluate)
 
     p = subparsers.add_parser("label", help="import label corrections from a CSV (statement_id, labels, note)")
-    p.add_argument("file", metavar="FILE.csv", help="CSV with columns statement_id, labels (e.g. A;D), note")
+    p.add_argument(
+        "file",
+        metavar="FILE.csv",
+        nargs="?",
+        help="CSV with columns statement_id, labels (e.g. A;D), note (without one, only the relabelling decisions "
+        "recorded on the site are read)",
+    )
     p.add_argument("--db", default="data/scrutiny.db", help="SQLite database (default: data/scrutiny.db)")
     p.add_argument("--scheme", default="areas", help="label scheme (default: areas)")
+    p.add_argument(
+        "--reviews",
+        metavar="PATH",
+        help="reviews database the site writes (default: beside the database, e.g. data/scrutiny.reviews.db)",
+    )
     p.set_defaults(func=cmd_label)
