@@ -51,7 +51,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         warn(str(exc))
         return 2
     if not work.has_work and not args.sources:
-        summary = {
+        summary: dict[str, Any] = {
             "run_id": None,
             "db": str(settings.db_path),
             "inputs": work.inputs,

@@ -15,7 +15,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import os
 
     from pipeline.publish import serve
-    from pipeline.publish.site import REVIEW_TOKEN_ENV
+    from pipeline.publish.site.common import REVIEW_TOKEN_ENV
     from pipeline.run.site_reviews import reviews_path_for
 
     db = Path(args.db)

@@ -50,10 +50,10 @@ def cmd_review_links(args: argparse.Namespace) -> int:
         if outcome.error:
             warn(f"review-links: {path} line {outcome.line}: {outcome.error}")
     site_links = site.links if site else []
-    for outcome in site_links:
-        emit({"site_decision": outcome["id"], "status": outcome["status"], "error": outcome["error"]})
-        if outcome["error"]:
-            warn(f"review-links: {reviews} decision {outcome['id']}: {outcome['error']}")
+    for decision in site_links:
+        emit({"site_decision": decision["id"], "status": decision["status"], "error": decision["error"]})
+        if decision["error"]:
+            warn(f"review-links: {reviews} decision {decision['id']}: {decision['error']}")
     summary = {
         "db": str(db_path),
         "file": str(path) if path else None,

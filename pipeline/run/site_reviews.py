@@ -134,11 +134,11 @@ def import_site_reviews(
     if not path.is_file():
         return None
     pending_links, pending_labels = pending(path)
-    links = pending_links if links else []
-    labels = pending_labels if labels else []
+    link_rows = pending_links if links else []
+    label_rows = pending_labels if labels else []
     result = SiteImport(str(path))
     stamp = store.now()
-    if links:
+    if link_rows:
         rows = [
             (
                 d["id"],
@@ -151,15 +151,15 @@ def import_site_reviews(
                     "reviewer": d["reviewer"] or "",
                 },
             )
-            for d in links
+            for d in link_rows
         ]
         report = apply_review_rows(db, settings, rows, source=f"site:{path.name}")
         result.links = [{"id": o.line, "status": o.status, "error": o.error} for o in report.outcomes]
         result.councils = list(report.councils)
-    if labels:
+    if label_rows:
         taxonomy = load_taxonomy(scheme)
         good: dict[str, dict[str, Any]] = {}
-        for d in labels:  # one by one: a bad decision is refused alone; a later one on a statement wins
+        for d in label_rows:  # one by one: a bad decision is refused alone; a later one on a statement wins
             row = {
                 "statement_id": d["statement_id"],
                 "labels": d["labels"] or "",

@@ -647,9 +647,7 @@ def test_site_relabelling_is_read_by_label(db_path, tmp_path, capsys):
     out = json.loads(capsys.readouterr().out.splitlines()[-1])
     assert out["imported"] == 0 and out["site"] == {"recorded": 1, "failed": 0}
     assert query(db_path, "SELECT labels FROM corrections WHERE statement_id = ?", [statement]) == [('["A", "C"]',)]
-    assert query(db_path, "SELECT labels, model FROM predictions WHERE statement_id = ?", [statement]) == [
-        ('["A", "C"]', "correction")
-    ]
+    assert store.corrections_map(store.open_db(db_path), "areas") == {statement: ["A", "C"]}
     assert site_rows(reviews, "label_decisions")[0]["status"] == "recorded"
 
 
