@@ -171,11 +171,16 @@ def bar_chart(
 
 
 async def scrutiny_database(datasette):
-    """The served database holding Scrutiny's tables (the first one with concerns and statements)."""
+    """The served database holding Scrutiny's tables (the first one with concerns and statements). Found once
+    and remembered by name (every page and the menu ask); a database swapped in under the same name is used."""
+    known = getattr(datasette, "_scrutiny_database_name", None)
+    if known in datasette.databases:
+        return datasette.databases[known]
     for name, db in datasette.databases.items():
         if name.startswith("_") or name == REVIEWS_DATABASE:
             continue
         if await db.table_exists("statements") and await db.table_exists("concerns"):
+            datasette._scrutiny_database_name = name
             return db
     raise NotFound("No Scrutiny database is served here.")
 

@@ -52,7 +52,7 @@ async def example_search(db) -> dict[str, Any] | None:
 # ---------------------------------------------------------------- search
 
 
-def _search_sql(which: str, ranked: bool) -> str:
+def _search_sql(which: str, ranked: bool, marked: bool = True) -> str:
     expr = "scrutiny_fts(:q)" if which == "all" else "scrutiny_fts_some(:q)"
     score = "scrutiny_score(x.text, :q)" if ranked else "0.0"
     order = "score DESC, x.rowid DESC" if ranked else "x.rowid DESC"
@@ -63,7 +63,8 @@ WITH hits AS (
   SELECT x.rowid AS rid, {score} AS score FROM hits JOIN statements x ON x.rowid = hits.rowid
   ORDER BY {order} LIMIT :limit OFFSET :offset
 )
-SELECT t.id, t.document_id, t.seq, t.page, t.text, scrutiny_snippet(t.text, :q, 100000) AS marked, t.kind,
+SELECT t.id, t.document_id, t.seq, t.page, t.text, {"scrutiny_snippet(t.text, :q, 100000)" if marked else "NULL"} AS marked,
+  t.kind,
   t.language, t.speaker, t.heading, d.part_of, d.source_path, d.title, d.local_authority, d.published,
   d.doc_type, d.format, d.source_url,
   (SELECT m.concern_id FROM concern_mentions m WHERE m.statement_id = t.id) AS concern_id,
@@ -85,20 +86,20 @@ async def search_count(db, q: str, which: str) -> int:
     return int((await db.execute(sql, {"q": q})).rows[0]["n"])
 
 
-async def search_hits(db, q: str, which: str, offset: int, limit: int) -> list[dict[str, Any]]:
+async def search_hits(db, q: str, which: str, offset: int, limit: int, marked: bool = True) -> list[dict[str, Any]]:
     """Hits `offset` to `offset + limit` of the search: the newest SEARCH_RANKED matches ranked by score, then
     older matches newest first."""
     out: list[dict[str, Any]] = []
     if offset < SEARCH_RANKED:
         take = min(limit, SEARCH_RANKED - offset)
         out += await fetch_rows(
-            db, _search_sql(which, True), {"q": q, "window": SEARCH_RANKED, "limit": take, "offset": offset}
+            db, _search_sql(which, True, marked), {"q": q, "window": SEARCH_RANKED, "limit": take, "offset": offset}
         )
         offset, limit = offset + take, limit - take
     if limit > 0 and offset < SEARCH_CAP:
         out += await fetch_rows(
             db,
-            _search_sql(which, False),
+            _search_sql(which, False, marked),
             {"q": q, "window": min(offset + limit, SEARCH_CAP), "limit": limit, "offset": offset},
         )
     for r in out:
@@ -108,10 +109,14 @@ async def search_hits(db, q: str, which: str, offset: int, limit: int) -> list[d
 
 
 async def query_shape(db, q: str) -> dict[str, Any]:
-    row = (await db.execute("SELECT scrutiny_fts(:q) AS all_expr, scrutiny_fts_some(:q) AS some_expr", {"q": q})).rows[
-        0
-    ]
-    return {"empty": row["all_expr"] == '""', "has_some": row["some_expr"] not in (None, '""')}
+    """Whether the query has anything to search for, whether "some of the words" differs from "all", and how
+    many statements have all of them (up to SEARCH_CAP + 1): one query."""
+    sql = (
+        "SELECT scrutiny_fts(:q) AS all_expr, scrutiny_fts_some(:q) AS some_expr, (SELECT count(*) FROM (SELECT "
+        f"rowid FROM statements_fts WHERE statements_fts MATCH scrutiny_fts(:q) LIMIT {SEARCH_CAP + 1})) AS n"
+    )
+    row = (await db.execute(sql, {"q": q})).rows[0]
+    return {"empty": row["all_expr"] == '""', "has_some": row["some_expr"] not in (None, '""'), "all_total": row["n"]}
 
 
 async def run_search(db, q: str, which: str, page: int) -> dict[str, Any]:
@@ -137,7 +142,7 @@ async def run_search(db, q: str, which: str, page: int) -> dict[str, Any]:
         return result
     if which == "some" and not result["has_some"]:
         which = result["which"] = "all"
-    total = await search_count(db, q, which)
+    total = result.pop("all_total") if which == "all" else await search_count(db, q, which)
     pages = max(1, -(-min(total, SEARCH_CAP) // SEARCH_PAGE))
     page = result["page"] = min(page, pages)
     result["hits"] = await search_hits(db, q, which, (page - 1) * SEARCH_PAGE, SEARCH_PAGE)
@@ -244,9 +249,9 @@ async def search_export(datasette, request, db, q: str, which: str, fmt: str, li
     if q.strip():
         shape = await query_shape(db, q)
         if not shape["empty"]:
-            hits = await search_hits(db, q, which if shape["has_some"] else "all", 0, SEARCH_CAP)
+            hits = await search_hits(db, q, which if shape["has_some"] else "all", 0, SEARCH_CAP, marked=False)
             if which == "all" and request.args.get("some") == "1" and shape["has_some"]:
-                hits += await search_hits(db, q, "some", 0, SEARCH_CAP - len(hits))
+                hits += await search_hits(db, q, "some", 0, SEARCH_CAP - len(hits), marked=False)
             rows = [_export_row(r, i + 1, links, base) for i, r in enumerate(hits)]
     if fmt == "json":
         return Response.json(
