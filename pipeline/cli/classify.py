@@ -220,7 +220,7 @@ def cmd_label(args: argparse.Namespace) -> int:
         warn(str(exc))
         return 2
     from_site = site.as_dict()["label_decisions"] if site else None
-    emit({"imported": n, "scheme": args.scheme, "db": str(db_path), "site": from_site})
+    emit({"imported": n, "scheme": args.scheme, "db": str(db_path), **({"site": from_site} if from_site else {})})
     for outcome in site.labels if site else []:
         if outcome["error"]:
             warn(f"label: {reviews} decision {outcome['id']}: {outcome['error']}")
