@@ -10,8 +10,11 @@ export DO_NOT_TRACK := 1
 
 MODEL  := models/areas.skops
 LABELS := $(wildcard corpus/labels/*.jsonl)
+RECUR_MODEL := models/recur.skops
+RECUR_DATA  := corpus/recurrence-grounded.jsonl corpus/recurrence-gold.jsonl corpus/recurrence-picking.jsonl \
+               models/taxonomy/issues.toml $(wildcard pipeline/recur/learned.py pipeline/recur/training.py)
 
-.PHONY: venv model run ingest serve test test-fast lint typecheck check bench drills clean
+.PHONY: venv model recur-model run ingest serve test test-fast lint typecheck check bench drills clean
 
 venv: $(STAMP)
 
@@ -28,7 +31,14 @@ $(MODEL): $(STAMP) $(LABELS) models/classifier.toml models/taxonomy/areas.toml
 
 model: $(MODEL)
 
-ingest: venv $(MODEL)
+# The recurrence models (picking, status in the text, issues, pairs) are built the same way, never committed:
+# `scrutiny train-recur` (about a minute). `scrutiny evaluate-recur` prints the leave-one-council-out figures.
+$(RECUR_MODEL): $(STAMP) $(RECUR_DATA)
+	$(BIN)/scrutiny train-recur --out $(RECUR_MODEL)
+
+recur-model: $(RECUR_MODEL)
+
+ingest: venv $(MODEL) $(RECUR_MODEL)
 	$(BIN)/scrutiny ingest corpus/ --db $(DB)
 
 run: ingest
@@ -36,10 +46,10 @@ run: ingest
 	$(BIN)/scrutiny serve --db $(DB) --port $(PORT)
 
 # The whole suite (slow ones too: drills, bench, Prefect's server, the browser), after the lint.
-test: venv lint
+test: venv lint typecheck $(RECUR_MODEL)
 	$(BIN)/python -m pytest -q
 
-test-fast: venv
+test-fast: venv $(RECUR_MODEL)
 	$(BIN)/python -m pytest -q -m "not slow"
 
 lint: venv
@@ -52,7 +62,7 @@ typecheck: venv
 # Benchmarks: every stage against a baseline measured in the same run (ratios, never asserted absolute times).
 # BENCH_ARGS="--scale list" shows growth over 100, 1,000 and 10,000 documents; "--quick" is a smoke run.
 BENCH_ARGS ?=
-bench: venv $(MODEL)
+bench: venv $(MODEL) $(RECUR_MODEL)
 	$(BIN)/python -m tools.bench $(BENCH_ARGS)
 
 # Fault drills: kill -9 (20 seeded trials), full disk, locked database, fetch failures, hostile files, Datasette
@@ -61,8 +71,8 @@ DRILLS_ARGS ?=
 drills: venv
 	$(BIN)/python -m tools.drills $(DRILLS_ARGS)
 
-check: venv
+check: venv $(RECUR_MODEL)
 	$(BIN)/python ../shared/checks/contract_check.py --cli $(BIN)/scrutiny
 
 clean:
-	rm -rf $(VENV) data build $(MODEL) $(MODEL).json
+	rm -rf $(VENV) data build $(MODEL) $(MODEL).json $(RECUR_MODEL) $(RECUR_MODEL).json

@@ -106,17 +106,20 @@ def store_task(
 def with_task_runner(workers: int = 2, dask: bool = False, dask_address: str | None = None):
     """The ingest flow on a chosen engine: threads on this machine (default), or Dask through prefect-dask,
     either an existing cluster (`dask_address`, e.g. tcp://scheduler:8786) or a local one of `workers` processes."""
+    from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
+
+    runner: TaskRunner[Any]
     if dask or dask_address:
-        import dask.config
+        from dask import config as dask_config
         from prefect_dask import DaskTaskRunner
 
         # Each PDF is parsed in a child process with a memory cap; Dask workers may only have children
         # when they are not daemons. (On an existing cluster, set this in its own configuration.)
-        dask.config.set({"distributed.worker.daemon": False})
+        dask_config.set({"distributed.worker.daemon": False})
         if dask_address:
-            return ingest_flow.with_options(task_runner=DaskTaskRunner(address=dask_address))
-        return ingest_flow.with_options(
-            task_runner=DaskTaskRunner(
+            runner = DaskTaskRunner(address=dask_address)
+        else:
+            runner = DaskTaskRunner(
                 cluster_kwargs={
                     "n_workers": workers,
                     "threads_per_worker": 1,
@@ -124,10 +127,11 @@ def with_task_runner(workers: int = 2, dask: bool = False, dask_address: str | N
                     "dashboard_address": None,
                 }
             )
-        )
-    from prefect.task_runners import ThreadPoolTaskRunner
-
-    return ingest_flow.with_options(task_runner=ThreadPoolTaskRunner(max_workers=max(1, workers)))
+    else:
+        runner = ThreadPoolTaskRunner(max_workers=max(1, workers))
+    # Prefect's stubs type task_runner as TaskRunner[PrefectFuture[Any]] with an invariant parameter, so none
+    # of its own runners (ThreadPoolTaskRunner: TaskRunner[PrefectConcurrentFuture]) fits; runtime is fine.
+    return ingest_flow.with_options(task_runner=runner)  # type: ignore[arg-type]
 
 
 @flow(name="scrutiny-ingest", log_prints=False, persist_result=False)
@@ -193,9 +197,10 @@ def ingest_flow(
             people=lambda: refresh_people_task(settings),
             pair=lambda ids: pair_task(settings, ids),
             link=lambda ids: recur_task(settings, ids),
-            log=logger.warning,
             unhealthy=unhealthy,
         )
+    for failure in summary["failures"]:
+        logger.warning(f"failed: {failure['source_path']} ({failure['reason']})")
     logger.info(summary["message"])
     if unhealthy:
         raise UnhealthySources(summary["message"])

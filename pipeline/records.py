@@ -76,6 +76,9 @@ class Metadata:
     local_authority: str | None = None
     service: str | None = None
     published: str | None = None  # ISO date, possibly partial (YYYY or YYYY-MM)
+    # How the date was stated ("stated: labelled line"); when nothing states it and `published` is empty, the best
+    # clue for people to read ("2017-07: …we inspected services in July 2017…").
+    date_evidence: str | None = None
     language: str = "en"
     byline: str | None = None
     url: str | None = None

@@ -9,8 +9,8 @@ import json
 import tomllib
 from pathlib import Path
 
-EXTRACT = "extract-1"
-SEGMENT = "segment-2"
+EXTRACT = "extract-2"
+SEGMENT = "segment-3"
 
 
 def model_version(models_dir: Path | None, scheme: str = "areas") -> str:
@@ -26,7 +26,8 @@ def model_version(models_dir: Path | None, scheme: str = "areas") -> str:
 
 def link_version(models_dir: Path | None) -> str:
     """The recurrence linker's version: the `version` its config declares plus a digest of the config, so
-    editing a threshold or a cue list relinks as surely as a new release of the code."""
+    editing a threshold or a cue list, or retraining the recurrence models, relinks as surely as a new release of
+    the code."""
     if models_dir is None:
         return "none"
     path = Path(models_dir) / "recurrence.toml"
@@ -35,7 +36,9 @@ def link_version(models_dir: Path | None) -> str:
         declared = str(tomllib.loads(data.decode("utf-8")).get("version", "recur"))
     except (OSError, ValueError):
         return "none"
-    return f"{declared}:{hashlib.sha256(data).hexdigest()[:12]}"
+    side = Path(models_dir) / "recur.skops.json"  # the learned models' sidecar: retraining relinks too
+    trained = hashlib.sha256(side.read_bytes()).hexdigest()[:12] if side.is_file() else "untrained"
+    return f"{declared}:{hashlib.sha256(data).hexdigest()[:12]}:{trained}"
 
 
 def stage_versions(models_dir: Path | None = None) -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""Human corrections of the classifier: read from CSV, checked, and laid over predictions.
+"""Human corrections of the classifier: read from CSV or JSON Lines, checked, and laid over predictions.
 
 A corrections file is a CSV with a header row and at least the columns
 `statement_id` and `labels`:
@@ -9,13 +9,25 @@ A corrections file is a CSV with a header row and at least the columns
 
 `labels` holds codes of the scheme separated by `;`, `,`, `|` or spaces; an
 empty cell or `none` means no label. Other columns (`note`, `text`, ...) are
-kept. Storing corrections is the store's job (the `corrections` table); this
-module is pure: it reads, checks and applies.
+kept.
+
+It may also be JSON Lines in the training format of `corpus/labels/` (one
+object per line, told from CSV by its first character `{`):
+
+    {"statement_id": "3f2a9c1d0b7e4a55:1200-1318", "labels": ["A", "D"], "note": "..."}
+    {"text": "The improvement board met monthly.", "labels": ["A"], "source_url": "https://..."}
+
+A line with a `statement_id` corrects that statement; a line with only a `text`
+corrects every stored statement with that text, or, when none has it, is kept
+as a labelled text for training. Storing them is the store's job (the
+`corrections` and `labelled_texts` tables); this module is pure: it reads,
+checks and applies.
 """
 
 from __future__ import annotations
 
 import csv
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
@@ -25,6 +37,7 @@ from typing import Any
 from pipeline.errors import PipelineError
 from pipeline.lexicon.taxonomy import Taxonomy, load_taxonomy
 from pipeline.records import Prediction
+from pipeline.store.predictions import text_key
 
 STATEMENT_ID = re.compile(r"^[0-9a-f]{16}:(\d+)-(\d+)$")
 SEPARATORS = re.compile(r"[;,|\s]+")
@@ -118,6 +131,114 @@ def check_correction_rows(
     if problems:
         raise CorrectionsError(f"{where}: {len(problems)} bad row(s), nothing imported:\n  " + "\n  ".join(problems))
     return out
+
+
+def read_corrections(path: Path, taxonomy: Taxonomy | None = None) -> list[dict[str, Any]]:
+    """Read people's labels from a CSV or a JSON Lines file (the training format); see the module docstring.
+
+    The format is told by content, not by name: a file whose first non-blank
+    character is `{` is JSON Lines, anything else is CSV.
+    """
+    path = Path(path)
+    try:
+        with path.open(encoding="utf-8-sig") as handle:
+            head = handle.read(4096).lstrip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CorrectionsError(f"{path}: cannot be read: {exc}") from None
+    if head.startswith("{"):
+        return read_corrections_jsonl(path, taxonomy)
+    return read_corrections_csv(path, taxonomy)
+
+
+def read_corrections_jsonl(path: Path, taxonomy: Taxonomy | None = None) -> list[dict[str, Any]]:
+    """Read and check labels in the training JSON Lines format: one object per line.
+
+    Each object has `labels` (a list of codes, [] for none; a string such as
+    "A;D" is accepted too) and either a `statement_id` of the pipeline (a
+    correction of a stored statement) or a `text` (a labelled sentence: it
+    corrects every stored statement with that text, and is kept for training
+    when no statement has it). Other fields (`note`, `source_url`, `doc_type`,
+    ...) are kept. Nothing is returned unless every line is good: the error
+    names each bad line.
+    """
+    taxonomy = taxonomy or load_taxonomy()
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CorrectionsError(f"{path}: cannot be read: {exc}") from None
+    out: list[dict[str, Any]] = []
+    problems: list[str] = []
+    seen: dict[str, int] = {}
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            problems.append(f"line {n}: not valid JSON ({exc.msg})")
+            continue
+        if not isinstance(row, dict):
+            problems.append(f"line {n}: expected a JSON object")
+            continue
+        item, errors = _checked_line(row, taxonomy)
+        key = item.get("statement_id") or text_key(item.get("text", ""))
+        if not errors and key in seen:
+            what = f"statement {key}" if "statement_id" in item else "the same text"
+            errors.append(f"{what} is already labelled on line {seen[key]}")
+        if errors:
+            problems.append(f"line {n}: " + "; ".join(errors))
+            continue
+        seen[key] = n
+        out.append(item)
+    if problems:
+        shown = "\n  ".join(problems[:30]) + (f"\n  ... and {len(problems) - 30} more" if len(problems) > 30 else "")
+        raise CorrectionsError(f"{path}: {len(problems)} bad line(s), nothing imported:\n  {shown}")
+    return out
+
+
+def _checked_line(row: dict[str, Any], taxonomy: Taxonomy) -> tuple[dict[str, Any], list[str]]:
+    """One JSON Lines label, normalised, and what is wrong with it (nothing when the list is empty)."""
+    errors = []
+    sid, text = row.get("statement_id"), row.get("text")
+    if sid is not None:
+        m = STATEMENT_ID.match(sid.strip()) if isinstance(sid, str) else None
+        if m is None:
+            errors.append(f"statement id {sid!r} is not of the form <16 hex digits>:<start>-<end>")
+        elif int(m.group(1)) >= int(m.group(2)):
+            errors.append(f"statement id {sid!r} ends before it starts")
+    elif not isinstance(text, str) or not text.strip():
+        errors.append("needs a statement_id or a non-empty text")
+    raw = row.get("labels")
+    labels: list[str] = []
+    if raw is None:
+        errors.append("needs labels: a list of codes ([] for none)")
+    elif isinstance(raw, str):
+        labels = parse_labels(raw)
+    elif isinstance(raw, list) and all(isinstance(x, str) for x in raw):
+        labels = [x.strip() for x in raw]
+    else:
+        errors.append(f"labels {raw!r} must be a list of codes ([] for none)")
+    unknown = taxonomy.unknown_codes(labels)
+    if unknown:
+        errors.append(
+            f"unknown label(s) {', '.join(unknown)} (scheme '{taxonomy.scheme}' has "
+            f"{', '.join(taxonomy.codes)}; [] for no label)"
+        )
+    if len(set(labels)) != len(labels):
+        errors.append(f"a label is repeated: {raw!r}")
+    scheme = row.get("scheme")
+    if scheme and scheme != taxonomy.scheme:
+        errors.append(f"scheme {scheme!r} does not match '{taxonomy.scheme}'")
+    extra = {k: v for k, v in row.items() if k not in ("statement_id", "text", "labels", "scheme") and v is not None}
+    item: dict[str, Any] = {**extra, "scheme": taxonomy.scheme}
+    if not errors:
+        item["labels"] = sorted(labels, key=taxonomy.codes.index)
+    if isinstance(sid, str) and sid.strip():
+        item["statement_id"] = sid.strip()
+    if isinstance(text, str) and text.strip():
+        item["text"] = text.strip()
+    return item, errors
 
 
 def apply_corrections(predictions: Iterable[Prediction], corrections: Mapping[str, Sequence[str]]) -> list[Prediction]:

@@ -58,7 +58,7 @@ def read_labelled(paths: Iterable[Path], taxonomy: Taxonomy | None = None) -> li
             if len(set(labels)) != len(labels):
                 problems.append(f"{where}: a label is repeated: {labels}")
                 continue
-            if codes is not None and not set(labels) <= codes:
+            if taxonomy is not None and codes is not None and not set(labels) <= codes:
                 unknown = sorted(set(labels) - codes)
                 problems.append(
                     f"{where}: labels {unknown} are not codes of scheme "

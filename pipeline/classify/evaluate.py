@@ -18,7 +18,7 @@ def f1(truth: np.ndarray, predicted: np.ndarray) -> float:
 
 
 def metrics(truth: np.ndarray, predicted: np.ndarray, abstained: np.ndarray, codes: Sequence[str]) -> dict[str, Any]:
-    """Per-label precision, recall, F1 and support, macro-F1, exact match and abstain rate (scikit-learn's)."""
+    """Per-label precision, recall, F1 and support, macro-F1, none precision and recall, exact match and abstain rate."""
     truth, predicted = truth.astype(bool), predicted.astype(bool)
     precision, recall, f1s, support = precision_recall_fscore_support(truth, predicted, zero_division=0.0)
     per_label = {
@@ -31,10 +31,15 @@ def metrics(truth: np.ndarray, predicted: np.ndarray, abstained: np.ndarray, cod
         for k, code in enumerate(codes)
     }
     kept = ~abstained
+    truly_none, said_none = ~truth.any(axis=1), ~predicted.any(axis=1)
+    both_none = int((truly_none & said_none).sum())
     return {
         "statements": int(len(truth)),
         "per_label": per_label,
         "macro_f1": round(float(np.mean([m["f1"] for m in per_label.values()])), 3),
+        # "none" (no area) is a fifth answer: how often a statement left unlabelled should be, and is
+        "none_precision": round(both_none / int(said_none.sum()), 3) if said_none.any() else 0.0,
+        "none_recall": round(both_none / int(truly_none.sum()), 3) if truly_none.any() else 0.0,
         "exact_match": round(float((truth == predicted).all(axis=1).mean()), 3) if len(truth) else 0.0,
         "abstain_rate": round(float(abstained.mean()), 3) if len(truth) else 0.0,
         "macro_f1_when_not_abstaining": round(

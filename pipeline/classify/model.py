@@ -138,6 +138,48 @@ def build_pipeline(config: Mapping[str, Any], codes: Sequence[str]) -> Pipeline:
     return Pipeline([("features", FeatureUnion(views)), ("classifier", OneVsRestClassifier(calibrated))])
 
 
+def fit_pipeline(
+    pipeline: Pipeline, texts: Sequence[str], y: np.ndarray, weights: np.ndarray | None = None
+) -> Pipeline:
+    """Fit a pipeline from `build_pipeline`, with one weight per statement when `weights` is given.
+
+    The weights reach the linear models and their calibration through
+    scikit-learn's metadata routing. Routing leaves its requests on every
+    estimator; they are removed after fitting, so that a saved model holds
+    only the types in TRUSTED_TYPES.
+    """
+    if weights is None or np.allclose(weights, 1.0):
+        return pipeline.fit(list(texts), y)
+    import sklearn
+
+    calibrated = pipeline[-1].estimator
+    with sklearn.config_context(enable_metadata_routing=True):
+        calibrated.set_fit_request(sample_weight=True)
+        calibrated.estimator.set_fit_request(sample_weight=True)
+        try:
+            pipeline.fit(list(texts), y, sample_weight=np.asarray(weights, dtype=float))
+        finally:
+            _drop_routing_requests(pipeline, set())
+    return pipeline
+
+
+def _drop_routing_requests(obj: Any, seen: set[int]) -> None:
+    if id(obj) in seen or isinstance(obj, (type, np.ndarray, str, bytes, int, float)):
+        return
+    seen.add(id(obj))
+    if isinstance(obj, dict):
+        children: Any = obj.values()
+    elif isinstance(obj, (list, tuple)):
+        children = obj
+    elif hasattr(obj, "__dict__"):
+        obj.__dict__.pop("_metadata_request", None)
+        children = obj.__dict__.values()
+    else:
+        return
+    for child in list(children):
+        _drop_routing_requests(child, seen)
+
+
 TFIDF_OPTIONS = ("norm", "use_idf", "smooth_idf", "sublinear_tf")
 
 

@@ -68,7 +68,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         }
     )
     say(f"saved {model.name} to {out} in {meta['training']['seconds']} s")
-    print(format_metrics(cv, title="cross-validated on the training data"), file=sys.stderr)
+    say(format_metrics(cv, title="cross-validated on the training data"))
     return 0
 
 
@@ -177,7 +177,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         say(str(exc))
         return 2
     emit({"data": str(args.data), **metrics})
-    print(format_metrics(metrics, title=f"{model.name} on {args.data}"), file=sys.stderr)
+    say(format_metrics(metrics, title=f"{model.name} on {args.data}"))
     return 0
 
 
@@ -191,14 +191,19 @@ def format_metrics(metrics: dict[str, Any], title: str = "") -> str:
         f"macro-F1 {metrics['macro_f1']:.3f}   abstain rate {metrics['abstain_rate']:.3f}   "
         f"statements {metrics['statements']}"
     )
+    if "none_precision" in metrics:
+        lines.append(f"none: precision {metrics['none_precision']:.3f}   recall {metrics['none_recall']:.3f}")
+    if "folds" in metrics:
+        lines.append(f"folds: {metrics['folds']}")
     return "\n".join(lines)
 
 
 def cmd_label(args: argparse.Namespace) -> int:
-    """Import label corrections from a CSV (statement_id, labels[, note]) into the corrections table, and the
-    relabelling decisions reviewers recorded on the site (pipeline/run/site_reviews.py)."""
+    """Import people's labels from a CSV (statement_id, labels[, note]) or from JSON Lines in the training format
+    ({"statement_id" or "text", "labels": [...], ...}): corrections of stored statements, and labelled texts; and
+    the relabelling decisions reviewers recorded on the site (pipeline/run/site_reviews.py)."""
     from pipeline import store
-    from pipeline.classify.corrections import read_corrections_csv
+    from pipeline.classify.corrections import read_corrections
     from pipeline.config import Settings
     from pipeline.lexicon.taxonomy import load_taxonomy
     from pipeline.run.site_reviews import import_site_labels, reviews_path_for
@@ -209,26 +214,35 @@ def cmd_label(args: argparse.Namespace) -> int:
         warn(f"no database at {db_path}: run `scrutiny ingest` first")
         return 2
     try:
-        rows = read_corrections_csv(Path(args.file), load_taxonomy(args.scheme)) if args.file else []
-        db = store.open_db(db_path)
-        try:
-            n = store.save_corrections(db, [{**r, "scheme": args.scheme} for r in rows]) if rows else 0
+        rows = read_corrections(Path(args.file), load_taxonomy(args.scheme)) if args.file else []
+        with store.connect(db_path) as db:
+            counts = (
+                store.save_labels(db, [{**r, "scheme": args.scheme} for r in rows])
+                if rows
+                else {"corrections": 0, "labelled_texts": 0}
+            )
             site = import_site_labels(db, Settings(db_path=db_path), reviews, args.scheme)
-        finally:
-            db.close()
     except PipelineError as exc:
         warn(str(exc))
         return 2
     from_site = site.as_dict()["label_decisions"] if site else None
-    emit({"imported": n, "scheme": args.scheme, "db": str(db_path), **({"site": from_site} if from_site else {})})
+    emit(
+        {
+            "imported": len(rows),
+            **counts,
+            "scheme": args.scheme,
+            "db": str(db_path),
+            **({"site": from_site} if from_site else {}),
+        }
+    )
     for outcome in site.labels if site else []:
         if outcome["error"]:
             warn(f"label: {reviews} decision {outcome['id']}: {outcome['error']}")
     warn(
-        f"{n} correction(s) imported"
-        + (f", {from_site['recorded']} from the site ({from_site['failed']} refused)" if from_site else "")
-        + "; they override the model now and after re-ingestion "
-        f"(`scrutiny train --with-corrections {db_path}` folds them into the next model)"
+        f"{len(rows)} label(s) imported: {counts['corrections']} statement correction(s), which override the model "
+        f"now and after re-ingestion, and {counts['labelled_texts']} labelled text(s) no stored statement carries"
+        + (f"; {from_site['recorded']} from the site ({from_site['failed']} refused)" if from_site else "")
+        + f"; `scrutiny train --with-corrections {db_path}` folds them into the next model"
     )
     return 1 if from_site and from_site["failed"] else 0
 
@@ -257,13 +271,16 @@ def add_commands(subparsers: Any) -> None:
     p.add_argument("--scheme", help="label scheme (default: the model's, or areas)")
     p.set_defaults(func=cmd_evaluate)
 
-    p = subparsers.add_parser("label", help="import label corrections from a CSV (statement_id, labels, note)")
+    p = subparsers.add_parser(
+        "label", help="import people's labels: a CSV (statement_id, labels, note) or training-format JSON Lines"
+    )
     p.add_argument(
         "file",
-        metavar="FILE.csv",
+        metavar="FILE",
         nargs="?",
-        help="CSV with columns statement_id, labels (e.g. A;D), note (without one, only the relabelling decisions "
-        "recorded on the site are read)",
+        help='CSV with columns statement_id, labels (e.g. A;D), note; or JSON Lines, one {"statement_id" or "text", '
+        '"labels": ["A", "D"], ...} per line (the format of corpus/labels/); without one, only the relabelling '
+        "decisions recorded on the site are read",
     )
     p.add_argument("--db", default="data/scrutiny.db", help="SQLite database (default: data/scrutiny.db)")
     p.add_argument("--scheme", default="areas", help="label scheme (default: areas)")

@@ -12,13 +12,13 @@ log = logging.getLogger("pipeline.cli")
 _HANDLER_NAME = "scrutiny-cli"
 
 
-class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
+class _Stderr(logging.StreamHandler):
     """Writes to whatever sys.stderr is when a message comes (tests and embedding programs replace it)."""
 
     def __init__(self) -> None:
         logging.Handler.__init__(self)
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> TextIO:
         return sys.stderr
 

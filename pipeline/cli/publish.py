@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
-from pipeline.cli.common import emit, warn
+from pipeline.cli.common import emit, say, warn
 from pipeline.errors import PipelineError
 
 
@@ -36,9 +35,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # reviewing needs a token: without one nobody could write, so no reviews database is opened
     reviews = (Path(args.reviews) if args.reviews else reviews_path_for(db)) if token else None
     archive = Path(args.archive) if args.archive else db.parent / "archive"
-    print(f"Scrutiny is serving {db} at http://{args.host}:{args.port}/  (Ctrl+C to stop)", file=sys.stderr, flush=True)
+    say(f"serving {db} at http://{args.host}:{args.port}/  (Ctrl+C to stop)")
     if reviews is not None:
-        print(f"Reviewers sign in at /-/review/login; their decisions go to {reviews}", file=sys.stderr, flush=True)
+        say(f"reviewers sign in at /-/review/login; their decisions go to {reviews}")
     serve(db, host=args.host, port=args.port, public=args.public, reviews=reviews, review_token=token, archive=archive)
     return 0
 

@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline.cli.common import emit
+from pipeline.cli.common import emit, warn
 from pipeline.config import Settings
 
 if TYPE_CHECKING:  # the command is registered without importing scikit-learn and friends
@@ -124,7 +124,7 @@ def run(lines: Iterable[str], settings: Settings, config_path: Path | None = Non
             emit(as_row(next(assignments)))
         else:
             reason, _, sid = p.partition("\t")
-            print(f"scrutiny: recur: {reason}", file=sys.stderr)
+            warn(f"recur: {reason}")
             emit({"id": sid or None, "error": reason})
     return len(good), len(parsed) - len(good)
 
@@ -142,6 +142,38 @@ def cmd_recur(args: argparse.Namespace) -> int:
     return 1 if bad and not good else 0
 
 
+def cmd_train_recur(args: argparse.Namespace) -> int:
+    """Train the recurrence models (picking, status, issues, pairs) and save them with skops."""
+    from pipeline.recur.evaluation import build
+
+    settings = Settings()
+    out = Path(args.out) if args.out else settings.models_dir / "recur.skops"
+    models = build(settings, out)
+    emit({"model": str(out), **models.settings, **models.metadata})
+    return 0
+
+
+def cmd_evaluate_recur(args: argparse.Namespace) -> int:
+    """Leave one council out over the grounded councils, the corpus gold and the shared dev file; prints one
+    JSON line per council, then the overall figures."""
+    from pipeline.recur.evaluation import leave_one_out
+
+    settings = Settings()
+    dev = (
+        Path(args.dev)
+        if args.dev
+        else settings.models_dir.parent.parent / "shared" / "corpus-samples" / ("recurrence-dev.jsonl")
+    )
+
+    def show(row: dict[str, Any]) -> None:
+        emit({k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()})
+
+    report = leave_one_out(settings, dev if dev.is_file() else None, args.council or None, progress=show)
+    for kind, figures in report["overall"].items():
+        show({"overall": kind, **figures})
+    return 0
+
+
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "recur",
@@ -150,3 +182,13 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--config", help="recurrence settings (default: models/recurrence.toml)")
     p.set_defaults(func=cmd_recur)
+    p = subparsers.add_parser("train-recur", help="train the recurrence models (models/recur.skops)")
+    p.add_argument("--out", help="model file to write (default: models/recur.skops)")
+    p.set_defaults(func=cmd_train_recur)
+    p = subparsers.add_parser(
+        "evaluate-recur",
+        help="leave-one-council-out figures of recurrence (pairwise, B-cubed, status); takes about 10 minutes",
+    )
+    p.add_argument("--dev", help="the shared dev file (default: ../shared/corpus-samples/recurrence-dev.jsonl)")
+    p.add_argument("--council", action="append", help="only this held-out council (repeatable; 'dev' for dev)")
+    p.set_defaults(func=cmd_evaluate_recur)

@@ -91,6 +91,7 @@ def extract_bytes(data: bytes, source: Source, settings: Settings) -> Document:
         )
         found = {
             "title": info.get("Title") or None,
+            "created": info.get("CreationDate") or None,
             "ocr_pages": info.get("ocr_pages", []),
             "pages_without_text": info.get("pages_without_text", []),
         }
@@ -110,7 +111,7 @@ def extract_bytes(data: bytes, source: Source, settings: Settings) -> Document:
     else:
         from pipeline.extract.text import read_text
 
-        raw = read_text(data)
+        raw, found = read_text(data)
     return _document(data, fmt, raw, page_count, found, source)
 
 
@@ -146,10 +147,11 @@ def _document(
 
 
 def _notes(found: dict[str, Any]) -> tuple[str, ...]:
+    notes = list(found.get("warnings") or ())
     missing = found.get("pages_without_text") or []
-    if not missing:
-        return ()
-    return (
-        f"page(s) {', '.join(map(str, missing))} have no text layer and were not OCRed "
-        f"(Tesseract is not installed or OCR is off)",
-    )
+    if missing:
+        notes.append(
+            f"page(s) {', '.join(map(str, missing))} have no text layer and were not OCRed "
+            f"(Tesseract is not installed or OCR is off)"
+        )
+    return tuple(notes)

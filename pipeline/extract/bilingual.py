@@ -52,10 +52,10 @@ def block_languages(texts: list[str]) -> list[str]:
     figures) take the language of the block before them, or after them at the start."""
     judged: list[str | None] = [None] * len(texts)
     long_idx = [i for i, t in enumerate(texts) if len(_WORD.findall(t)) >= 4]
-    for i, lang in zip(long_idx, detect_languages([texts[i] for i in long_idx])):
-        judged[i] = lang
+    for i, detected in zip(long_idx, detect_languages([texts[i] for i in long_idx])):
+        judged[i] = detected
     out: list[str | None] = list(judged)
-    last = None
+    last: str | None = None
     for i, lang in enumerate(out):
         if lang is None:
             out[i] = last

@@ -53,7 +53,7 @@ def read_docx(data: bytes) -> tuple[list[RawBlock], dict]:
             if table is None:
                 continue
             for row in table.rows:
-                cells = []
+                cells: list[str] = []
                 for cell in row.cells:
                     value = " ".join(cell.text.split())
                     if not cells or value != cells[-1]:  # merged cells repeat their text
@@ -64,5 +64,6 @@ def read_docx(data: bytes) -> tuple[list[RawBlock], dict]:
     meta = {
         "title": props.title or None,
         "byline": props.author or None,
+        "created": props.created.isoformat() if props.created else None,
     }
     return blocks, meta

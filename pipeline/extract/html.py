@@ -8,6 +8,7 @@ from html.parser import HTMLParser
 
 from pipeline.errors import ExtractionError, NoText
 from pipeline.extract.layout import RawBlock
+from pipeline.extract.pagemeta import page_metadata
 
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_\-:.]+)""", re.I)
 
@@ -64,13 +65,24 @@ def read_html(data: bytes, url: str | None = None, declared_encoding: str | None
         )
     except RecursionError as exc:
         raise ExtractionError("HTML nested too deeply to read") from exc
+    assert not isinstance(doc, dict)  # as_dict=False (the default) gives a Document
     if doc is None or doc.body is None:
         # lxml stops building the tree 256 elements deep, so a deeply nested page can look empty to
         # trafilatura; a streaming reader has no depth limit and keeps the text.
-        blocks = FlatReader.read(html)
-        if not blocks:
+        flat = FlatReader.read(html)
+        if not flat:
             raise NoText("no main content found in the HTML page")
-        return blocks, {"title": FlatReader.title(html), "lang": _declared_lang(html), "url": url, "extractor": "flat"}
+        page = page_metadata(html)
+        return flat, {
+            "title": FlatReader.title(html),
+            "lang": _declared_lang(html),
+            "url": url,
+            "extractor": "flat",
+            "dates": page["dates"],
+            "og_type": page["og_type"],
+            "ld_types": page["ld_types"],
+            "sitename": page["sitename"],
+        }
     blocks: list[RawBlock] = []
     for el in doc.body.iter("head", "p", "item", "row", "quote"):
         # Only leaf-level structure: an <item> inside a <p> or a <p> inside a <quote> is read once.
@@ -91,11 +103,16 @@ def read_html(data: bytes, url: str | None = None, declared_encoding: str | None
         kind = {"head": "heading", "item": "list_item", "row": "table_row"}.get(el.tag, "paragraph")
         level = int(re.sub(r"\D", "", el.get("rend", "h2")) or 2) if el.tag == "head" else 0
         blocks.append(RawBlock(kind, text, None, level))
+    page = page_metadata(html)
+    # trafilatura's own date (htmldate's guess) reads footers and copyright lines: the markup is asked instead.
     meta = {
         "title": doc.title or None,
-        "published": doc.date or None,
+        "dates": page["dates"],
+        "modified": page["modified"],
+        "og_type": page["og_type"],
+        "ld_types": page["ld_types"],
         "byline": doc.author or None,
-        "sitename": doc.sitename or None,
+        "sitename": page["sitename"] or doc.sitename or None,
         "url": doc.url or url,
         "lang": _declared_lang(html),
     }

@@ -7,24 +7,16 @@ the text, the page's own metadata and its address.
 from __future__ import annotations
 
 import re
-from collections import Counter
+from collections import defaultdict
+from datetime import date
 from typing import Any
 
-from pipeline.lexicon.councils import Gazetteer
-from pipeline.lexicon.dates import infer_published
+from pipeline.lexicon.councils import Gazetteer, infer_council
+from pipeline.lexicon.dates import DateFinding, all_dates, infer_date, iso_value
 from pipeline.lexicon.language import detect_language
+from pipeline.lexicon.news import news_cues
+from pipeline.lexicon.services import infer_service
 from pipeline.records import DOC_TYPES, SERVICES, Block, Metadata
-
-CHILDREN = re.compile(
-    r"\b(children'?s?|child|young people|looked after|care leavers?|fostering|foster carers?|"
-    r"adoption|plant|phlant|blant)\b",
-    re.I,
-)
-ADULTS = re.compile(
-    r"\b(adults?'? (?:social care|services)|adult social|older people|care homes?|domiciliary|"
-    r"carers'? assessment|dementia|learning disabilit\w+|hospital discharge|oedolion)\b",
-    re.I,
-)
 
 TYPE_CUES: dict[str, list[tuple[str, float]]] = {
     "inspection_report": [
@@ -105,6 +97,19 @@ TYPE_CUES: dict[str, list[tuple[str, float]]] = {
         (r"\b(?:a |the )?statement by the (?:deputy )?(?:minister|cabinet secretary|first minister)\b", 4),
         (r"\bdatganiad gan y (?:Dirprwy )?(?:Weinidog|Gweinidog|Ysgrifennydd|Prif Weinidog)\b", 4),
     ],
+    # A legislature's record of proceedings (a debate, questions) is none of our types: it is "other".
+    "proceedings": [
+        (r"\brecord of proceedings\b", 4),
+        (r"\bcofnod y trafodion\b", 4),
+        (r"\bplenary\b", 2),
+        (r"\by cyfarfod llawn\b", 2),
+        (r"\b(?:deputy )?presiding officer\b", 3),
+        (r"\by (?:dirprwy )?lywydd\b", 3),
+        (r"\btheyworkforyou\b", 4),
+        (r"\bquestions? to the (?:first minister|minister|cabinet secretary)\b", 3),
+        (r"\bcwestiynau i'r\b", 3),
+        (r"\b(?:hansard|official report)\b", 2),
+    ],
     "news": [
         (r"\bcreated on \d", 4),
         (r"\bby [A-Z][a-z]+ [A-Z][a-z]+,? (?:local democracy )?reporter\b", 4),
@@ -116,14 +121,22 @@ TYPE_CUES: dict[str, list[tuple[str, float]]] = {
 _TYPE_PATTERNS = {t: [(re.compile(p, re.I | re.M), w) for p, w in cues] for t, cues in TYPE_CUES.items()}
 
 
-def infer_doc_type(text: str, title: str | None, publisher: str | None, url: str | None) -> str:
+def infer_doc_type(
+    text: str, title: str | None, publisher: str | None, url: str | None, page: dict[str, Any] | None = None
+) -> str:
+    """The document's type from what it says about itself (a news page's markup, a news publisher, a press
+    release's notes to editors, a dated item quoting people) and from its structure; "other" when nothing fits."""
     head = (title or "") + "\n" + text[:4000]
-    scores: Counter[str] = Counter()
+    scores: dict[str, float] = defaultdict(float)  # cue weights are not whole numbers
     for t, patterns in _TYPE_PATTERNS.items():
         for rx, w in patterns:
             n = len(rx.findall(head))
             if n:
                 scores[t] += w * min(n, 3)
+    news, declared = news_cues(head, publisher, url, page or {})
+    if declared:  # a news report about an inspection is news, however often it says "inspection"
+        return "news"
+    scores["news"] += news
     if publisher in ("Care Inspectorate Wales", "Healthcare Inspectorate Wales"):
         scores["inspection_report"] += 2
     if publisher == "Welsh Government":
@@ -134,37 +147,8 @@ def infer_doc_type(text: str, title: str | None, publisher: str | None, url: str
         scores["council_minutes"] += 3
     if not scores:
         return "other"
-    best, score = scores.most_common(1)[0]
-    return best if score >= 3 else "other"
-
-
-def infer_council(gz: Gazetteer, text: str, title: str | None, url: str | None) -> str | None:
-    counts: Counter[str] = Counter()
-    for name, n in gz.council_evidence(title or "").items():
-        counts[name] += 5 * n
-    for name, n in gz.council_evidence(text[:3000]).items():
-        counts[name] += n
-    for name, n in gz.council_evidence(text[3000:20000]).items():
-        counts[name] += 0.3 * n
-    if url:
-        host = re.sub(r"^https?://", "", url).split("/")[0]
-        for name in gz.council_evidence(host + " " + host.replace("-", " ").replace(".", " ")):
-            counts[name] += 3
-    if not counts:
-        return None
-    return counts.most_common(1)[0][0]
-
-
-def infer_service(text: str) -> str | None:
-    sample = text[:20000]
-    c, a = len(CHILDREN.findall(sample)), len(ADULTS.findall(sample))
-    if c == 0 and a == 0:
-        return None
-    if c >= 3 * max(a, 1) or (a == 0 and c >= 1):
-        return "children"
-    if a >= 3 * max(c, 1) or (c == 0 and a >= 1):
-        return "adults"
-    return "both"
+    best, score = max(scores.items(), key=lambda kv: kv[1])  # the first of equals, as most_common
+    return best if score >= 3 and best != "proceedings" else "other"
 
 
 def infer_publisher(gz: Gazetteer, text: str, sitename: str | None, doc_type: str, council: str | None) -> str | None:
@@ -192,6 +176,25 @@ def infer_title(blocks: tuple[Block, ...], hint: str | None) -> str | None:
     return blocks[0].text[:200] if blocks else None
 
 
+FILE_DATE_SPAN_DAYS = 366  # a document is out within a year of the latest event its opening names
+
+
+def declared_dates(text: str, found: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    """Dates the format states: the page's markup (`found["dates"]`, already (ISO, how)), and a PDF's or a Word
+    file's creation date. A file's creation date is often that of a later re-save or conversion, so it is taken
+    only when the text agrees: it falls on or after the latest date the opening names, and within a year of it."""
+    out = list(found.get("dates") or ())
+    created = iso_value(str(found.get("created") or ""))
+    if created and len(created) == 10:
+        named = [d for d in all_dates(text[:3000]) if len(d) >= 7]
+        latest = max(named) if named else None
+        if latest and latest[:7] <= created[:7]:
+            gap = date.fromisoformat(created) - date.fromisoformat((latest + "-01")[:10])
+            if gap.days <= FILE_DATE_SPAN_DAYS:
+                out.append((created, "file metadata (created)"))
+    return tuple(out)
+
+
 def infer_metadata(
     gz: Gazetteer,
     text: str,
@@ -210,20 +213,18 @@ def infer_metadata(
         or infer_council(gz, text, title, url)
     )
     publisher_hint = known.get("publisher") or (gz.canonical(found.get("sitename")) if found.get("sitename") else None)
-    doc_type = known.get("doc_type") or infer_doc_type(text, title, publisher_hint, url)
+    doc_type = known.get("doc_type") or infer_doc_type(text, title, publisher_hint or found.get("sitename"), url, found)
     if doc_type not in DOC_TYPES:
         doc_type = "other"
     publisher = known.get("publisher") or infer_publisher(gz, text, found.get("sitename"), doc_type, council)
     service = known.get("service") or infer_service(text)
     if service not in SERVICES:
         service = None
-    published = known.get("published") or infer_published(
-        text,
-        found.get("published"),
-        url,
-        path,
-        tuple([title or ""] + [b.text for b in blocks[:8] if b.kind == "heading"]),
-    )
+    titles = tuple([title or ""] + [b.text for b in blocks[:8] if b.kind == "heading"])
+    if known.get("published"):
+        dating = DateFinding(str(known["published"]), "given")
+    else:
+        dating = infer_date(found.get("lines") or text, declared_dates(text, found), url, path, titles)
     language = (
         known.get("language")
         or (found.get("lang") if found.get("lang") in ("en", "cy") else None)
@@ -235,7 +236,8 @@ def infer_metadata(
         doc_type=doc_type,
         local_authority=council,
         service=service,
-        published=str(published) if published else None,
+        published=dating.published,
+        date_evidence=f"stated: {dating.how}" if dating.published else dating.evidence,
         language=language,
         byline=known.get("byline") or found.get("byline"),
         url=url,

@@ -157,7 +157,14 @@ def _blocks_from_lines(lines: list[Line], body_size: float) -> list[RawBlock]:
             blocks.append(RawBlock("list_item", text, line.page))
         elif last and last.kind in ("paragraph", "list_item") and not new_para:
             last.text = _join(last.text, text)
-        elif last and last.kind == "list_item" and gap is not None and gap <= 0.9 * line.size and line.x0 > prev.x0 + 2:
+        elif (
+            last
+            and last.kind == "list_item"
+            and prev is not None  # (a gap implies a line before)
+            and gap is not None
+            and gap <= 0.9 * line.size
+            and line.x0 > prev.x0 + 2
+        ):
             last.text = _join(last.text, text)  # hanging indent of a list item
         else:
             blocks.append(RawBlock("paragraph", text, line.page))
@@ -354,7 +361,8 @@ def _weighted_median(counts: Counter[float]) -> float:
 
 def _open_error(exc: BaseException) -> ExtractionError:
     """Turn whatever pdfminer raised into a reason a person understands."""
-    chain, e = [], exc
+    chain: list[BaseException] = []
+    e: BaseException | None = exc
     while e is not None and len(chain) < 5:
         chain.append(e)
         e = e.__cause__ or e.__context__

@@ -9,7 +9,7 @@ from typing import Any
 
 from pipeline.fetch.archive import Archive, extension_for
 from pipeline.fetch.client import Download, FetchError, PoliteClient
-from pipeline.fetch.records import FetchResult, PreviousFetch
+from pipeline.fetch.records import FetchResult, FetchStatus, PreviousFetch
 from pipeline.fetch.settings import FetchSettings
 
 
@@ -90,6 +90,7 @@ def _fetch(http: PoliteClient, archive: Archive, url: str, previous: PreviousFet
         return FetchResult(status="failed", error=_http_reason(got), **common)
     assert got.temp is not None and got.sha256 is not None  # a 2xx body was streamed to the archive
     path, existed = archive.store(got.temp, got.sha256, extension_for(got.content_type, got.url, got.head))
+    status: FetchStatus
     if previous is not None and previous.sha256:
         status = "unchanged" if previous.sha256 == got.sha256 else "new"
     else:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -48,7 +48,8 @@ class Gazetteer:
         self.bodies = bodies
         self.version = version
         self._by_form: dict[str, Body] = {}
-        insensitive, sensitive = [], []
+        insensitive: list[str] = []
+        sensitive: list[str] = []
         for body in bodies:
             for form in body.surface_forms:
                 self._by_form.setdefault(form.casefold(), body)
@@ -85,9 +86,9 @@ class Gazetteer:
     def council_counts(self, text: str) -> Counter[str]:
         return Counter(m.body.name for m in self.find(text) if m.body.kind == "council")
 
-    def council_evidence(self, text: str) -> Counter[str]:
+    def council_evidence(self, text: str) -> dict[str, float]:
         """Weighted evidence for each council: names count 1, web domains 2, towns 0.5."""
-        evidence: Counter[str] = Counter()
+        evidence: dict[str, float] = defaultdict(float)
         for name, n in self.council_counts(text).items():
             evidence[name] += n
         if self._domains is not None:
@@ -132,3 +133,27 @@ def load_gazetteer(path: Path = DEFAULT_PATH) -> Gazetteer:
                 )
             )
     return Gazetteer(bodies, data.get("version", "gazetteer"))
+
+
+def infer_council(
+    gz: Gazetteer, text: str = "", title: str | None = None, url: str | None = None, unique: bool = False
+) -> str | None:
+    """The council a document or a listing's title is about: what names it (councils, their towns and web
+    domains) in the title weighs 5, in the opening 1, further on 0.3, in the web address 3. None when nothing
+    names a council; a tie at the top goes to the council named first, or, with `unique` (a listing's title,
+    which says little else), to none."""
+    counts: dict[str, float] = defaultdict(float)  # weighted evidence, not whole counts
+    for name, n in gz.council_evidence(title or "").items():
+        counts[name] += 5 * n
+    for name, n in gz.council_evidence(text[:3000]).items():
+        counts[name] += n
+    for name, n in gz.council_evidence(text[3000:20000]).items():
+        counts[name] += 0.3 * n
+    if url:
+        host = re.sub(r"^https?://", "", url).split("/")[0]
+        for name in gz.council_evidence(host + " " + host.replace("-", " ").replace(".", " ")):
+            counts[name] += 3
+    ranked = sorted(counts.items(), key=lambda kv: -kv[1])[:2]  # stable: the first named first among equals
+    if not ranked or (unique and len(ranked) > 1 and ranked[0][1] == ranked[1][1]):
+        return None
+    return ranked[0][0]

@@ -1,25 +1,29 @@
-"""When a document was published, from the forms real documents use.
+"""When a document was published, from what it states, never guessed from what it mentions.
 
-The labels and month names live in `pipeline/data/dates.toml`. The rules are
-tried from the most to the least explicit, because a document names many dates
-(of inspections, meetings, earlier reports) and only some of them are its own:
+The labels and month names live in `pipeline/lexicon/data/dates.toml`. A document names many dates (of
+inspections, meetings, earlier reports) and only some of them are its own, and a web page carries dates
+that are the site's ("© 2026 ... All rights reserved."). `infer_date` takes the publication date only from
+what states it, the most explicit first:
 
-1. a labelled date in the opening ("First published: 15 January 2018", "Created on
-   04/02/2019 @ 19:19", "Cyhoeddwyd: 4 Mai 2023", "Meeting date Thursday, 19 October 2017");
+1. a labelled line in the opening ("First published: 15 January 2018", "Created on 04/02/2019 @ 19:19",
+   "Cyhoeddwyd: 4 Mai 2023", "Meeting date Thursday, 19 October 2017"); "Last updated" is not a publication;
 2. "published today (9 January)": the year is inferred from the other dates;
-3. the date the format itself declares (HTML meta); a line of the opening that is only a date;
-   the source address and the file name (/2018/01/..., /190109-report-..., minutes-2019-03-04.pdf);
-4. the first date in the first lines;
-5. a lone year in the title ("Joint inspection: Neath Port Talbot, 2021");
-6. the year after an annual report's period ("Annual Report 2020-21" is out in 2021);
-7. the latest date named in the opening: a document is published after what it reports.
+3. what the format declares: HTML meta (article:published_time, DC.date, citation_publication_date ...),
+   JSON-LD datePublished, a labelled <time datetime>, a PDF's creation date when the text agrees with it;
+4. a line of the opening that is only a date (a dateline);
+5. the source address and the file name (/2018/01/..., /190109-report-..., minutes-2019-03-04.pdf).
+
+Copyright lines are removed before any rule runs. When nothing states the date, `published` stays empty and
+`evidence` keeps the best clue for people to read: the latest date the opening names with the words around it
+("2017-07: ...we inspected services in July 2017..."), a lone year in the title, or the end of an annual
+report's period. Those used to be taken as the date; they were wrong too often to be.
 """
 
 from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 from pathlib import PurePosixPath
@@ -28,7 +32,6 @@ from pipeline.lexicon import DATA_DIR
 
 DATA = DATA_DIR / "dates.toml"
 HEAD = 1500  # characters of the opening searched for labelled dates and datelines
-DATELINE = 600
 OPENING = 3000
 
 
@@ -38,13 +41,20 @@ def _data() -> dict:
 
 
 @lru_cache(maxsize=1)
+def english_months() -> dict[str, int]:
+    """English month name and three-letter form (and "sept") -> number: the one English month table."""
+    out: dict[str, int] = {}
+    for i, name in enumerate(_data()["months"]["en"], 1):
+        out[name] = out[name[:3]] = i
+    out["sept"] = 9
+    return out
+
+
+@lru_cache(maxsize=1)
 def months() -> dict[str, int]:
     """Month name (English, Welsh, mutated Welsh, three-letter English) -> number."""
     m = _data()["months"]
-    out: dict[str, int] = {}
-    for i, name in enumerate(m["en"], 1):
-        out[name] = out[name[:3]] = i
-    out["sept"] = 9
+    out = dict(english_months())
     for key in ("cy", "cy_mutated"):
         for i, name in enumerate(m[key], 1):
             if name:
@@ -73,7 +83,7 @@ def _patterns() -> dict[str, re.Pattern[str]]:
         ),
         "MY": re.compile(rf"\b(?P<mon>{mon})\s+(?P<year>(?:19|20)\d\d)\b", re.I),
         "NUMERIC": re.compile(r"\b(?P<day>\d{1,2})[/.](?P<mon>\d{1,2})[/.](?P<year>(?:19|20)\d\d)\b"),
-        "ISO": re.compile(r"\b(?P<year>(?:19|20)\d\d)-(?P<mon>\d\d)-(?P<day>\d\d)\b"),
+        "ISO": re.compile(r"\b(?P<year>(?:19|20)\d\d)-(?P<mon>\d\d)-(?P<day>\d\d)(?!\d)"),  # also 2020-02-20T12:00Z
         "LABELLED": re.compile(
             rf"(?:^|(?<=\W))(?:{label_re})\s*(?:\w+day,?\s+|dydd \w+,?\s+)?(?P<d>[^\n]{{4,40}})", re.I | re.M
         ),
@@ -134,17 +144,16 @@ def parse_date(text: str) -> str | None:
     return spans[0][2] if spans else None
 
 
+def day_date(text: str | None) -> str | None:
+    """The first date with a day written in `text`, as ISO ("Tuesday, 12th March, 2024 10.00 am", "23/01/2024",
+    "2020-02-20T12:00:00Z", "Cyhoeddwyd: 27 Mehefin 2019"): what a listing's date column holds."""
+    if not text:
+        return None
+    return next((v for _, _, v in dated_spans(text) if len(v) == 10), None)
+
+
 def all_dates(text: str) -> list[str]:
     return [v for _, _, v in dated_spans(text)]
-
-
-def labelled_date(text: str) -> str | None:
-    """The first date the opening introduces with a label, such as "First published:" or "Cyhoeddwyd:"."""
-    for m in _patterns()["LABELLED"].finditer(text[:HEAD]):
-        found = parse_date(m.group("d"))
-        if found:
-            return found
-    return None
 
 
 def today_date(text: str) -> str | None:
@@ -211,11 +220,6 @@ def date_line(text: str) -> str | None:
     return None
 
 
-def dateline(text: str) -> str | None:
-    """The first date in the first lines: where news pages, letters and minutes put their date."""
-    return parse_date(text[:DATELINE])
-
-
 LONE_YEAR = re.compile(r"(?<![\d/–-])(?P<year>(?:19|20)\d\d)(?![\d/–-])")
 YEAR_RANGE = re.compile(r"\b(?:19|20)\d\d\s*(?:to|-|–|/|i)\s*(?:(?:19|20)?\d\d)\b")
 
@@ -239,30 +243,120 @@ def annual_report_year(text: str) -> str | None:
     return f"{end:04d}" if 0 < end - y1 <= 1 else None
 
 
-def latest_date(text: str) -> str | None:
-    """The latest date the opening names: a document is published after the events it reports."""
-    dates = all_dates(text[:OPENING])
-    return max(dates) if dates else None  # ISO strings sort as dates; "2023-03" sorts before "2023-03-15"
+COPYRIGHT = re.compile(
+    r"^[^\n]*(?:©|\(c\)|\bcopyright\b|\bhawlfraint\b|all rights reserved|cedwir pob hawl)[^\n]*$", re.I | re.M
+)
+# Labels that introduce a date the page states about itself which is not its publication date.
+NOT_PUBLICATION = re.compile(r"^(?:last |updated|diweddarwyd)", re.I)
+
+
+@dataclass(frozen=True)
+class DateFinding:
+    """The publication date a document states (ISO, possibly partial) and how it states it; when nothing
+    states it, `published` is None and `evidence` holds the best clue for people to read."""
+
+    published: str | None
+    how: str | None = None  # "labelled line", "meta article:published_time", "address", ...
+    evidence: str | None = None
+
+
+def without_furniture(text: str) -> str:
+    """The text without copyright lines: "© 2026 ... All rights reserved." dates the site, not the document."""
+    return COPYRIGHT.sub("", text)
+
+
+def stated_label(text: str) -> tuple[str | None, str | None]:
+    """(publication date, last-updated date) from the labelled lines of the opening."""
+    updated = None
+    for m in _patterns()["LABELLED"].finditer(text[:HEAD]):
+        found = parse_date(m.group("d"))
+        if not found:
+            continue
+        if NOT_PUBLICATION.match(m.group(0).strip()):
+            updated = updated or found
+            continue
+        return found, updated
+    return None, updated
+
+
+def evidence_of(text: str, titles: tuple[str, ...] = ()) -> str | None:
+    """The best clue to when an undated document was written: the latest date its opening names, with the
+    words around it ("2017-07: …we inspected services in July 2017…"), else a year in its title or the end
+    of an annual report's period."""
+    spans = dated_spans(text[:OPENING])
+    if spans:
+        s, e, value = max(spans, key=lambda sp: sp[2])
+        lo = text.rfind(" ", 0, max(0, s - 40)) + 1 if s > 40 else 0
+        hi = text.find(" ", e + 30)
+        snippet = " ".join(text[lo : hi if hi > 0 else e + 30].split())
+        return f"{value}: …{snippet}…"[:200]
+    year = title_year(titles)
+    if year:
+        return f"{year}: year in the title"
+    annual = annual_report_year(text)
+    if annual:
+        return f"{annual}: end of the annual report's period"
+    return None
+
+
+def infer_date(
+    text: str,
+    declared: tuple[tuple[str, str], ...] = (),
+    url: str | None = None,
+    path: str | None = None,
+    titles: tuple[str, ...] = (),
+) -> DateFinding:
+    """The date a document states as its own, the most explicit statement first: a labelled line ("First
+    published:", "Cyhoeddwyd:", "Date of meeting"), "published today (9 January)", what the format declares
+    (`declared`: (ISO, how) pairs such as HTML meta, JSON-LD, <time>, PDF metadata), a line of the opening
+    that is only a date, the address, the file name. Never a copyright year, a lone year or a date the text
+    merely mentions: those are kept as evidence."""
+    text = without_furniture(text)
+    label, updated = stated_label(text)
+    if label:
+        return DateFinding(label, "labelled line")
+    today = today_date(text)
+    if today:
+        return DateFinding(today, "published today")
+    for value, how in declared:
+        if value:
+            return DateFinding(value, how)
+    for rule, how in (
+        (lambda: date_line(text), "dateline"),
+        (lambda: address_date(url), "address"),
+        (lambda: file_name_date(path), "file name"),
+    ):
+        found = rule()
+        if found:
+            return DateFinding(found, how)
+    evidence = f"{updated}: last updated" if updated else evidence_of(text, titles)
+    return DateFinding(None, None, evidence)
+
+
+def iso_value(value: str | None) -> str | None:
+    """A machine-readable date ("2018-04-16T09:30:00+01:00", "2018-04-16", "16/04/2018", "20180416") as ISO."""
+    if not value:
+        return None
+    value = value.strip()
+    value = re.sub(r"^D:", "", value)  # a PDF date: D:20190109093000+00'00'
+    m = re.match(
+        r"((?:19|20)\d\d)-(\d\d)-(\d\d)(?:$|[T\s])|((?:19|20)\d\d)(\d\d)(\d\d)(?:\d{2,6})?(?:$|[T\s+Z'-])", value
+    )
+    if m:
+        y, mo, d = (m[1], m[2], m[3]) if m[1] else (m[4], m[5], m[6])
+        return _mk_date(int(y), int(mo), int(d))
+    m = re.fullmatch(r"((?:19|20)\d\d)(?:-(\d\d))?", value)
+    if m:
+        return _mk_date(int(m[1]), int(m[2]) if m[2] else None)
+    m = re.match(r"((?:19|20)\d\d)/(\d\d)/(\d\d)\b", value)
+    if m:
+        return _mk_date(int(m[1]), int(m[2]), int(m[3]))
+    return parse_date(value)
 
 
 def infer_published(
     text: str, hint: str | None = None, url: str | None = None, path: str | None = None, titles: tuple[str, ...] = ()
 ) -> str | None:
-    """The document's publication date (ISO, possibly partial), by the rules above, most explicit first."""
-    rules: tuple[Callable[[], str | None], ...] = (
-        lambda: labelled_date(text),
-        lambda: today_date(text),
-        lambda: (parse_date(hint) or (hint if re.fullmatch(r"\d{4}(-\d\d){0,2}", hint) else None)) if hint else None,
-        lambda: date_line(text),
-        lambda: address_date(url),
-        lambda: file_name_date(path),
-        lambda: dateline(text),
-        lambda: title_year(titles),
-        lambda: annual_report_year(text),
-        lambda: latest_date(text),
-    )
-    for rule in rules:
-        found = rule()
-        if found:
-            return found
-    return None
+    """The document's publication date (ISO, possibly partial), or None when nothing states it."""
+    value = iso_value(hint)
+    return infer_date(text, ((value, "declared"),) if value else (), url, path, titles).published

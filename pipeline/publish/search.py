@@ -224,7 +224,7 @@ def snippet(text: str | None, q: str | None, width: int = 220) -> str:
     start = 0 if first is None else max(0, first.start() - width // 3)
     if start:
         space = text.find(" ", start)
-        start = space + 1 if 0 <= space < first.start() else start
+        start = space + 1 if first is not None and 0 <= space < first.start() else start
     window = text[start : start + width]
     end_cut = start + width < len(text)
     if joined is not None:

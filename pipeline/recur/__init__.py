@@ -8,18 +8,18 @@ one concern is, is ../shared/recurrence-guidelines.md.
 
 - Statements are blocked by council (different councils are never compared) and
   an explicit service (children, adults) must agree.
-- Cues from the text: the topics a statement names (its main topic is the first
-  specific one), its thread (overall judgement, intervention, corporate support)
-  when it names one and no specific topic, its status in the text and whether it
-  recaps an earlier finding.
-- A thread statement joins the council's open episode of that thread; an episode
-  closes when found resolved, or after a long silence.
-- Any other statement is scored against the earlier statements of its block,
-  taken from one chunked sparse product of stateless hashed vectors (lemma words
-  and bigrams, character n-grams, topics), adjusted for document neighbours, main
-  topics, areas, recurrence cues and time apart. It joins the concern whose best
-  link and whose mean of best `support` links both clear their thresholds (so one
-  chance resemblance cannot snowball), else it opens a new concern.
+- The learned models (`pipeline.recur.learned`, trained on real-grounded groupings of councils the project
+  never evaluates on) describe each statement once: text vectors, a distribution over the issue taxonomy
+  (models/taxonomy/issues.toml: front door, assessment, placements, workforce, ..., the overall judgement and
+  the intervention thread), the status its text reads and whether it is a concern mention at all.
+- Each statement is scored against the earlier statements of its block, taken from one chunked sparse product of
+  the text vectors: the pair model turns text similarity, issue agreement, the threads, time apart (episodes),
+  document neighbours and status into the probability that the two are one concern. It joins the concern
+  whose best `support` probabilities average at least the threshold chosen in training (so one chance
+  resemblance cannot snowball), else it opens a new concern; a concern silent for `max_gap_days` is a
+  separate episode.
+- Its status in the text is read from the text and its place in its concern (a first mention is new; a later
+  one persisting, improved or resolved).
 - Statements are taken in time order, so a batch and the same statements added
   document by document give the same concerns. The `Index` keeps each block's
   vectors in immutable chunks: adding k statements costs k rows against their
@@ -39,6 +39,7 @@ re-exports the public names of the others so that `from pipeline import recur` g
 from __future__ import annotations
 
 import gc
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
@@ -53,8 +54,10 @@ from pipeline.recur.cues import (
     RecurConfig,
     config_for,
     cues,
+    describe,
     is_concern,
     load_config,
+    normalise,
     pick_recommendations,
     status_in_text,
 )
@@ -75,12 +78,12 @@ from pipeline.recur.index import (
     order_key,
     vectorise,
 )
+from pipeline.recur.learned import CUES, Info, pair_features, pair_probability, read_status
 from pipeline.recur.records import Assignment, Concern, Decisions, Item, Link, Mention, Pick
 
 __all__ = [
     "INSPECTION",
     "UNDATED",
-    "THREAD_LABELS",
     "Assignment",
     "Block",
     "Chunk",
@@ -100,7 +103,9 @@ __all__ = [
     "concerns_from",
     "config_for",
     "council_key",
+    "concern_label",
     "cues",
+    "describe",
     "index_from",
     "is_concern",
     "link",
@@ -110,12 +115,10 @@ __all__ = [
     "vectorise",
 ]
 
-_RECURRING = ("persisting", "improved", "resolved")
-THREAD_LABELS = {
-    "overall": "Overall judgement",
-    "intervention": "Intervention and monitoring",
-    "corporate": "Corporate support",
-}
+_ACTION = re.compile(CUES["action"])
+_PAIRS_PER_PIECE = 8192
+_FINDING = re.compile(CUES["negative"])
+_ENGLISH = re.compile(r"\b(?:the|and|of|is|are|was|were|to)\b")
 
 
 # ---------------------------------------------------------------- linking
@@ -148,29 +151,10 @@ def _candidates(
     return out
 
 
-def _pair_score(score: float, item: Item, c: Cues, day: int, row: Row, cfg: Mapping[str, float]) -> float:
-    """The text score of a pair, adjusted for document neighbours, topics, areas, recurrence and time."""
-    if item.document_id and item.document_id == row.document_id:
-        near = item.seq is not None and row.seq is not None and abs(item.seq - row.seq) <= cfg["adjacent_gap"]
-        score += cfg["same_document_adjacent"] if near else cfg["same_document"]
-    if c.primary and row.primary:
-        if c.primary == row.primary:
-            score += cfg["topic_shared"] + (cfg["single_topic"] if len(c.topics) == len(row.topics) == 1 else 0)
-        else:
-            score -= cfg["primary_conflict"] if c.topics & row.topics else cfg["topic_conflict"]
-    if item.labels and row.labels:
-        score += cfg["area_shared"] if row.labels & set(item.labels) else -cfg["area_conflict"]
-    if (c.recap or c.status in _RECURRING) and row.day < day and row.document_id != item.document_id:
-        score += cfg["recap_bonus"]
-    if UNDATED not in (day, row.day):
-        score -= cfg["time_decay"] * max(0.0, abs(day - row.day) / 365.25 - cfg["decay_after_years"])
-    return score
-
-
-def _role(item: Item, c: Cues, state: ConcernState) -> str:
+def _role(item: Item, c: Cues, status: str | None, state: ConcernState) -> str:
     if item.role == "discussed" or item.doc_type not in (INSPECTION, None) or c.recap:
         return "discussed"
-    if c.status in ("improved", "resolved"):
+    if status in ("improved", "resolved"):
         return "progress"
     first = state.first_inspected
     return "repeated" if first is not None and first < day_number(item.date) else "raised"
@@ -209,25 +193,15 @@ class _Linker:
         self.pairs = bool(self.must or self.cannot)
         self.concern_of = {r.id: r.concern_id for r in self.rows if r} if self.pairs else {}
 
-    def _episode(self, c: Cues, day: int, banned: set[str]) -> str | None:
-        ep = self.config.episodes
-        for cid in reversed(self.episodes.get(c.thread or "", ())):
-            state = self.concerns[cid]
-            if cid in banned or not all(compatible(c.service, s) for s in state.services):
-                continue
-            if day == UNDATED or state.last_day is None:
-                return cid
-            if state.closed_day is not None:  # news of the resolution still belongs; a new alarm does not
-                return cid if day - state.closed_day <= ep["grace_days"] and c.status != "new" else None
-            return cid if day - state.last_day <= ep["max_gap_days"] else None
-        return None
-
     def _best(self, item: Item, c: Cues, day: int, scored: list[tuple[float, Row]], banned: set[str]) -> str | None:
+        """The concern whose best `support` pair probabilities (best first; statements that are no candidates
+        count as 0) average highest, when that reaches the learned threshold."""
         by: dict[str, list[float]] = {}
         for s, row in scored:
             if row.concern_id not in banned and compatible(c.service, row.service):
                 by.setdefault(row.concern_id, []).append(s)
         best, best_value = None, -1.0
+        support, threshold = self.config.support, self.config.link_threshold
         for cid, scores in by.items():
             state = self.concerns[cid]
             if (
@@ -236,14 +210,10 @@ class _Linker:
                 and day - state.last_day > self.config.episodes["max_gap_days"]
             ):
                 continue  # a clearly separate later episode is a new concern
-            m = min(int(self.cfg["support"]), len(state.mentions))
+            m = min(support, len(state.mentions))
             mean = sum(scores[:m]) / max(1, m)  # best first: `scored` is sorted
-            if (
-                scores[0] >= self.cfg["link_threshold"]
-                and mean >= self.cfg["support_threshold"]
-                and scores[0] + mean > best_value
-            ):
-                best, best_value = cid, scores[0] + mean
+            if mean >= threshold and mean > best_value:
+                best, best_value = cid, mean
         return best
 
     def _banned(self, item: Item) -> set[str]:
@@ -277,19 +247,56 @@ class _Linker:
         ]
         if must:
             return must[0]
-        return self._episode(c, day, banned) if c.thread else self._best(item, c, day, scored, banned)
+        return self._best(item, c, day, scored, banned)
+
+    def _probabilities(
+        self, items: list[Item], item_cues: list[Cues], candidates: list[tuple[np.ndarray, np.ndarray]]
+    ) -> list[np.ndarray]:
+        """The pair model's probability for every candidate pair of the batch, in one call (features do not
+        depend on where earlier statements went)."""
+        model, n_old = self.config.learned, self.n_old
+        old = [r for r in self.rows[:n_old] if r is not None]
+        empty = np.zeros((0, len(model.issues)))
+        issue = np.vstack([r.issue for r in old] + [c.issue for c in item_cues]) if items or old else empty
+        status = np.vstack([r.status_p for r in old] + [c.status_p for c in item_cues])
+        days = np.array([r.day for r in old] + [day_number(i.date) for i in items])
+        docs = [r.document_id for r in old] + [i.document_id for i in items]
+        seqs = np.array([r.seq or 0 for r in old] + [i.seq or 0 for i in items])
+        later = np.concatenate([np.full(len(cols), n_old + k) for k, (cols, _) in enumerate(candidates)] + [[]])
+        earlier = np.concatenate([cols for cols, _ in candidates] + [[]])
+        later, earlier = later.astype(int), earlier.astype(int)
+        sims = np.concatenate([vals for _, vals in candidates] + [[]])
+        probs = np.zeros(len(later))
+        step = _PAIRS_PER_PIECE  # features are built piece by piece: memory stays bounded
+        for a0 in range(0, len(later), step):
+            lt, er = later[a0 : a0 + step], earlier[a0 : a0 + step]
+            gap = np.where((days[lt] >= UNDATED) | (days[er] >= UNDATED), UNDATED, days[lt] - days[er])
+            same_doc = np.array([docs[a] is not None and docs[a] == docs[b] for a, b in zip(lt, er)], dtype=float)
+            adjacent = same_doc * (np.abs(seqs[lt] - seqs[er]) <= 1)
+            none = sp.csr_matrix((len(lt), 1))
+            x = pair_features(
+                model.issues,
+                Info(none, issue[er], status[er], np.zeros(len(lt))),
+                Info(none, issue[lt], status[lt], np.zeros(len(lt))),
+                sims[a0 : a0 + step],
+                gap,
+                same_doc,
+                adjacent,
+            )
+            probs[a0 : a0 + step] = pair_probability(model, x)
+        bounds = np.cumsum([0] + [len(cols) for cols, _ in candidates])
+        return [probs[a:b] for a, b in zip(bounds, bounds[1:])]
 
     def run(self, items: list[Item], item_cues: list[Cues], x: sp.csr_matrix) -> tuple[list[Assignment], Block]:
         xt = x.T.tocsr()  # the one conversion: the product's right side, and later the new chunk (as xt.T)
         out: list[Assignment] = []
-        for item, c, (cols, vals) in zip(items, item_cues, _candidates(x, xt, self.block, self.cfg)):
+        model = self.config.learned
+        candidates = _candidates(x, xt, self.block, self.cfg)
+        probabilities = self._probabilities(items, item_cues, candidates)
+        for item, c, (cols, _), probs in zip(items, item_cues, candidates, probabilities):
             day = day_number(item.date)
             scored = sorted(
-                (
-                    (_pair_score(float(v), item, c, day, row, self.cfg), row)
-                    for j, v in zip(cols, vals)
-                    if (row := self.rows[j]) is not None
-                ),
+                ((float(p), row) for j, p in zip(cols, probs) if (row := self.rows[j]) is not None),
                 key=lambda p: -p[0],
             )
             cid = self._choose(item, c, day, scored)
@@ -303,16 +310,17 @@ class _Linker:
             if opened and c.thread:
                 self.episodes[c.thread] = self.episodes.get(c.thread, ()) + (cid,)
             state = self.concerns.get(cid) or ConcernState(cid, c.thread if opened else None)
+            said = read_status(model, c.status_p[None, :], [[day_number(m.date) for m in state.mentions]], [day])[0]
             links = tuple(Link(r.id, round(min(1.0, max(0.0, s)), 3)) for s, r in scored if r.concern_id == cid)[:3]
             mention = Mention(
                 item.id,
                 cid,
-                _role(item, c, state),
+                _role(item, c, said, state),
                 links[0].score if links else None,
                 item.date,
                 item.document_id,
                 item.doc_type,
-                c.status,
+                said,
                 item.local_authority,
                 c.service,
                 item.text,
@@ -320,10 +328,10 @@ class _Linker:
                 item.labels,
             )
             self.concerns[cid] = state.adding(mention)
-            self.rows.append(index_row(item, c, cid, state.thread))
+            self.rows.append(index_row(item, c, cid))
             if self.pairs:
                 self.concern_of[item.id] = cid
-            out.append(Assignment(item.id, cid, None, mention.role, c.status, links, mention))
+            out.append(Assignment(item.id, cid, None, mention.role, said, links, mention))
         kept = [i for i, r in enumerate(self.rows[self.n_old :]) if r is not None]
         chunks = self.block.chunks
         if kept:
@@ -368,8 +376,8 @@ def _link(
     keys = [council_key(item.local_authority) for item in items]
     order = sorted(range(len(items)), key=lambda i: (keys[i], order_key(items[i], i)))
     ordered = [items[i] for i in order]
-    item_cues = [cues(item, config) for item in ordered]
-    x = vectorise(ordered, item_cues, config)  # one call for the batch; each block takes its rows
+    item_cues, info = describe(ordered, config)  # one call to the models for the batch
+    x = info.vectors  # each block takes its rows
     results: dict[int, Assignment] = {}
     start = 0
     for key, group in groupby(order, key=keys.__getitem__):
@@ -396,9 +404,7 @@ def concerns_from(mentions: Iterable[Mention]) -> list[Concern]:
         raised = [m for m in ms if m.role != "discussed"]
         services = {m.service for m in ms if m.service in ("children", "adults")}
         dates = sorted((m.date for m in raised or ms if m.date), key=day_number)
-        thread = next((m.thread for m in ms if m.thread), None)
-        words = next((m for m in ms if m.role in ("raised", "repeated")), ms[0]).text.split()
-        label = THREAD_LABELS.get(thread or "") or " ".join(words[:14]) + (" ..." if len(words) > 14 else "")
+        label = concern_label(ms)
         out.append(
             Concern(
                 cid,
@@ -414,3 +420,24 @@ def concerns_from(mentions: Iterable[Mention]) -> list[Concern]:
             )
         )
     return out
+
+
+def concern_label(mentions: Sequence[Mention]) -> str:
+    """A concern's name, from its clearest mention: an inspection's recommendation or finding before discussion,
+    a required action or a stated shortcoming before other text, a full sentence before a fragment, the earliest
+    first (English first: the cues are English). Never a heading or a thread's name."""
+
+    def rank(m: Mention) -> tuple:
+        t = normalise(m.text)
+        n = len(t.split())
+        return (
+            not _ENGLISH.search(t),
+            m.role == "discussed",
+            not _ACTION.search(t),
+            not _FINDING.search(t),
+            not 6 <= n <= 45,
+            day_number(m.date),
+        )
+
+    words = min(mentions, key=rank).text.split()
+    return " ".join(words[:14]) + (" ..." if len(words) > 14 else "")

@@ -1,8 +1,10 @@
-"""Recurrence, what the text says: the configuration (cue lists and numbers), the cues a statement carries
-(topics, thread, status in text, recap) and which statements are picked for linking.
+"""Recurrence, what the text says: the configuration (numbers and cue lists, and the learned models), the cues a
+statement carries (topics, issue and thread, status in text, recap) and which statements are picked for linking.
 
-Every cue list and threshold lives in `models/recurrence.toml`, read by the cached `load_config`; the
-standard for what one concern is, is ../shared/recurrence-guidelines.md. Linking itself is in `recur`.
+The numbers and cue lists live in `models/recurrence.toml`, read by the cached `load_config`; the learned models
+(picking, status in the text, the issue model and the pair model, `pipeline.recur.learned`) in models/recur.skops
+beside it, built by `make recur-model`. The standard for what one concern is, is
+../shared/recurrence-guidelines.md. Linking itself is in `recur`.
 """
 
 from __future__ import annotations
@@ -15,10 +17,22 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from pipeline.config import Settings
+from pipeline.recur.learned import (
+    MODEL_FILE,
+    STATUSES,
+    Info,
+    Models,
+    RecurModelError,
+    load_models,
+    statement_info,
+)
 from pipeline.recur.records import Item, Pick
 
 INSPECTION = "inspection_report"
+STATUS_NAMES: tuple[str | None, ...] = tuple(None if s == "none" else s for s in STATUSES)
 
 
 # ---------------------------------------------------------------- configuration
@@ -27,20 +41,33 @@ INSPECTION = "inspection_report"
 @dataclass(frozen=True)
 class RecurConfig:
     version: str
-    vectors: Mapping[str, Any]
     linking: Mapping[str, float]
     episodes: Mapping[str, float]
-    threads: tuple[tuple[str, re.Pattern[str]], ...]
-    topics: tuple[tuple[str, re.Pattern[str]], ...]
-    general_topics: frozenset[str]
-    status: tuple[tuple[str, re.Pattern[str]], ...]
-    patterns: Mapping[str, re.Pattern[str]]  # recap, concern, process, process_headings, headings, ...
+    patterns: Mapping[str, re.Pattern[str]]  # recap, process, process_headings, headings, service_*, ...
     imperatives: frozenset[str]
-    generic: frozenset[str]
+    model: Models | None = None  # the learned models (models/recur.skops); None until built
 
     def with_overrides(self, **sections: Mapping[str, Any]) -> RecurConfig:
-        """A copy with some numbers changed: `config.with_overrides(linking={"link_threshold": 0.5})`."""
-        return replace(self, **{k: {**getattr(self, k), **v} for k, v in sections.items()})
+        """A copy with some numbers changed: `config.with_overrides(linking={"max_candidates": 10})`."""
+        changed: dict[str, Any] = {k: {**getattr(self, k), **v} for k, v in sections.items()}
+        return replace(self, **changed)
+
+    def with_model(self, model: Models | None) -> RecurConfig:
+        return replace(self, model=model)
+
+    @property
+    def learned(self) -> Models:
+        if self.model is None:
+            raise RecurModelError("no recurrence model loaded: run `make recur-model` (or `scrutiny train-recur`)")
+        return self.model
+
+    @property
+    def support(self) -> int:
+        return int(self.learned.settings["support"])
+
+    @property
+    def link_threshold(self) -> float:
+        return float(self.learned.settings["link_threshold"])
 
 
 def _any(patterns: str | Iterable[str]) -> re.Pattern[str]:
@@ -50,26 +77,27 @@ def _any(patterns: str | Iterable[str]) -> re.Pattern[str]:
 
 @lru_cache(maxsize=4)
 def load_config(path: Path) -> RecurConfig:
-    """Read models/recurrence.toml (cached per path; nothing is read at import)."""
+    """Read models/recurrence.toml and the learned models beside it (models/recur.skops), when built (cached per
+    path; nothing is read at import)."""
     data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    cue_patterns = {k: v for k, v in data["cues"].items() if k not in ("general_topics", "imperatives")}
+    cue_patterns = {k: v for k, v in data["cues"].items() if k != "imperatives"}
+    model_path = Path(path).parent / MODEL_FILE
     return RecurConfig(
         version=data["version"],
-        vectors=data["vectors"],
         linking=data["linking"],
         episodes=data["episodes"],
-        threads=tuple((t["name"], _any(t["patterns"])) for t in data["threads"]),
-        topics=tuple((name, _any(p)) for name, p in data["topics"].items()),
-        general_topics=frozenset(data["cues"]["general_topics"].split()),
-        status=tuple((name, _any(p)) for name, p in data["status"].items()),
         patterns={k: _any(v) for k, v in cue_patterns.items()},
         imperatives=frozenset(data["cues"]["imperatives"].split()),
-        generic=frozenset(data["vectors"]["generic"].split()),
+        model=load_models(model_path) if model_path.is_file() else None,
     )
 
 
 def config_for(settings: Settings) -> RecurConfig:
-    return load_config(settings.models_dir / "recurrence.toml")
+    """The recurrence configuration with its learned models; an error that says how to build them when missing."""
+    config = load_config(settings.models_dir / "recurrence.toml")
+    if config.model is None:
+        config = config.with_model(load_models(settings.models_dir / MODEL_FILE))  # raises RecurModelError
+    return config
 
 
 # ---------------------------------------------------------------- cues from the text
@@ -77,93 +105,97 @@ def config_for(settings: Settings) -> RecurConfig:
 
 @dataclass(frozen=True)
 class Cues:
-    topics: frozenset[str]
-    primary: str | None  # the main topic
+    """What a statement says, as linking needs it. `issue` and `status_p` are the learned models'
+    probabilities (the issue model's classes; STATUSES order); `thread` is the overall judgement, intervention or
+    corporate thread when that is the most likely issue; `status` the status the text alone reads."""
+
     thread: str | None
     status: str | None
     recap: bool
     service: str | None
+    issue: np.ndarray
+    status_p: np.ndarray
+    pick: float = 1.0
 
 
 def normalise(text: str) -> str:
     """Lower case, one kind of apostrophe, single spaces: what cue patterns are matched against."""
-    return " ".join(text.replace("’", "'").replace("‘", "'").lower().split())
+    return " ".join(text.replace("\u2019", "'").replace("\u2018", "'").lower().split())
 
 
-def status_in_text(text: str, config: RecurConfig) -> str | None:
-    """new, persisting, improved or resolved when the statement says so, else None. A mixed verdict (some
-    recommendations met, others not) is improvement."""
-    t = normalise(text)
-    said = [name for name, rx in config.status if rx.search(t)]
-    if "resolved" in said and "persisting" in said and "new" not in said:
-        return "improved"
-    return said[0] if said else None
+def describe(items: Sequence[Item], config: RecurConfig) -> tuple[list[Cues], Info]:
+    """The cues of a batch of statements and the learned models' view of them, with one call to the models."""
+    model = config.learned
+    info = statement_info(model, [item.text for item in items])
+    issues = model.issues
+    out = []
+    for k, item in enumerate(items):
+        t, p = normalise(item.text), config.patterns
+        service = item.service
+        if service is None:
+            named = [name for name in ("children", "adults") if p[f"service_{name}"].search(t)]
+            service = named[0] if len(named) == 1 else ("both" if named else None)
+        status = STATUS_NAMES[int(info.status[k].argmax())]
+        out.append(
+            Cues(
+                info.thread(k, issues),
+                status,
+                bool(p["recap"].search(t)),
+                service,
+                info.issue[k],
+                info.status[k],
+                float(info.pick[k]),
+            )
+        )
+    return out, info
 
 
 def cues(item: Item, config: RecurConfig) -> Cues:
-    t, p = normalise(item.text), config.patterns
-    body = p["speaker"].sub("", t, count=1)  # "The Director said that ..." is not about leadership
-    body = body if len(body.split()) >= 4 else t
-    found = sorted(
-        (name in config.general_topics, m.start(), name) for name, rx in config.topics if (m := rx.search(body))
-    )
-    topics = frozenset(name for _, _, name in found)
-    thread = next((name for name, rx in config.threads if rx.search(t)), None)
-    # A judgement on one specific issue belongs to that issue; a list of several belongs to the whole.
-    listing = (
-        len(topics) >= 2
-        and bool(p["enumeration"].search(t))
-        and len(re.findall(r"[,;:](?!\d)", t)) >= config.linking["summary_separators"]
-    )
-    if len(topics) >= config.linking["summary_topics"] or listing:
-        thread = thread or "overall"
-    elif thread == "overall" and topics:
-        thread = None
-    service = item.service
-    if service is None:
-        named = [name for name in ("children", "adults") if p[f"service_{name}"].search(t)]
-        service = named[0] if len(named) == 1 else ("both" if named else None)
-    return Cues(
-        topics, found[0][2] if found else None, thread, status_in_text(t, config), bool(p["recap"].search(t)), service
-    )
+    return describe([item], config)[0][0]
+
+
+def status_in_text(text: str, config: RecurConfig) -> str | None:
+    """new, persisting, improved or resolved when the statement alone says so, else None (the learned status
+    model on the text; linking also weighs the statement's place in its concern)."""
+    return cues(Item("", text, ""), config).status
 
 
 def is_concern(
-    text: str, kind: str | None, heading: str | None, doc_type: str | None, config: RecurConfig
+    text: str,
+    kind: str | None,
+    heading: str | None,
+    doc_type: str | None,
+    config: RecurConfig,
+    described: Cues | None = None,
 ) -> Pick | None:
-    """Is this statement a recommendation, a concern or a judgement on progress (or, outside inspection
-    reports, a discussion of one)? None for statements to leave out.
+    """Is this statement a concern mention: a concern, a recommendation, an area for improvement, a required
+    action or a judgement on an earlier concern? None for statements to leave out (praise, procedure,
+    background, report furniture).
 
-    In an inspection report, recommendations, items under a recommendations heading, stated concerns and
-    thread statements raise concerns; recaps ("at our last inspection we found") are discussion; other
-    findings may only join an existing concern. Report furniture (introductions, methods, the list of what
-    follows) is left out. Elsewhere, statements that name a topic or a thread are discussion, and only
-    thread statements (a warning notice, an overall verdict) may open a concern.
+    The learned picker gives a probability (`described`: the statement's cues, worked out here when not
+    given). At or above the `raise` threshold a statement may open a concern; between `attach` and `raise` it may
+    only join an existing one. Recommendations (by the segmenter's kind, a recommendations heading or a leading
+    imperative) always may. Outside inspection reports, and for recaps of an earlier inspection, a mention is
+    discussion.
     """
     t, p = normalise(text), config.patterns
     heading = normalise(heading or "")
     listed = bool(p["headings"].search(heading))
     if (len(t.split()) < 4 and not listed) or p["process"].search(t) or p["process_headings"].search(heading):
         return None
-    c = cues(Item("", t, ""), config)
-    if doc_type not in (INSPECTION, None):
-        return Pick("discussed", c.thread is not None) if c.topics or c.thread else None
-    if c.recap:
-        return Pick("discussed", True)
-    if c.thread:
-        return Pick("progress" if c.status in ("improved", "resolved") else "raised", True)
-    if c.status in ("improved", "resolved"):
-        return Pick("progress", False)
+    c = described if described is not None else cues(Item("", text, ""), config)
+    pr = c.pick
+    thresholds = config.learned.settings["pick"]
     first = re.sub(r"[^\w]", "", t.split()[0]).lower()
-    if (
-        kind == "recommendation"
-        or first in config.imperatives
-        or listed
-        or p["concern"].search(t)
-        or c.status in ("new", "persisting")
-    ):
-        return Pick("raised", True)
-    return Pick(None, False) if kind == "finding" and len(t.split()) >= 6 else None
+    required = kind == "recommendation" or listed or first in config.imperatives
+    if pr < thresholds["attach"] and not required:
+        return None
+    raises = required or pr >= thresholds["raise"]
+    if doc_type not in (INSPECTION, None) or c.recap:
+        return Pick("discussed", raises)
+    if c.status in ("improved", "resolved"):
+        return Pick("progress", raises)
+    return Pick("raised" if raises else None, raises)
 
 
 def pick_recommendations(
@@ -176,10 +208,13 @@ def pick_recommendations(
     config: RecurConfig,
     labels: Mapping[str, Sequence[str]] | None = None,
 ) -> list[Item]:
-    """The `Item`s to link from one document's `Statement`s, chosen by `is_concern`."""
+    """The `Item`s to link from one document's `Statement`s, chosen by `is_concern` (the picker's probabilities
+    worked out for the whole document at once)."""
+    statements = list(statements)
+    described = describe([Item(s.id, s.text, local_authority) for s in statements], config)[0] if statements else []
     items = []
-    for s in statements:
-        pick = is_concern(s.text, s.kind, s.heading, doc_type, config)
+    for s, c in zip(statements, described, strict=True):
+        pick = is_concern(s.text, s.kind, s.heading, doc_type, config, c)
         if pick is not None:
             items.append(
                 Item(

@@ -1,5 +1,6 @@
-"""Recurrence, the incremental index: stateless hashed vectors of statements, and per-council blocks of
-them in immutable chunks with the state of each concern.
+"""Recurrence, the incremental index: the text vectors of statements (the learned models' TF-IDF, fitted once
+at training, so adding statements never refits anything), and per-council blocks of them in immutable chunks
+with the state of each concern.
 
 Adding k statements costs k rows against their block, never an N x N matrix, and an old index stays
 valid (copy on write). `index_from` rebuilds an index from stored mentions without relinking anything.
@@ -18,15 +19,13 @@ import numpy as np
 import scipy.sparse as sp
 
 from pipeline.lexicon.councils import load_gazetteer
-from pipeline.recur.cues import Cues, RecurConfig, cues, normalise
+from pipeline.recur.cues import Cues, RecurConfig, describe
 from pipeline.recur.records import Item, Mention
 
 UNDATED = 10**7  # an ordinal after every real date: undated statements come last
-_NUMBER = re.compile(r"(?<![\w.,])(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)(\s*(?:%|per cent|y cant))?")
-_WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
 
 
-# ---------------------------------------------------------------- vectors (stateless)
+# ---------------------------------------------------------------- vectors
 
 
 @lru_cache(maxsize=4096)
@@ -35,87 +34,10 @@ def council_key(name: str) -> str:
     return load_gazetteer().canonical(name, "council") or " ".join(name.split()).casefold()
 
 
-@lru_cache(maxsize=256)
-def _council_words(key: str) -> frozenset[str]:
-    body = next((b for b in load_gazetteer().of_kind("council") if b.name == key), None)
-    return frozenset(w.casefold() for f in (body.surface_forms if body else (key,)) for w in _WORD.findall(f))
-
-
-def _tokens(item: Item) -> list[str]:
-    drop = _council_words(council_key(item.local_authority)) if item.local_authority else frozenset()
-    if item.lemmas:
-        return [w for w in item.lemmas.split() if w not in drop]
-    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-
-    return [w for w in _WORD.findall(normalise(item.text)) if w not in ENGLISH_STOP_WORDS and w not in drop]
-
-
-def _numbers(text: str) -> list[str]:
-    out = []
-    for m in _NUMBER.finditer(text):
-        value, percent = m.group(1).replace(",", ""), bool(m.group(2))
-        if percent or not (re.fullmatch(r"(?:19|20)\d\d", value) or len(value) == 1):  # years say little
-            out.append(f"#{value}{'%' if percent else ''}")
-    return out
-
-
-@lru_cache(maxsize=8)
-def _hashers(n_features: int, ngrams: tuple[int, int]):
-    from sklearn.feature_extraction import FeatureHasher
-    from sklearn.feature_extraction.text import HashingVectorizer
-
-    return (
-        FeatureHasher(n_features=n_features, input_type="dict", alternate_sign=False),
-        HashingVectorizer(
-            n_features=n_features,
-            analyzer="char_wb",
-            ngram_range=ngrams,
-            alternate_sign=False,
-            norm=None,
-            lowercase=False,
-        ),
-    )
-
-
-def _scaled(m: sp.spmatrix, weight: float) -> sp.csr_matrix:
-    """Sublinear counts, rows l2-normalised, times sqrt(weight)."""
-    m = sp.csr_matrix(m, dtype=np.float32)
-    big = m.data > 1.0
-    m.data[big] = 1.0 + np.log(m.data[big])
-    norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1)).ravel())
-    m.data *= np.repeat(np.sqrt(weight) / np.where(norms > 0, norms, 1.0), np.diff(m.indptr)).astype(np.float32)
-    return m
-
-
-def vectorise(items: Sequence[Item], item_cues: Sequence[Cues], config: RecurConfig) -> sp.csr_matrix:
-    """Rows of [words | characters | topics], scaled so that the dot product of two rows is the weighted sum
-    of the three cosines. Stateless: nothing is fitted, and an item always gets the same row."""
-    v, generic = config.vectors, config.generic
-    words, chars = _hashers(int(v["n_features"]), tuple(v["char_ngrams"]))
-    low = float(v["generic_weight"])  # words every statement of the domain shares still count, a little
-    word_rows, char_docs, topic_rows = [], [], []
-    for item, c in zip(items, item_cues):
-        toks = _tokens(item)
-        feats: dict[str, float] = {}
-        for w in toks:
-            feats[w] = feats.get(w, 0.0) + (low if w in generic else 1.0)
-        for a, b in zip(toks, toks[1:]):
-            if not (a in generic and b in generic):
-                feats[f"{a} {b}"] = feats.get(f"{a} {b}", 0.0) + 1.0
-        for num in _numbers(item.text) if v["numbers"] else ():
-            feats[num] = feats.get(num, 0.0) + 1.0
-        word_rows.append(feats)
-        char_docs.append(" ".join(w for w in toks if w not in generic))
-        topic_rows.append({t: 1.0 if t == c.primary else float(v["secondary_topic"]) for t in c.topics})
-    return sp.hstack(
-        [
-            _scaled(words.transform(word_rows), v["weight_words"]),
-            _scaled(chars.transform(char_docs), v["weight_chars"]),
-            _scaled(words.transform(topic_rows), v["weight_topics"]),
-        ],
-        format="csr",
-        dtype=np.float32,
-    )
+def vectorise(items: Sequence[Item], item_cues: Sequence[Cues] | None, config: RecurConfig) -> sp.csr_matrix:
+    """Rows of l2-normalised word and character TF-IDF (the learned models' vectoriser): the dot product of
+    two rows is their text similarity. Stateless at run time: an item always gets the same row."""
+    return describe(items, config)[1].vectors
 
 
 # ---------------------------------------------------------------- the incremental index
@@ -131,9 +53,9 @@ class Row:
     seq: int | None
     day: int
     service: str | None
-    topics: frozenset[str]
-    primary: str | None
     labels: frozenset[str]
+    issue: np.ndarray  # issue probabilities (the learned issue model's classes)
+    status_p: np.ndarray  # status-in-text probabilities (pipeline.recur.learned.STATUSES order)
 
 
 @dataclass(frozen=True)
@@ -220,9 +142,7 @@ def concern_id_for(council: str, first_statement_id: str, thread: str | None = N
     return f"{'-'.join(words) or 'council'}-{thread + '-' if thread else ''}{digest}"
 
 
-def index_row(item: Item, c: Cues, concern_id: str, thread: str | None) -> Row:
-    # Members of a thread concern lend it no topics: a specific issue must not join an overall verdict
-    # because the verdict happens to name it.
+def index_row(item: Item, c: Cues, concern_id: str) -> Row:
     return Row(
         item.id,
         concern_id,
@@ -230,9 +150,9 @@ def index_row(item: Item, c: Cues, concern_id: str, thread: str | None) -> Row:
         item.seq,
         day_number(item.date),
         c.service,
-        frozenset() if thread else c.topics,
-        None if thread else c.primary,
         frozenset(item.labels),
+        c.issue,
+        c.status_p,
     )
 
 
@@ -258,7 +178,7 @@ def index_from(linked: Iterable[tuple[Item, Mention]], config: RecurConfig) -> I
     blocks = {}
     for key, pairs in per_block.items():
         pairs.sort(key=lambda p: order_key(p[0], 0))
-        item_cues = [cues(item, config) for item, _ in pairs]
+        item_cues, info = describe([item for item, _ in pairs], config)
         concerns: dict[str, ConcernState] = {}
         episodes: dict[str, tuple[str, ...]] = {}
         for _, m in pairs:
@@ -266,7 +186,7 @@ def index_from(linked: Iterable[tuple[Item, Mention]], config: RecurConfig) -> I
             if not state.mentions and m.thread:
                 episodes[m.thread] = episodes.get(m.thread, ()) + (m.concern_id,)
             concerns[m.concern_id] = state.adding(m)
-        rows = tuple(index_row(item, c, m.concern_id, m.thread) for (item, m), c in zip(pairs, item_cues))
-        chunk = Chunk(vectorise([item for item, _ in pairs], item_cues, config).tocsc(), rows)
+        rows = tuple(index_row(item, c, m.concern_id) for (item, m), c in zip(pairs, item_cues, strict=True))
+        chunk = Chunk(info.vectors.tocsc(), rows)
         blocks[key] = Block(key, (chunk,), concerns, episodes)
     return Index(config.version, blocks)

@@ -171,15 +171,17 @@ class LinkView:
             self.members.setdefault(to, set()).add(statement_id)
 
 
-def _statement(view: LinkView, sid: str, what: str = "statement") -> str:
-    if not STATEMENT_ID.match(sid):
+def _statement(view: LinkView, sid: str | None, what: str = "statement") -> str:
+    if sid is None or not STATEMENT_ID.match(sid):
         raise RowError(f"{what} id {sid!r} is not of the form <16 hex digits>:<start>-<end>")
     if sid not in view.councils:
         raise RowError(f"unknown {what} id {sid!r}: it is not in the database, or its document names no council")
     return sid
 
 
-def _concern(view: LinkView, cid: str) -> str:
+def _concern(view: LinkView, cid: str | None) -> str:
+    if cid is None:
+        raise RowError("a concern id is missing on this row")
     resolved = view.resolve(cid)
     if resolved not in view.members or not view.members[resolved]:
         raise RowError(f"unknown concern id {cid!r}: there is no such concern in the database")
@@ -211,14 +213,14 @@ def check_row(row: dict[str, str], view: LinkView, groups: dict[str, list[str]])
         if x == y and cid == other:
             raise RowError(f"merge names the same concern twice ({cid})")
         _same_council(view, x, y)
-        resolved = {
+        resolved: dict[str, Any] = {
             "concern": x,
             "members": sorted(view.members[x]),
             "other": y,
             "other_members": sorted(view.members[y]),
         }
         return {"action": action, "statement_id": None, "concern_id": cid, "other": other, "resolved": resolved}
-    _statement(view, sid)
+    sid = _statement(view, sid)
     if action == "reject" and not cid:
         _same_council(view, sid, _statement(view, other, "other statement"))
         if other == sid:
@@ -232,24 +234,24 @@ def check_row(row: dict[str, str], view: LinkView, groups: dict[str, list[str]])
         }
     if action == "split":
         current = view.concern_of(sid)
-        x = _concern(view, cid) if cid else current
-        if x is None:
+        source = _concern(view, cid) if cid else current
+        if source is None:
             raise RowError(f"statement {sid} is in no concern: there is nothing to split it from")
-        if current != x:
+        if current != source:
             raise RowError(f"statement {sid} is in concern {current or 'none'}, not {cid}")
         group = sorted(set(groups.get(other, [sid]) if other else [sid]))
-        new = concern_id_for(view.councils[x], "split " + " ".join(group))
+        new = concern_id_for(view.councils[source], "split " + " ".join(group))
         return {
             "action": action,
             "statement_id": sid,
             "concern_id": cid,
             "other": other,
             "resolved": {
-                "concern": x,
-                "members": sorted(view.members[x]),
+                "concern": source,
+                "members": sorted(view.members[source]),
                 "new_concern": new,
                 "group": group,
-                "heir": view.heir(x, set(group)),
+                "heir": view.heir(source, set(group)),
             },
         }
     x = _concern(view, cid)

@@ -194,7 +194,7 @@ def plan(sources: list[Source], ledger: dict[str, dict[str, Any]], versions: dic
             unreadable.append((source, f"cannot read the file: {exc.strerror or exc}"))
             continue
         stage = stage_to_redo(fp, previous, versions)
-        if stage == "extract":
+        if stage == "extract" or previous is None:  # (no previous record is always "extract")
             todo.append(fp)
         elif stage == "segment":
             resegment.append((fp, previous["document_id"]))

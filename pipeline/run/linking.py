@@ -211,7 +211,7 @@ def apply_review_rows(
     the site (pipeline/run/site_reviews.py; their `line` is the decision's id). `source` is stored with
     each decision."""
     history = store.link_reviews(db)
-    named = {row.get(c) for _, row in rows for c in ("statement_id", "other") if row.get(c)}
+    named = {value for _, row in rows for c in ("statement_id", "other") if (value := row.get(c))}
     view = review.LinkView.build(store.stored_mentions(db), store.statement_councils(db, named), history)
     groups, report, accepted = review.split_groups(rows), ReviewReport(), []
     stamp = store.now()

@@ -14,7 +14,7 @@ Pure functions; `pipeline.store` reads the candidates and writes the pairs.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Set
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
@@ -140,7 +140,7 @@ def _refers_to(ref: str, other: Candidate) -> bool:
 
 
 def find_pairs(
-    new: Iterable[Candidate], stored: Iterable[Candidate], already: set[str] = frozenset(), threshold: float = THRESHOLD
+    new: Iterable[Candidate], stored: Iterable[Candidate], already: Set[str] = frozenset(), threshold: float = THRESHOLD
 ) -> list[Pair]:
     """Pairs between the new documents and every stored one (new ones included), one partner per document:
     bilingual files first, then manifest references, then the best matches above `threshold`."""

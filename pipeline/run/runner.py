@@ -88,6 +88,7 @@ def _document_from_store(row: dict[str, Any], layout: dict[str, Any]) -> Documen
         local_authority=row["local_authority"],
         service=row["service"],
         published=row["published"],
+        date_evidence=row.get("date_evidence"),
         language=row["language"],
         url=row["source_url"],
     )
@@ -281,7 +282,6 @@ def run_ingest(
     link: Callable[[list[str]], Any],
     pair: Callable[[list[str]], Any] | None = None,
     run_id: str | None = None,
-    log: Callable[[str], Any] | None = None,
     unhealthy: Iterable[str] = (),
 ) -> dict[str, Any]:
     """Carry out a plan; the engine supplies the steps. Call with the run lock held (pipeline.run.lock)."""
@@ -302,7 +302,9 @@ def run_ingest(
     def failed(path: str, stage: str, reason: str) -> None:
         counts["failed"] += 1
         failures.append({"source_path": path, "stage": stage, "reason": reason})
-        (log or logger.warning)(f"failed: {path} ({reason})")
+        # INFO: the summary lists every failure, and each front end reports them from there (the CLI on
+        # standard error, the flow in its run log); -v shows them as they happen.
+        logger.info("failed: %s (%s)", path, reason)
 
     for source, reason in work.unreadable:
         failure = Failure(source.path, "source", reason, __version__)
@@ -427,5 +429,4 @@ def ingest_direct(
             people=lambda: refresh_people(settings),
             link=lambda ids: link_stored(settings),
             pair=lambda ids: pair_documents(settings, ids),
-            log=lambda m: None,
         )

@@ -238,7 +238,12 @@ def _attribute_speakers(units: list[_Unit], placed: list[_Placed]) -> list[str |
         if u.quoted and u.speaker is None:
             if pending:
                 u.speaker = pending
-            elif last is not None and last.speaker and first_text[:1] in QUOTE_OPEN + '"':
+            elif (
+                last is not None
+                and last.speaker
+                and first_text[:1] in QUOTE_OPEN + '"'
+                and not any(placed[i].item.attributed for i in u.statements)
+            ):
                 u.speaker = last.speaker  # a quote that runs on over paragraphs, or follows "X said ..."
         if u.speaker:
             for i in u.statements:

@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from spacy.language import Language
+from spacy.lookups import Table
+from spacy.pipeline import Lemmatizer
 from spacy.tokens import Doc, Span
 from spacy.util import filter_spans, minibatch
 
@@ -47,7 +49,10 @@ RECOMMENDING_DOC_TYPES = frozenset(
 )
 
 
-VERB = re.compile(r"\b(?:" + "|".join(SPEECH_VERBS) + r"|went on to say)\b")
+VERB = re.compile(r"\b(?:" + "|".join(SPEECH_VERBS) + r"|went on to say|according to)\b")
+# What may stand between a speech verb and the name it introduces: "said the council's leader, Cllr ...".
+APPOSITION = re.compile(r"\s+(?:(?:the|a|an|its|their|our|his|her)\s+)?[^“”\".!?;,]{0,60},\s*")
+PRONOUN = re.compile(r"\b(?:he|she|they|I|we)\s*$|^\s*(?:he|she|they)\b", re.I)
 
 
 @Language.factory("scrutiny_language_v1", default_config={"default": "en"})
@@ -68,9 +73,7 @@ class LanguageTagger:
     def pipe(self, docs: Iterable[Doc], batch_size: int = 128) -> Iterator[Doc]:
         for batch in minibatch(docs, batch_size):
             sents = [s for doc in batch for s in doc.sents]
-            default = next(
-                (doc_context(d).get("language") for d in batch if doc_context(d).get("language")), self.default
-            )
+            default = next((lang for d in batch if (lang := doc_context(d).get("language"))), self.default)
             for s, lang in zip(sents, detect_languages([s.text for s in sents], default=default)):
                 # Welsh names can tip lingua on a short English sentence; English grammar words cannot
                 if lang == "cy" and len({t.lower_ for t in s if t.is_stop and t.lower_ not in SHARED_WORDS}) >= 2:
@@ -90,11 +93,13 @@ class LemmaCase:
 
     def __init__(self, nlp: Language) -> None:
         self.nlp = nlp
-        self._table = None
+        self._table: Table | None = None
 
     def __call__(self, doc: Doc) -> Doc:
         if self._table is None:
-            self._table = self.nlp.get_pipe("lemmatizer").lookups.get_table("lemma_lookup")
+            lemmatizer = self.nlp.get_pipe("lemmatizer")
+            assert isinstance(lemmatizer, Lemmatizer), "the pipeline's lemmatizer is spaCy's lookup lemmatizer"
+            self._table = lemmatizer.lookups.get_table("lemma_lookup")
         for t in doc:
             if t.lemma_ == t.text and not t.text.islower() and t.text[:1].isupper():
                 lower = t.text.lower()
@@ -200,6 +205,7 @@ class Item:
     kind: str = "other"
     quoted: bool = False
     speaker: str | None = None
+    attributed: bool = False  # a speech verb outside quotation marks gives the words to someone (not "he added")
     language: str = "en"
     lemmas: str = ""
     entities: tuple[tuple[str, str, int, int, str, tuple[str, ...]], ...] = ()
@@ -266,6 +272,7 @@ class StatementTagger:
                 item.kind = "other" if len(body.split()) < 4 else "finding"
             else:
                 item.speaker = self._speaker(doc.text, sent, mine, inside)
+                item.attributed = item.speaker is not None or self._attributed(doc.text, sent, inside)
                 item.kind = previous = self._kind(body, unit, previous)
             # within quotation marks from its start, mostly, or an attributed quote ('X said: "...')
             item.quoted = bool(inside[begin] or quoted * 2 >= len(body) or quoted and item.speaker)
@@ -291,13 +298,30 @@ class StatementTagger:
                 p
                 for p in people
                 if p.start_char >= m.end()
-                and p.start_char - m.end() <= 60
-                and not re.search(r"[“”\".!?;,]", text[m.end() : p.start_char])
+                and p.start_char - m.end() <= 80
+                and (
+                    not re.search(r"[“”\".!?;,]", text[m.end() : p.start_char])
+                    or APPOSITION.fullmatch(text[m.end() : p.start_char])
+                )
             ]
             chosen = before[-1] if before else after[0] if after else None
             if chosen is not None:
                 return normalise_person(chosen.text)
         return None
+
+    @staticmethod
+    def _attributed(text: str, sent: Span, inside: list[bool]) -> bool:
+        """Does the sentence give its words to someone by a speech verb outside quotation marks, other than by a
+        pronoun ("he added")? Then a quote in it is not the previous speaker's running on."""
+        for m in VERB.finditer(text, sent.start_char, sent.end_char):
+            if inside[m.start()]:
+                continue
+            if PRONOUN.search(text[max(sent.start_char, m.start() - 12) : m.start()]) or PRONOUN.match(
+                text[m.end() : m.end() + 8]
+            ):
+                continue
+            return True
+        return False
 
     def _kind(self, text: str, unit: dict[str, Any], previous: str | None) -> str:
         """The kind a sentence has by itself; segment() adds what its heading says."""

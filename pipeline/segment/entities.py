@@ -12,6 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from pipeline.lexicon.councils import Gazetteer, load_gazetteer
+from pipeline.lexicon.dates import english_months
 from pipeline.segment.people import DATA, HONORIFICS, LOWER, UPPER, bare_name, fold
 
 NAMEWORD = rf"(?:Mc|Mac|O['’]|D['’]|Fitz)?[{UPPER}][{LOWER}]+(?:[-'’][{UPPER}][{LOWER}]+)*"
@@ -70,24 +71,10 @@ ROLE_TO_NAME = re.compile(
 )
 
 
-MONTHS = {
-    m: i
-    for i, m in enumerate(
-        "january february march april may june july august september october november december".split(), 1
-    )
-}
+MONTHS = english_months()  # the one English month table (pipeline.lexicon.dates)
 
 
-MONTHS.update({m[:3]: i for m, i in list(MONTHS.items())})
-
-
-MONTHS["sept"] = 9
-
-
-MONTH = (
-    r"(?:January|February|March|April|May|June|July|August|September|October|November|December|"
-    r"Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec)\.?"
-)
+MONTH = "(?:" + "|".join(sorted((m.capitalize() for m in MONTHS), key=len, reverse=True)) + r")\.?"
 
 
 WEEKDAY = r"(?:(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day,?\s+(?:the\s+)?)"
@@ -283,14 +270,14 @@ class EntityRules:
             found.append(f)
             taken.append((f.start, f.end))
 
-        for m in self.gazetteer.find(text):
+        for mention in self.gazetteer.find(text):
             label = "ORG"
-            if m.body.kind == "council":
-                folded = fold(m.surface)
-                full = {fold(m.body.name), fold(m.body.welsh or "")}
+            if mention.body.kind == "council":
+                folded = fold(mention.surface)
+                full = {fold(mention.body.name), fold(mention.body.welsh or "")}
                 label = "COUNCIL" if ("council" in folded or "cyngor" in folded or folded in full) else "PLACE"
-            if free(m.start, m.end):
-                add(Found(m.start, m.end, label, m.body.name))
+            if free(mention.start, mention.end):
+                add(Found(mention.start, mention.end, label, mention.body.name))
         for m in self._orgs.finditer(text):
             if free(m.start(), m.end()):
                 add(Found(m.start(), m.end(), "ORG", self._org_value.get(fold(m.group(0)), m.group(0))))

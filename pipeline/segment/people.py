@@ -179,27 +179,28 @@ def merge_people(mentions: Iterable[tuple[str, Iterable[str]]]) -> list[Person]:
             roles_of[bare][r] += 1
 
     by_surname: dict[str, list[str]] = defaultdict(list)
+    parts_of: dict[str, NameParts] = {}
     for form in forms:
         parts = split_name(form)
-        assert parts is not None
+        assert parts is not None  # forms holds only names that split (see above)
+        parts_of[form] = parts
         by_surname[fold(parts.surname)].append(form)
 
     clusters: list[_Cluster] = []
     for surname_forms in by_surname.values():
-        full = [f for f in surname_forms if split_name(f).given]  # type: ignore[union-attr]
-        partial = [f for f in surname_forms if not split_name(f).given]  # type: ignore[union-attr]
+        full = [f for f in surname_forms if parts_of[f].given]
+        partial = [f for f in surname_forms if not parts_of[f].given]
         local: list[_Cluster] = []
         for f in sorted(full, key=lambda x: (-len(x), x)):
-            parts = split_name(f)
+            parts = parts_of[f]
             home = next((c for c in local if given_compatible(c.parts.given or "", parts.given or "")), None)
             if home is None:
-                local.append(_Cluster(Counter(forms[f]), Counter(roles_of[f]), parts))  # type: ignore[arg-type]
+                local.append(_Cluster(Counter(forms[f]), Counter(roles_of[f]), parts))
             else:
                 home.forms.update(forms[f])
                 home.roles.update(roles_of[f])
         for f in partial:
-            parts = split_name(f)
-            assert parts is not None
+            parts = parts_of[f]
             initial = parts.initials[:1].casefold()
             fits = [c for c in local if not initial or fold(c.parts.given or "").startswith(initial)]
             if len(fits) == 1:  # one person it can be: merge; several: it stays apart (and is flagged below)

@@ -21,6 +21,7 @@ LIST_MARKER = re.compile(rf"^\s*(?:\(?\d{{1,2}}(?:\.\d{{1,2}})*[.)]|\(?[a-z][.)]
 SECTION_MARKER = re.compile(rf"^(?:\(?\d{{1,2}}(?:\.\d{{1,2}})+\)?|\d{{1,2}}\.|[{BULLETS}])\s+(?=[A-Z“\"‘(])")
 
 
+INLINE_BULLETS = frozenset("•·▪●◦■")
 LOGO = re.compile(r"^(?:[\w&'’-]+ ){0,4}logo(?=[A-Z])")
 
 
@@ -165,6 +166,18 @@ class SentenceRules:
             return "yes"
         return None
 
+    @staticmethod
+    def _inline_bullet(doc: Doc, i: int) -> bool:
+        """Is token i a bullet glyph standing between words ('includes: · Cllr Harris · Carl Cooper')? A list the
+        extractor ran into one paragraph (an HTML list flattened, a PDF's items joined): each bullet starts an
+        item. Dashes are not taken for bullets here: prose uses them."""
+        return (
+            0 < i < len(doc) - 1
+            and doc[i].text in INLINE_BULLETS
+            and bool(doc[i - 1].whitespace_)
+            and bool(doc[i].whitespace_)
+        )
+
     def _lost_break(self, doc: Doc, i: int) -> bool:
         """Is token i a sentence opener glued to a previous line without punctuation ('Next steps We expect')?"""
         tok = doc[i]
@@ -233,7 +246,9 @@ class SentenceRules:
                         starts[k] = True
                 i = j
                 continue
-            if self._lost_break(doc, i):
+            if self._inline_bullet(doc, i):
+                starts[i] = True  # a list run into one paragraph: "includes: · A · B" is one item per bullet
+            elif self._lost_break(doc, i):
                 starts[i] = True
                 lost.add(i)
             i += 1
@@ -241,14 +256,14 @@ class SentenceRules:
         heads: set[int] = set()
         for s in [k for k in range(n) if starts[k]]:
             e = next((k for k in range(s + 1, n) if starts[k]), n)
-            j = self._caps_prefix(doc, s, e)
-            if j is not None:
-                starts[j] = True
+            cut = self._caps_prefix(doc, s, e)
+            if cut is not None:
+                starts[cut] = True
                 heads.add(s)
         if doc_context(doc).get("section"):  # "1.1 About us Care Inspectorate Wales is ..."
-            j = self._numbered_heading(doc)
-            if j is not None:
-                starts[j] = True
+            cut = self._numbered_heading(doc)
+            if cut is not None:
+                starts[cut] = True
                 heads.add(0)
         for k, tok in enumerate(doc):
             tok.is_sent_start = starts[k]

@@ -37,7 +37,9 @@ from pipeline.store.predictions import (
     prediction_row,
     replace_predictions,
     save_corrections,
+    save_labels,
     save_predictions,
+    text_key,
 )
 from pipeline.store.recurrence import (
     MENTION_FIELDS,
@@ -92,6 +94,7 @@ __all__ = [
     "replace_people",
     "replace_predictions",
     "save_corrections",
+    "save_labels",
     "save_document",
     "save_failure",
     "save_pairs",
@@ -108,6 +111,7 @@ __all__ = [
     "stored_document",
     "stored_mentions",
     "stored_statements",
+    "text_key",
     "transaction",
     "write_rows",
 ]

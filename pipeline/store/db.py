@@ -47,9 +47,9 @@ def connect(path: Path | str) -> Iterator[sqlite_utils.Database]:
 def ensure_db_shape(db: sqlite_utils.Database) -> None:
     """Create or complete every table, foreign key, index and FTS index. Safe to run again."""
     for table in SCHEMA:
-        t = db[table.name]
+        t = db.table(table.name)
         cols = {c.name: c.type for c in table.columns}
-        fks = [(c.name, *c.fk.split(".")) for c in table.columns if c.fk]
+        fks = [(c.name, c.fk.partition(".")[0], c.fk.partition(".")[2]) for c in table.columns if c.fk]
         if not t.exists():
             t.create(cols, pk=table.pk, foreign_keys=fks)  # SCHEMA lists referenced tables first
         else:
@@ -67,9 +67,9 @@ def ensure_db_shape(db: sqlite_utils.Database) -> None:
             db.execute(f"CREATE VIEW [{name}] AS {sql}")
     missing = []
     for table in SCHEMA:
-        present = {(fk.column, fk.other_table) for fk in db[table.name].foreign_keys}
+        present = {(fk.column, fk.other_table) for fk in db.table(table.name).foreign_keys}
         missing += [
-            (table.name, c.name, *c.fk.split("."))
+            (table.name, c.name, c.fk.partition(".")[0], c.fk.partition(".")[2])
             for c in table.columns
             if c.fk and (c.name, c.fk.split(".")[0]) not in present
         ]

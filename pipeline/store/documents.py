@@ -64,6 +64,7 @@ def document_row(doc: Document, statements: list[Statement], run_id: str, segmen
         "local_authority": m.local_authority,
         "service": m.service,
         "published": m.published,
+        "date_evidence": m.date_evidence,
         "year": year,
         "language": m.language,
         "pages": doc.page_count,

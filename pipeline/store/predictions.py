@@ -83,15 +83,67 @@ def save_corrections(db: sqlite_utils.Database, rows: Iterable[dict[str, Any]]) 
     return len(rows)
 
 
+def text_key(text: str) -> str:
+    """The key a labelled text is matched by: whitespace collapsed, case folded (as training folds them in)."""
+    return " ".join(text.split()).casefold()
+
+
+def save_labels(db: sqlite_utils.Database, rows: Iterable[dict[str, Any]]) -> dict[str, int]:
+    """Import people's labels; all or nothing. Returns how many became corrections and labelled texts.
+
+    A row with a `statement_id` is a correction of that statement (every id must exist). A row with only a
+    `text` corrects every stored statement with the same text (whitespace and case aside), and when no
+    statement has it, it is kept in `labelled_texts`, which `corrections_for_training` folds into training.
+    """
+    rows = list(rows)
+    by_text = [r for r in rows if not r.get("statement_id")]
+    corrections = [r for r in rows if r.get("statement_id")]
+    texts: list[dict[str, Any]] = []
+    if by_text:
+        ids: dict[str, list[str]] = {}
+        for sid, text in db.execute("SELECT id, text FROM statements").fetchall():
+            ids.setdefault(text_key(text), []).append(sid)
+        for r in by_text:
+            matches = ids.get(text_key(r["text"]))
+            if matches:
+                corrections.extend({**r, "statement_id": sid} for sid in matches)
+            else:
+                texts.append(r)
+    stamp = now()
+    with transaction(db):
+        if corrections:
+            save_corrections(db, corrections)
+        write_rows(
+            db,
+            "labelled_texts",
+            (
+                {
+                    "text_key": text_key(r["text"]),
+                    "scheme": r.get("scheme") or "areas",
+                    "text": r["text"],
+                    "labels": json.dumps(list(r["labels"])),
+                    "note": r.get("note"),
+                    "source": r.get("source_url") or r.get("source"),
+                    "imported_at": stamp,
+                }
+                for r in texts
+            ),
+            replace=True,
+        )
+    return {"corrections": len(corrections), "labelled_texts": len(texts)}
+
+
 def corrections_for_training(db: sqlite_utils.Database, scheme: str) -> list[dict[str, Any]]:
-    return [
-        {"statement_id": r[0], "text": r[1], "labels": json.loads(r[2])}
-        for r in db.execute(
-            "SELECT c.statement_id, s.text, c.labels FROM corrections c JOIN statements s ON s.id = c.statement_id "
-            "WHERE c.scheme = ? ORDER BY c.statement_id",
-            [scheme],
-        ).fetchall()
-    ]
+    """People's labels to fold into training: corrected statements and labelled texts, the oldest first
+    (so that when one text has two, the newer wins in `fold_in`); labelled texts have no statement id."""
+    rows = db.execute(
+        "SELECT c.imported_at, c.statement_id, s.text, c.labels FROM corrections c "
+        "JOIN statements s ON s.id = c.statement_id WHERE c.scheme = ? "
+        "UNION ALL SELECT imported_at, NULL, text, labels FROM labelled_texts WHERE scheme = ? "
+        "ORDER BY 1, 2, 3",
+        [scheme, scheme],
+    ).fetchall()
+    return [{"statement_id": r[1], "text": r[2], "labels": json.loads(r[3])} for r in rows]
 
 
 def corrections_map(db: sqlite_utils.Database, scheme: str) -> dict[str, list[str]]:

@@ -89,7 +89,18 @@ SCHEMA: tuple[Table, ...] = (
             ),
             Column("local_authority", str, "Council the document is about (canonical English name)"),
             Column("service", str, "children, adults, both, or empty when not stated"),
-            Column("published", str, "Publication date (ISO; may be a year or a month only)"),
+            Column(
+                "published",
+                str,
+                "Publication date (ISO; may be a year or a month only), only when the document states it: a "
+                "labelled line, its markup or metadata, a dateline, its address; never a copyright year",
+            ),
+            Column(
+                "date_evidence",
+                str,
+                "How the date was stated ('stated: labelled line'), or, when no date is stated, the best clue to "
+                "when it was written ('2017-07: …inspected in July 2017…'), for people to judge",
+            ),
             Column("year", int, "Year of publication"),
             Column("language", str, "Main language of the document: en or cy"),
             Column("pages", int, "Number of pages, for paged formats"),
@@ -236,6 +247,22 @@ SCHEMA: tuple[Table, ...] = (
             Column("labels", str, "JSON list of area codes; empty list means none"),
             Column("note", str, "Why, in the reviewer's words"),
             Column("imported_at", str, "When the correction was imported (UTC)"),
+        ),
+        stage="classify",
+    ),
+    Table(
+        "labelled_texts",
+        "Labelled sentences imported by `scrutiny label` that no stored statement carries; "
+        "`scrutiny train --with-corrections` folds them into training.",
+        ("text_key", "scheme"),
+        (
+            Column("text_key", str, "The text with whitespace collapsed and case folded (how it is matched)"),
+            Column("scheme", str, "Label scheme"),
+            Column("text", str, "The sentence as imported"),
+            Column("labels", str, "JSON list of area codes; empty list means none"),
+            Column("note", str, "Why, in the labeller's words"),
+            Column("source", str, "Where the sentence comes from (source_url or source of the imported line)"),
+            Column("imported_at", str, "When it was imported (UTC)"),
         ),
         stage="classify",
     ),

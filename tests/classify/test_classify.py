@@ -15,7 +15,14 @@ from pathlib import Path
 import pytest
 
 from pipeline import classify as C
-from pipeline.classify.corrections import CorrectionsError, apply_corrections, parse_labels, read_corrections_csv
+from pipeline.classify.corrections import (
+    CorrectionsError,
+    apply_corrections,
+    parse_labels,
+    read_corrections,
+    read_corrections_csv,
+    read_corrections_jsonl,
+)
 from pipeline.cli.classify import add_commands, classify_lines
 from pipeline.config import PROJECT_ROOT, Settings
 from pipeline.lexicon.taxonomy import load_taxonomy
@@ -336,6 +343,73 @@ def test_read_corrections_csv_names_every_bad_row(tmp_path):
         assert f"line {line}: " in message and reason in message
     with pytest.raises(CorrectionsError, match="missing column"):
         read_corrections_csv(_csv(tmp_path / "cols.csv", [["id", "labels"], ["x", "A"]]))
+
+
+def test_read_corrections_jsonl_takes_the_training_format(tmp_path):
+    path = _write_jsonl(
+        tmp_path / "people.jsonl",
+        [
+            {"statement_id": "0123456789abcdef:10-90", "labels": ["D", "A"], "note": "board and audit"},
+            {"text": "  The improvement board met monthly. ", "labels": ["A"], "source_url": "https://example.org/p"},
+            {"text": "Skip to content", "labels": [], "doc_type": "other", "register": "web furniture"},
+            {"text": "Caseloads were too high.", "labels": "C"},
+        ],
+    )
+    rows = read_corrections_jsonl(path)
+    assert rows[0] == {
+        "statement_id": "0123456789abcdef:10-90",
+        "labels": ["A", "D"],
+        "scheme": "areas",
+        "note": "board and audit",
+    }
+    assert rows[1] == {
+        "text": "The improvement board met monthly.",
+        "labels": ["A"],
+        "scheme": "areas",
+        "source_url": "https://example.org/p",
+    }
+    assert [r["labels"] for r in rows[2:]] == [[], ["C"]] and "statement_id" not in rows[2]
+    # the format is told by content, so a training file named .txt or a CSV named .jsonl both read
+    assert read_corrections(path.rename(tmp_path / "people.txt")) == rows
+    csv_named_jsonl = _csv(tmp_path / "fix.jsonl", [["statement_id", "labels"], ["0123456789abcdef:10-90", "B"]])
+    assert read_corrections(csv_named_jsonl)[0]["labels"] == ["B"]
+
+
+def test_read_corrections_jsonl_names_every_bad_line(tmp_path):
+    path = tmp_path / "bad.jsonl"
+    path.write_text(
+        "\n".join(
+            [
+                json.dumps({"text": "The board met.", "labels": ["A"]}),
+                "{not json",
+                json.dumps(["a", "list"]),
+                json.dumps({"labels": ["A"]}),
+                json.dumps({"statement_id": "not-an-id", "labels": ["A"]}),
+                json.dumps({"text": "Staff left.", "labels": ["E"]}),
+                json.dumps({"text": "Staff left.", "labels": [1]}),
+                json.dumps({"text": "Staff left."}),
+                json.dumps({"text": "the  board MET.", "labels": ["B"]}),
+                json.dumps({"text": "Audits.", "labels": ["D"], "scheme": "ciw_principles"}),
+            ]
+        ),
+        encoding="utf-8",
+    )
+    with pytest.raises(CorrectionsError) as err:
+        read_corrections_jsonl(path)
+    message = str(err.value)
+    assert "9 bad line(s), nothing imported" in message
+    for line, reason in [
+        (2, "not valid JSON"),
+        (3, "expected a JSON object"),
+        (4, "needs a statement_id or a non-empty text"),
+        (5, "not of the form"),
+        (6, "unknown label(s) E"),
+        (7, "must be a list of codes"),
+        (8, "needs labels"),
+        (9, "the same text is already labelled on line 1"),
+        (10, "does not match 'areas'"),
+    ]:
+        assert f"line {line}: " in message and reason in message, (line, reason)
 
 
 # ---------------------------------------------------------------- command line

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 
 from builders import make_news_html
 from conftest import ROOT
@@ -143,9 +144,65 @@ def test_label_imports_corrections(tmp_path, capsys):
     with good.open("w", newline="") as f:
         csv.writer(f).writerows([["statement_id", "labels", "note"], [statements[0].id, "A;D", "board and audit"]])
     assert main(["label", str(good), "--db", str(db_path)]) == 0
-    assert lines(capsys.readouterr().out) == [{"imported": 1, "scheme": "areas", "db": str(db_path)}]
+    assert lines(capsys.readouterr().out) == [
+        {"imported": 1, "corrections": 1, "labelled_texts": 0, "scheme": "areas", "db": str(db_path)}
+    ]
     assert store.corrections_map(store.open_db(db_path), "areas") == {statements[0].id: ["A", "D"]}
     bad = tmp_path / "bad.csv"
     bad.write_text("statement_id,labels\nnot-an-id,Z\n")
     assert main(["label", str(bad), "--db", str(db_path)]) == 2
     assert "bad row" in capsys.readouterr().err
+
+
+def test_label_takes_the_training_jsonl_format_and_train_folds_it_in(tmp_path, capsys, monkeypatch):
+    """The labelling loop: people's labels in the corpus/labels format go into the database with `scrutiny
+    label`, and `scrutiny train --with-corrections` trains on them (a small model, in seconds)."""
+    from classify.test_classify import FAST
+    from store.test_store import a_document
+
+    from pipeline import classify, store
+
+    db_path = tmp_path / "s.db"
+    with store.connect(db_path) as db:
+        store.start_run(db, "r1", 1, "t")
+        doc, statements = a_document(text_blocks=("The improvement board met monthly.", "Caseloads were too high."))
+        src = {"source_path": "x.txt", "sha256": doc.id}
+        store.save_document(db, doc, statements, run_id="r1", source=src, versions={})
+    people = tmp_path / "people.jsonl"
+    people.write_text(
+        "".join(
+            json.dumps(row) + "\n"
+            for row in [
+                {"text": "The improvement board met monthly.", "labels": ["A"], "source_url": "https://example.org/m"},
+                {"statement_id": statements[1].id, "labels": ["C"], "note": "workforce"},
+                {"text": "Kinship carers waited months for an assessment of their home.", "labels": ["B"]},
+            ]
+        ),
+        encoding="utf-8",
+    )
+    assert main(["label", str(people), "--db", str(db_path)]) == 0
+    assert lines(capsys.readouterr().out) == [
+        {"imported": 3, "corrections": 2, "labelled_texts": 1, "scheme": "areas", "db": str(db_path)}
+    ]
+    with store.connect(db_path) as db:
+        assert store.corrections_map(db, "areas") == {statements[0].id: ["A"], statements[1].id: ["C"]}
+
+    rows, counts = [], dict.fromkeys(("A", "B", "C", "D", "none"), 0)
+    for r in classify.read_labelled(classify.label_files(ROOT / "corpus" / "labels")):
+        keys = r["labels"] or ["none"]
+        if any(counts[k] < 40 for k in keys):
+            rows.append({"text": r["text"], "labels": r["labels"]})
+            for k in keys:
+                counts[k] += 1
+    data = tmp_path / "labels"
+    data.mkdir()
+    (data / "few.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    training = sys.modules["pipeline.classify.train"]  # the module (pipeline.classify.train is also the function)
+    monkeypatch.setattr(training, "load_config", lambda path: FAST)  # a small, fast configuration
+    out = tmp_path / "m.skops"
+    assert main(["train", "--data", str(data), "--out", str(out), "--with-corrections", str(db_path)]) == 0
+    summary = lines(capsys.readouterr().out)[0]
+    assert summary["corrections"] == 3 and summary["statements"] == len(rows) + 3
+    model = classify.load_model(out)
+    assert model.metadata["training"]["corrections"] == 3
+    assert model.metadata["corpus_hash"] != classify.corpus_hash([data / "few.jsonl"])

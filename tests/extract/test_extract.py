@@ -185,7 +185,7 @@ def test_plain_text_bullet_on_its_own_line_starts_an_item(tmp_path, settings):
         ("random.pdf", b"\x89\x01\x02 not a pdf at all", "not a PDF"),
         ("truncated.pdf", b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog", "PDF"),
         ("binary.html", b"\x00\x01\x02\x03" * 100, "binary"),
-        ("nul.txt", b"text with a \x00 NUL byte", "NUL"),
+        ("nul.txt", b"\x00\x01\x02\x03binary data named as text" * 8, "binary"),
         ("empty.txt", b"", "empty"),
         ("archive.docx", b"this is not a zip", "not a DOCX"),
     ],
@@ -301,11 +301,12 @@ def test_oversized_html_is_refused(tmp_path):
         extract(Source(str(path)), dataclasses.replace(Settings(), max_html_bytes=2**20))
 
 
-def test_broken_utf8_fails_but_legacy_encoding_is_read(tmp_path, settings):
+def test_broken_utf8_is_mended_with_a_warning_and_legacy_encoding_is_read(tmp_path, settings):
     broken = tmp_path / "broken.txt"
     broken.write_bytes("The council\u2019s plan was agreed ".encode() + b"\xff\xfe" + b" in June.")
-    with pytest.raises(ExtractionError, match="broken UTF-8"):
-        extract(Source(str(broken)), settings)
+    doc = extract(Source(str(broken)), settings)
+    assert "The council\u2019s plan was agreed \ufffd\ufffd in June." in doc.text
+    assert doc.notes == ("replaced 2 invalid UTF-8 byte sequences with U+FFFD",)
     legacy = tmp_path / "legacy.txt"
     legacy.write_bytes("The caf\xe9 for care leavers opened in the county last week.".encode("cp1252"))
     assert "caf\xe9 for care leavers" in extract(Source(str(legacy)), settings).text

@@ -97,19 +97,28 @@ def test_ingest_scales_out_on_dask(prefect_harness, tmp_path):
     assert differences(tmp_path / "dask.db", tmp_path / "local.db") == []
 
 
-def test_the_scheduled_deployment_can_run_its_tasks_on_a_dask_cluster(monkeypatch):
-    from prefect_dask import DaskTaskRunner
+def test_the_scheduled_deployment_can_run_its_tasks_on_a_dask_cluster(prefect_harness, tmp_path, monkeypatch):
+    """`scrutiny schedule --dask-address`: what the deployment would run on its cron, run once, on a real
+    (in-process) Dask cluster; the documents reach the database and the tasks went through the scheduler."""
+    from distributed import LocalCluster
 
     from flows import schedule
     from flows.ingest import ingest_flow
 
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for i in range(3):
+        (docs / f"{i}.txt").write_text(f"Report {i}: the council recruited {i + 3} foster carers this year.\n")
+    db = tmp_path / "scheduled.db"
     served = []
+    # serve() would block polling for scheduled runs; keep what it was given and run that once instead.
     monkeypatch.setattr(type(ingest_flow), "serve", lambda self, **kw: served.append((self, kw)))
-    schedule.serve_ingest(["corpus"], "data/x.db", dask_address="tcp://dask-scheduler:8786")
-    schedule.serve_ingest(["corpus"], "data/x.db")
-    (on_dask, kw), (local, _) = served
-    assert (
-        isinstance(on_dask.task_runner, DaskTaskRunner) and on_dask.task_runner.address == "tcp://dask-scheduler:8786"
-    )
-    assert kw["parameters"]["paths"] == ["corpus"] and kw["schedules"][0].cron == schedule.DEFAULT_CRON
-    assert local is ingest_flow
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster:
+        schedule.serve_ingest([str(docs)], str(db), dask_address=cluster.scheduler_address)
+        [(flow, kw)] = served
+        assert kw["schedules"][0].cron == schedule.DEFAULT_CRON
+        summary = flow(**kw["parameters"])
+        ran_on_dask = set(cluster.scheduler.task_prefixes)
+    assert summary["added"] == 3 and summary["failed"] == 0
+    assert documents_in(db) == 3 and store.open_db(db)["statements"].count == 3
+    assert ran_on_dask, "no task reached the Dask scheduler"

@@ -10,6 +10,7 @@ from pipeline.lexicon.dates import (
     annual_report_year,
     date_line,
     file_name_date,
+    infer_date,
     infer_published,
     parse_date,
     title_year,
@@ -102,26 +103,26 @@ def test_address_and_file_name_dates():
     assert infer_published(text, url="https://inspectorate.example/190109-report") == "2019-01-09"
 
 
-def test_year_in_title_and_annual_reports():
+def test_year_in_title_and_annual_reports_are_evidence_not_dates():
     assert title_year(("Joint review of child protection: Abermaw, 2021",)) == "2021"
     assert title_year(("Improvement Programme 2017-2020",)) is None
     assert title_year(("Plan 2017 to 2020",)) is None
     assert annual_report_year("Cyflwynodd yr Arweinydd yr Adroddiad Blynyddol Corfforaethol am 2020-21.") == "2021"
     assert annual_report_year("The Annual Performance Report 2018/19 was noted.") == "2019"
-    assert (
-        infer_published(
-            "Joint review\n\nOur findings on partnership working.",
-            titles=("Joint review of child protection: Abermaw, 2021",),
-        )
-        == "2021"
+    found = infer_date(
+        "Joint review\n\nOur findings on partnership working.",
+        titles=("Joint review of child protection: Abermaw, 2021",),
     )
+    assert found.published is None and found.evidence == "2021: year in the title"
 
 
-def test_latest_date_is_the_last_resort():
+def test_a_date_the_text_only_mentions_is_evidence_not_the_date():
     text = (
         "1.3 The report covered the work completed between December 2022 and March 2023, with the council's responses."
     )
-    assert infer_published("Governance committee item\n\n" + "x " * 400 + text) == "2023-03"
+    found = infer_date("Governance committee item\n\n" + "x " * 400 + text)
+    assert found.published is None
+    assert found.evidence.startswith("2023-03: …") and "March 2023" in found.evidence
 
 
 def test_html_meta_date_wins_over_text_dates_but_not_labels():

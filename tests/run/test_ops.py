@@ -29,10 +29,11 @@ PY = sys.executable
 
 @pytest.fixture
 def models(tmp_path) -> Path:
-    """A models folder of our own: the recurrence config (and, in some tests, a classifier)."""
+    """A models folder of our own: the recurrence config and models (and, in some tests, a classifier)."""
     d = tmp_path / "models"
     d.mkdir()
-    shutil.copy(ROOT / "models" / "recurrence.toml", d / "recurrence.toml")
+    for name in ("recurrence.toml", "recur.skops", "recur.skops.json"):
+        shutil.copy(ROOT / "models" / name, d / name)
     return d
 
 

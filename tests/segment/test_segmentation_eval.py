@@ -17,7 +17,7 @@ statement; precision and recall are over all boundaries of all excerpts.
 
 Run it as a script for the figures per excerpt:
 
-    .venv/bin/python tests/test_segmentation_eval.py
+    .venv/bin/python tests/segment/test_segmentation_eval.py
 """
 
 from __future__ import annotations
@@ -129,9 +129,20 @@ def test_gold_holds_offsets_only():
         assert all(a[1] <= b[0] for a, b in zip(row["sentences"], row["sentences"][1:]))
 
 
-def test_gold_has_enough_sentences():
-    rows = [json.loads(line) for line in GOLD.read_text(encoding="utf-8").splitlines()]
-    assert sum(len(r["sentences"]) for r in rows) >= 300
+def test_every_gold_span_lands_on_a_statement_of_its_excerpt():
+    """An offset off by one or an excerpt edited since annotation would score the segmenter against nonsense:
+    every gold span must lie inside its excerpt and cover words, starting and ending on a character."""
+    if not (SHARED / "corpus-samples").is_dir():
+        pytest.skip("../shared/corpus-samples is absent: the gold spans cannot be checked against their text")
+    for line in GOLD.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        text = _excerpt(row, SHARED)
+        name = row.get("id") or row["file"]
+        assert hashlib.sha256(text.encode("utf-8")).hexdigest() == row["sha256"], f"{name}: excerpt changed"
+        for start, end in row["sentences"]:
+            span = text[start:end]
+            assert 0 <= start < end <= len(text), f"{name}: span {start}-{end} outside the excerpt"
+            assert span == span.strip() and re.search(r"\w{2}", span), f"{name}: span {start}-{end} is {span!r}"
 
 
 def test_boundaries_on_real_text():

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import sqlite3
 
 import pytest
@@ -256,6 +257,51 @@ def test_corrections_for_unknown_statements_are_refused(tmp_path):
     assert db["corrections"].count == 0
 
 
+def test_labels_by_text_correct_stored_statements_and_keep_the_rest_for_training(tmp_path):
+    from pipeline.errors import StoreError
+    from pipeline.records import Prediction
+
+    db = store.open_db(tmp_path / "s.db")
+    store.start_run(db, "r1", 1, "t")
+    doc, statements = a_document(text_blocks=("The improvement board met monthly.", "Caseloads were too high."))
+    said = [Prediction(s.id, ("D",), {"A": 0.1, "B": 0.1, "C": 0.3, "D": 0.6}, False, "m-1") for s in statements]
+    src = {"source_path": "x.txt", "sha256": doc.id}
+    store.save_document(db, doc, statements, run_id="r1", source=src, versions={}, predictions=said)
+    counts = store.save_labels(
+        db,
+        [
+            {"text": "the improvement  board met MONTHLY.", "labels": ["A"], "note": "board"},  # a stored statement
+            {"statement_id": statements[1].id, "labels": ["C"]},
+            {"text": "Foster carers were recruited.", "labels": ["B"], "source_url": "https://example.org/p"},
+        ],
+    )
+    assert counts == {"corrections": 2, "labelled_texts": 1}
+    assert store.corrections_map(db, "areas") == {statements[0].id: ["A"], statements[1].id: ["C"]}
+    assert json.loads(db["predictions"].get(statements[0].id)["labels"]) == ["A"]  # people win at once
+    kept = next(db["labelled_texts"].rows)
+    assert kept["text"] == "Foster carers were recruited." and kept["source"] == "https://example.org/p"
+    for_training = store.corrections_for_training(db, "areas")
+    assert sorted((r["text"], tuple(r["labels"])) for r in for_training) == [
+        ("Caseloads were too high.", ("C",)),
+        ("Foster carers were recruited.", ("B",)),
+        ("The improvement board met monthly.", ("A",)),
+    ]
+    assert next(r for r in for_training if r["text"].startswith("Foster"))["statement_id"] is None
+    # a second import of the same text replaces its labels; all or nothing when an id is unknown
+    assert store.save_labels(db, [{"text": "Foster carers were recruited.", "labels": ["B", "C"]}]) == {
+        "corrections": 0,
+        "labelled_texts": 1,
+    }
+    assert db["labelled_texts"].count == 1 and json.loads(next(db["labelled_texts"].rows)["labels"]) == ["B", "C"]
+    with pytest.raises(StoreError, match="not in the database"):
+        store.save_labels(
+            db,
+            [{"text": "A new sentence.", "labels": ["D"]}, {"statement_id": "0123456789abcdef:1-2", "labels": ["A"]}],
+        )
+    assert db["labelled_texts"].count == 1
+    assert store.text_key(" A  b\nC ") == "a b c"
+
+
 def test_entities_are_stored_and_people_rebuilt_with_variants_merged(tmp_path):
     from pipeline.records import Entity
     from pipeline.segment.people import merge_people
@@ -300,3 +346,20 @@ def test_entities_are_stored_and_people_rebuilt_with_variants_merged(tmp_path):
     people = list(db["people"].rows)
     assert len(people) == 1 and people[0]["name"] == "Alison Bulman"
     assert "Ali Bulman" in people[0]["variants"] and "director of social services" in people[0]["roles"]
+
+
+def test_an_undated_document_keeps_its_date_evidence(tmp_path):
+    import dataclasses
+
+    db = store.open_db(tmp_path / "s.db")
+    store.start_run(db, "r1", 1, "t")
+    doc, statements = a_document()
+    evidence = "2017-07: …we inspected the service in July 2017…"
+    doc = dataclasses.replace(doc, metadata=Metadata(title="T", published=None, date_evidence=evidence))
+    source = {"source_path": "x.txt", "sha256": doc.id, "size": 10, "mtime_ns": 1}
+    store.save_document(db, doc, statements, run_id="r1", source=source, versions={})
+    row = db["documents"].get(doc.id)
+    assert row["published"] is None and row["year"] is None
+    assert row["date_evidence"] == evidence
+    kept, _ = store.stored_document(db, doc.id)
+    assert kept["date_evidence"] == evidence

@@ -168,7 +168,7 @@ def _product_baseline(mod: Any, config: Any) -> Callable[[Sequence[Any]], int]:
 
     def vectors(items: Sequence[Any]) -> Any:
         if own:
-            return mod.vectorise(items, [mod.cues(it, config) for it in items], config)
+            return mod.vectorise(items, None, config)
         from sklearn.feature_extraction.text import HashingVectorizer
 
         return HashingVectorizer(

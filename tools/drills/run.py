@@ -112,7 +112,8 @@ def full_disk(work: Path, normal: Path, reference: Path) -> dict[str, Any]:
         return opened
 
     message, problems = None, []
-    with mock.patch.object(store, "open_db", capped):
+    # store.connect opens through pipeline.store.db.open_db; callers of store.open_db through the package
+    with mock.patch.object(store, "open_db", capped), mock.patch.object(store.db, "open_db", capped):
         try:
             ingest_direct([str(folder)], db)
             problems.append("the run did not fail although the database could not grow")

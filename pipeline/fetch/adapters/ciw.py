@@ -15,7 +15,6 @@ from pipeline.fetch.adapters.common import (
     clean,
     host_of,
     infer_council,
-    infer_service,
     link_title,
     main_content,
     parse_date,
@@ -25,6 +24,7 @@ from pipeline.fetch.adapters.common import (
     unique_links,
 )
 from pipeline.fetch.records import DocumentLink
+from pipeline.lexicon.services import infer_service
 
 _ITEM_TAGS = {"article", "li", "tr"}
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import email.utils
 import re
 from collections.abc import Callable, Iterable
-from datetime import date
 from urllib.parse import quote, urljoin, urlsplit
 
 import lxml.etree
@@ -13,7 +12,9 @@ import lxml.html
 
 from pipeline.errors import PipelineError
 from pipeline.fetch.records import DocumentLink
+from pipeline.lexicon import councils
 from pipeline.lexicon.councils import load_gazetteer
+from pipeline.lexicon.dates import day_date
 
 Adapter = Callable[[bytes, str], list[DocumentLink]]
 
@@ -27,91 +28,8 @@ class AdapterError(PipelineError):
     stage = "fetch"
 
 
-_EN_MONTHS = (
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-)
-
-
-# Welsh too, for the Welsh-language pages councils and the inspectorate also publish.
-_CY_MONTHS = (
-    "ionawr",
-    "chwefror",
-    "mawrth",
-    "ebrill",
-    "mai",
-    "mehefin",
-    "gorffennaf",
-    "awst",
-    "medi",
-    "hydref",
-    "tachwedd",
-    "rhagfyr",
-)
-
-
-_MONTHS = {name: n for n, name in enumerate(_EN_MONTHS, 1)}
-
-
-_MONTHS.update({name[:3]: n for n, name in enumerate(_EN_MONTHS, 1)})
-
-
-_MONTHS.update({name: n for n, name in enumerate(_CY_MONTHS, 1)})
-
-
-_MONTHS["sept"] = 9
-
-
-_MONTH_ALT = "|".join(sorted(_MONTHS, key=len, reverse=True))
-
-
-_ORDINAL = r"(?:st|nd|rd|th|af|il|ydd|fed|ed|eg)?"  # English and Welsh: 12th, 12fed
-
-
-_DAY_MONTH_YEAR = re.compile(rf"\b(\d{{1,2}}){_ORDINAL}\s+(?:o\s+)?({_MONTH_ALT})\.?,?\s+(\d{{4}})\b", re.I)
-
-
-_ISO = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})(?!\d)")  # also inside "2020-02-20T12:00:00Z"
-
-
-_DMY_NUMERIC = re.compile(r"\b(\d{1,2})/(\d{1,2})/(\d{4})\b")
-
-
-def _valid(y: int, m: int, d: int) -> str | None:
-    try:
-        return date(y, m, d).isoformat()
-    except ValueError:
-        return None
-
-
-def parse_date(text: str | None) -> str | None:
-    """The first date written in `text` as an ISO date ("12th March, 2024", "2024-03-12", "12/03/2024")."""
-    if not text:
-        return None
-    found = []
-    for pattern, order in ((_ISO, "ymd"), (_DAY_MONTH_YEAR, "dMy"), (_DMY_NUMERIC, "dmy")):
-        m = pattern.search(text)
-        if not m:
-            continue
-        if order == "ymd":
-            iso = _valid(int(m[1]), int(m[2]), int(m[3]))
-        elif order == "dMy":
-            iso = _valid(int(m[3]), _MONTHS[m[2].lower()], int(m[1]))
-        else:  # UK order: day first
-            iso = _valid(int(m[3]), int(m[2]), int(m[1]))
-        if iso:
-            found.append((m.start(), iso))
-    return min(found)[1] if found else None
+# One date parser for the project, English and Welsh: pipeline.lexicon.dates.
+parse_date = day_date
 
 
 def parse_feed_date(text: str | None) -> str | None:
@@ -124,33 +42,9 @@ def parse_feed_date(text: str | None) -> str | None:
         return parse_date(text)
 
 
-_CHILDREN = re.compile(
-    r"\bchild(?:ren)?(?:['’]s)?\b|\byoung people\b|\blooked[- ]after\b|\bfostering\b|"
-    r"\badoption\b|\bplant\b|\bpobl ifanc\b",
-    re.I,
-)
-
-
-_ADULTS = re.compile(r"\badults?\b|\bolder (?:people|adults?)\b|\bcare homes?\b|\bdomiciliary\b|\boedolion\b", re.I)
-
-
-def infer_service(text: str) -> str | None:
-    """children, adults or both when the words say so; None when they do not."""
-    children, adults = bool(_CHILDREN.search(text)), bool(_ADULTS.search(text))
-    if children and adults:
-        return "both"
-    return "children" if children else "adults" if adults else None
-
-
 def infer_council(text: str) -> str | None:
-    """The council a title names, if exactly one stands out."""
-    evidence = load_gazetteer().council_counts(text)
-    if not evidence:
-        return None
-    ranked = evidence.most_common(2)
-    if len(ranked) > 1 and ranked[0][1] == ranked[1][1]:
-        return None
-    return ranked[0][0]
+    """The council a listing's title names, if exactly one stands out (pipeline.lexicon.councils' rules)."""
+    return councils.infer_council(load_gazetteer(), title=text, unique=True)
 
 
 def clean(text: str | None) -> str:

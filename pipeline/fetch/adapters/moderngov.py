@@ -11,7 +11,6 @@ import lxml.html
 from pipeline.fetch.adapters.common import (
     absolute,
     clean,
-    infer_service,
     link_title,
     parse_date,
     parse_html,
@@ -19,6 +18,7 @@ from pipeline.fetch.adapters.common import (
     unique_links,
 )
 from pipeline.fetch.records import DocumentLink
+from pipeline.lexicon.services import infer_service
 
 _MG_DOCUMENT = re.compile(r"/documents/[a-z]\d+/", re.I)
 

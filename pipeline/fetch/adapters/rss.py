@@ -12,12 +12,12 @@ from pipeline.fetch.adapters.common import (
     absolute,
     clean,
     infer_council,
-    infer_service,
     parse_feed_date,
     text_of,
     unique_links,
 )
 from pipeline.fetch.records import DocumentLink
+from pipeline.lexicon.services import infer_service
 
 
 def _local(tag: object) -> str:

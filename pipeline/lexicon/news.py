@@ -1,0 +1,76 @@
+"""How a page shows it is news: the publishers and markers in `data/news.toml`, and a news item's shape."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from functools import lru_cache
+from typing import Any
+
+from pipeline.lexicon import DATA_DIR
+
+NEWS = DATA_DIR / "news.toml"
+BYLINE = re.compile(r"^(?:by|gan) [A-Z][\w'’-]+(?: [A-Z][\w'’-]+){1,3}\b", re.M)
+# A line that is only a date, or a labelled publication date: where a news item or a press release is dated.
+DATELINE = re.compile(
+    r"^\W*(?:(?:posted|published|created|first published|cyhoeddwyd)(?: on)?:?\s+)?"
+    r"(?:(?:\w+day,? )?\d{1,2}(?:st|nd|rd|th)? \w+,? (?:19|20)\d\d\W*$|\d{1,2}/\d{1,2}/(?:19|20)\d\d\b[^\n]{0,12}$)",
+    re.M | re.I,
+)
+ATTRIBUTED = re.compile(
+    r"[”\"],? (?:said|added|says|explained|commented) [A-Z]|[A-Z][\w'’-]+,?[^.\n]{0,80} "
+    r"(?:said|added|explained|commented):\s*[“\"]|[”\"] meddai\b|medd [A-Z]"
+)
+
+
+@lru_cache(maxsize=1)
+def _data() -> dict[str, Any]:
+    data = tomllib.loads(NEWS.read_text(encoding="utf-8"))
+    data["_publishers"] = {_fold(p) for p in data["publishers"]}
+    data["_release"] = re.compile("|".join(rf"\b{p}\b" for p in data["release_phrases"]), re.I)
+    data["_paths"] = re.compile("|".join(data["paths"]), re.I)
+    return data
+
+
+def _fold(name: str) -> str:
+    return re.sub(r"\W+", " ", name.casefold()).strip()
+
+
+def news_publisher(name: str | None = None, url: str | None = None) -> bool:
+    """Is this site name or address that of a news organisation on the list?"""
+    d = _data()
+    if name and _fold(name) in d["_publishers"]:
+        return True
+    if url:
+        host = re.sub(r"^https?://", "", url).split("/")[0].lower().removeprefix("www.")
+        return any(host == h or host.endswith("." + h) for h in d["hosts"])
+    return False
+
+
+def news_cues(head: str, publisher: str | None, url: str | None, page: dict[str, Any]) -> tuple[float, bool]:
+    """(score, declared): `declared` when the page says outright it is news (JSON-LD NewsArticle, a news
+    publisher, a press release's markers); the score adds up weaker signs (og:type article, a news section
+    address, a byline, a dateline with attributed quotes)."""
+    d = _data()
+    if any(t in d["ld_types"] for t in page.get("ld_types") or ()):
+        return 0.0, True
+    if news_publisher(publisher or page.get("sitename"), url):
+        return 0.0, True
+    if d["_release"].search(head):
+        return 0.0, True
+    score = 0.0
+    quotes = len(ATTRIBUTED.findall(head))
+    if quotes and (BYLINE.search(head[:1500]) or DATELINE.search(head[:800])):
+        # A dated or bylined item that reports what people said: the shape of a news story or a press
+        # release. The reports and minutes it is about speak for themselves and quote nobody this way.
+        return 0.0, True
+    if page.get("og_type") == "article":
+        score += 1
+    if url and d["_paths"].search(url):
+        score += 4
+    if BYLINE.search(head[:1500]):
+        score += 2
+    if DATELINE.search(head[:800]):
+        score += 2
+    score += min(3, quotes)
+    return score, False

@@ -1,0 +1,332 @@
+"""Recurrence, the learned part: which statements are concern mentions (picking), what a statement says about
+its concern (status in the text), which specific issue it is about (the issue model, over the taxonomy in
+models/taxonomy/issues.toml) and how likely two statements of one council are to be one concern (the pair model).
+
+The models are trained from real-grounded groupings by `pipeline.recur.training` (`scrutiny train-recur`,
+`make recur-model`) and saved with skops (never pickle) to models/recur.skops with a JSON sidecar. Nothing here
+names a council: the cues below are generic inspection language, used as features beside the text, and a
+council's statements are only ever compared with that council's.
+
+Per council and per batch: `statement_info` describes statements once (text vectors, issue and status
+probabilities, picking probability); `pair_features` describes an (earlier, later) pair; `read_status` reads the
+status in the text from the text and the statement's place in its concern.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from pipeline.errors import PipelineError
+
+# Generic cues (inspection and council language; no council's words): features of the status and picking
+# models beside the text, never rules on their own.
+CUES: dict[str, str] = {
+    "resolved": r"(?<!not )(?<!not yet )(?:has|have|had) (?:now |since )?been (?:fully )?(?:met|addressed|resolved|"
+    r"lifted|removed|withdrawn|closed)|no longer|\bresolved\b|withdr[ae]w|(?:were|was|are|is) (?:now )?met\b|"
+    r"(?:lifted|ended|removed) (?:the|its)|out of (?:intervention|special measures)|returned (?:to|control)",
+    "persisting": r"\bremain(?:s|ed|ing)?\b|\bstill\b|continu(?:e|es|ed|ing) to (?!improve|develop|make|progress)|"
+    r"\bpersist|\byet to\b|\bnot yet\b|not (?:been )?(?:met|achieved|addressed)|too slow|insufficient progress|"
+    r"lack of progress|\bagain\b|once more|\brepeated|same (?:concerns?|weaknesses|problems)|had not (?:improved|"
+    r"changed)|no (?:real |significant )?(?:improvement|progress)|(?:limited|slow) progress",
+    "improved": r"improv(?:ed|ing|ement)|progress|better|strengthened|(?:has|have) (?:reduced|fallen|risen|"
+    r"increased)|now (?:in place|has|have|receive|being)|more (?:stable|timely|consistent|effective)|stabilis|"
+    r"encourag|positive",
+    "negative": r"\bfound\b|\bidentified\b|\bfail|serious|inadequate|\bconcerns?\b|criticis|\bweak|\bpoor|"
+    r"\bdelays?\b|\brisk\b|\black|insufficient|too (?:many|few|long|slow|high)|backlog|shortage|unallocated|drift",
+    "action": r"\bshould\b|\bmust\b|\bneeds? to\b|\brecommend|\brequire|\bensure\b|area for (?:improvement|development)",
+    "recap": r"(?:last|previous|earlier|first|original) (?:inspection|visit|report|review)|at the time|"
+    r"since (?:the|its|our)|monitoring visit|follow[- ]up|re-?inspect|progress review",
+    "future": r"\bwill\b|\bplans? to\b|\baims? to\b",
+    "negation": r"\bnot\b|\bno\b|\bnever\b|n't\b",
+    "praise": r"\bgood\b|\bwell\b|\bstrong\b|\beffective(?:ly)?\b|outstanding|excellent|commend|committed|positive",
+    "procedure": r"\bwe (?:wrote|met|visited|spoke|read|reviewed|looked|interviewed|will)\b|\bthis report\b|"
+    r"\bagenda\b|\bminutes?\b|\bapolog|\bpresent\b|\bmeeting\b",
+}
+_CUE_RX = [re.compile(v) for v in CUES.values()]
+STATUSES = ("new", "persisting", "improved", "resolved", "none")
+THREADS = ("overall", "intervention", "corporate")
+UNDATED = 10**7  # as pipeline.recur.index.UNDATED: an ordinal after every real date
+
+# The only types a recurrence model file may contain; anything else is refused before loading.
+TRUSTED_TYPES = [
+    "builtins.dict",
+    "builtins.float",
+    "builtins.int",
+    "builtins.list",
+    "builtins.str",
+    "builtins.tuple",
+    "builtins.type",
+    "numpy.dtype",
+    "numpy.float32",
+    "numpy.float64",
+    "numpy.int64",
+    "numpy.ndarray",
+    "sklearn._loss._loss.CyHalfBinomialLoss",
+    "sklearn.feature_extraction.text.TfidfTransformer",
+    "sklearn.feature_extraction.text.TfidfVectorizer",
+    "sklearn.linear_model._logistic.LogisticRegression",
+    "sklearn.linear_model._stochastic_gradient.SGDClassifier",
+    "sklearn.pipeline.FeatureUnion",
+    "sklearn.pipeline.Pipeline",
+    "sklearn.preprocessing._data.StandardScaler",
+]
+MODEL_FILE = "recur.skops"
+
+
+class RecurModelError(PipelineError):
+    """A recurrence model file that is missing or cannot be used, with the reason."""
+
+    stage = "recur"
+
+
+def normalise(text: str) -> str:
+    return " ".join(text.replace("\u2019", "'").replace("\u2018", "'").lower().split())
+
+
+def cue_flags(texts: Sequence[str]) -> sp.csr_matrix:
+    rows = [[1.0 if rx.search(normalise(t)) else 0.0 for rx in _CUE_RX] for t in texts]
+    return sp.csr_matrix(np.array(rows, dtype=np.float64).reshape(len(texts), len(_CUE_RX)))
+
+
+def text_union() -> Any:
+    """Word (1-2) and character (3-5) TF-IDF, fitted once on the training text; adding statements never refits."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import FeatureUnion
+
+    words = TfidfVectorizer(
+        ngram_range=(1, 2),
+        sublinear_tf=True,
+        min_df=2,
+        stop_words="english",
+        token_pattern=r"(?u)\b[^\W\d_][^\W\d_]+\b",
+        dtype=np.float32,
+    )
+    chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True, min_df=2, dtype=np.float32)
+    return FeatureUnion([("words", words), ("chars", chars)])
+
+
+def sgd(**kw: Any) -> Any:
+    from sklearn.linear_model import SGDClassifier
+
+    return SGDClassifier(loss="log_loss", alpha=1e-4, max_iter=30, tol=None, average=True, random_state=0, **kw)
+
+
+@dataclass
+class Models:
+    """What training learns. `settings` holds the linking and picking thresholds chosen on the training
+    councils; `metadata` what the sidecar says (training data, figures)."""
+
+    text: Any
+    issue: Any
+    status: Any
+    pick: Any
+    pair: Any
+    status_context: Any
+    settings: dict[str, Any]
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def issues(self) -> list[str]:
+        return [str(c) for c in self.issue.classes_]
+
+
+@dataclass(frozen=True)
+class Info:
+    """Model outputs for statements: l2-normalised text vectors, issue and status probabilities (STATUSES
+    order) and the probability of being a concern mention."""
+
+    vectors: sp.csr_matrix
+    issue: np.ndarray
+    status: np.ndarray
+    pick: np.ndarray
+
+    def rows(self, index: Sequence[int] | np.ndarray) -> Info:
+        index = np.asarray(index, dtype=int)
+        return Info(self.vectors[index], self.issue[index], self.status[index], self.pick[index])
+
+    def thread(self, k: int, issues: Sequence[str]) -> str | None:
+        name = issues[int(self.issue[k].argmax())]
+        return name if name in THREADS else None
+
+
+def _status_order(clf: Any, probs: np.ndarray) -> np.ndarray:
+    out = np.zeros((probs.shape[0], len(STATUSES)))
+    for k, c in enumerate(clf.classes_):
+        out[:, STATUSES.index(str(c))] = probs[:, k]
+    return out
+
+
+def statement_info(models: Models, texts: Sequence[str]) -> Info:
+    from sklearn.preprocessing import normalize
+
+    texts = list(texts)
+    if not texts:
+        n = len(models.issues)
+        return Info(
+            sp.csr_matrix((0, 1), dtype=np.float32), np.zeros((0, n)), np.zeros((0, len(STATUSES))), np.zeros(0)
+        )
+    x = models.text.transform(texts)
+    f = sp.hstack([x, cue_flags(texts)], format="csr")
+    pick = models.pick.predict_proba(f)[:, 1] if models.pick is not None else np.ones(len(texts))
+    return Info(
+        normalize(x).tocsr(),
+        models.issue.predict_proba(x),
+        _status_order(models.status, models.status.predict_proba(f)),
+        pick,
+    )
+
+
+def pair_features(
+    issues: Sequence[str],
+    earlier: Info,
+    later: Info,
+    sim: np.ndarray,
+    gap_days: np.ndarray,
+    same_doc: np.ndarray,
+    adjacent: np.ndarray,
+) -> np.ndarray:
+    """Features of aligned (earlier, later) pairs of one council (row k of `earlier` with row k of `later`):
+    text similarity, issue agreement, the overall and intervention threads, time apart and its interaction with
+    the threads (episodes), document, and what the two say about status."""
+    p, q = earlier.issue, later.issue
+    ov, iv = issues.index("overall"), issues.index("intervention")
+    dot = (p * q).sum(1)
+    same = (p.argmax(1) == q.argmax(1)).astype(float)
+    undated = gap_days >= UNDATED
+    gap = np.where(undated, 0.0, np.abs(gap_days) / 365.25)
+    si, sj = earlier.status, later.status
+    r, n, ps, im = (STATUSES.index(s) for s in ("resolved", "new", "persisting", "improved"))
+    entropy = -(p * np.log(p + 1e-9)).sum(1) - (q * np.log(q + 1e-9)).sum(1)
+    return np.column_stack(
+        [
+            sim,
+            dot,
+            same,
+            p[:, ov] * q[:, ov],
+            p[:, iv] * q[:, iv],
+            p[:, ov] + q[:, ov],
+            p[:, iv] + q[:, iv],
+            np.abs(p[:, ov] - q[:, ov]),
+            np.abs(p[:, iv] - q[:, iv]),
+            gap,
+            undated.astype(float),
+            same_doc,
+            adjacent,
+            gap * p[:, ov] * q[:, ov],
+            gap * p[:, iv] * q[:, iv],
+            si[:, r] + sj[:, r],
+            sj[:, n],
+            si[:, n],
+            sj[:, ps] + sj[:, im],
+            entropy,
+            sim * dot,
+        ]
+    )
+
+
+def pair_probability(models: Models, x: np.ndarray) -> np.ndarray:
+    return models.pair.predict_proba(x)[:, 1] if len(x) else np.zeros(0)
+
+
+def context_features(status: np.ndarray, earlier_days: Sequence[Sequence[int]], days: Sequence[int]) -> np.ndarray:
+    """The text's status probabilities beside the statement's place in its concern: an earlier mention on an
+    earlier day, how many, and any earlier mention."""
+    rows = []
+    for probs, before, d in zip(status, earlier_days, days, strict=True):
+        earlier = [x for x in before if x < d < UNDATED]
+        rows.append([*probs, 1.0 if earlier else 0.0, min(len(earlier), 5) / 5.0, 1.0 if before else 0.0])
+    return np.array(rows, dtype=np.float64).reshape(len(rows), len(STATUSES) + 3)
+
+
+def read_status(
+    models: Models, status: np.ndarray, earlier_days: Sequence[Sequence[int]], days: Sequence[int]
+) -> list[str | None]:
+    """Status in the text (new, persisting, improved, resolved, or None), read from the text and the
+    statement's place in its concern."""
+    if not len(days):
+        return []
+    found = models.status_context.predict(context_features(status, earlier_days, days))
+    return [None if str(s) == "none" else str(s) for s in found]
+
+
+# ---------------------------------------------------------------- saving and loading
+
+
+def save_models(models: Models, path: Path) -> None:
+    import skops.io as sio
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {k: getattr(models, k) for k in ("text", "issue", "status", "pick", "pair", "status_context")}
+    payload["settings"] = json.dumps(models.settings)
+    tmp = path.with_name(path.name + ".tmp")
+    sio.dump(payload, tmp, compression=zipfile.ZIP_DEFLATED)
+    tmp.replace(path)
+    Path(f"{path}.json").write_text(
+        json.dumps({**models.metadata, "settings": models.settings}, indent=2, default=str) + "\n", encoding="utf-8"
+    )
+
+
+def load_models(path: Path) -> Models:
+    """Load a model saved by `save_models` (cached per file and modification time); only TRUSTED_TYPES."""
+    path = Path(path)
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        raise RecurModelError(
+            f"no recurrence model at {path}: run `make recur-model` (or `scrutiny train-recur`) first"
+        ) from None
+    return _load(path.resolve(), stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=4)
+def _load(path: Path, mtime_ns: int, size: int) -> Models:
+    import skops.io as sio
+
+    try:
+        untrusted = sorted((_types_in(path) | set(sio.get_untrusted_types(file=path))) - set(TRUSTED_TYPES))
+        if untrusted:
+            raise RecurModelError(f"{path}: refusing to load types a recurrence model never holds: {untrusted}")
+        payload = sio.load(path, trusted=TRUSTED_TYPES)
+    except RecurModelError:
+        raise
+    except Exception as exc:  # skops raises many kinds on a damaged or foreign file
+        raise RecurModelError(f"{path}: not a readable skops model ({type(exc).__name__}: {exc})") from None
+    side = Path(f"{path}.json")
+    metadata = json.loads(side.read_text(encoding="utf-8")) if side.is_file() else {}
+    return Models(
+        payload["text"],
+        payload["issue"],
+        payload["status"],
+        payload["pick"],
+        payload["pair"],
+        payload["status_context"],
+        json.loads(payload["settings"]),
+        metadata,
+    )
+
+
+def _types_in(path: Path) -> set[str]:
+    with zipfile.ZipFile(path) as archive:
+        schema = json.loads(archive.read("schema.json"))
+    found: set[str] = set()
+    stack: list[Any] = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if "__module__" in node and "__class__" in node:
+                found.add(f"{node['__module__']}.{node['__class__']}")
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return found

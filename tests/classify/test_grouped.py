@@ -1,0 +1,118 @@
+"""Training on statements written from real pages: folds grouped by page, our own statements weighed less.
+
+A small model trained in seconds on a slice of corpus/labels, half of it given made-up source pages.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from classify.test_classify import CODES, FAST, _subset, _write_jsonl
+
+from pipeline import classify as C
+from pipeline.classify.model import fit_pipeline
+from pipeline.classify.train import cv_splits, statement_weights
+from pipeline.config import Settings
+
+
+def _grounded_and_written() -> tuple[list[dict], list[dict]]:
+    """Every other statement of the slice gets a source page (5 statements a page); the rest stay ours."""
+    rows = _subset(60)
+    grounded = [{**r, "source_url": f"https://example.org/page/{i // 10}"} for i, r in enumerate(rows) if i % 2 == 0]
+    written = [r for i, r in enumerate(rows) if i % 2 == 1]
+    return grounded, written
+
+
+@pytest.fixture(scope="module")
+def label_dir(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("grounded")
+    grounded, written = _grounded_and_written()
+    _write_jsonl(folder / "areas-grounded.jsonl", grounded)
+    _write_jsonl(folder / "ours.jsonl", written)
+    return folder
+
+
+def test_folds_hold_out_whole_pages_and_always_fit_our_statements():
+    grounded, written = _grounded_and_written()
+    records = written[:40] + grounded + written[40:]
+    splits, how = cv_splits(records, 3, seed=1)
+    assert len(splits) == 3 and "grouped by source_url" in how
+    ours = {i for i, r in enumerate(records) if not r.get("source_url")}
+    held_out = np.concatenate([held for _, held in splits])
+    # every statement from a page is held out exactly once; ours never
+    assert sorted(held_out.tolist()) == sorted(set(range(len(records))) - ours)
+    for fit, held in splits:
+        assert ours <= set(fit.tolist())
+        assert not set(fit.tolist()) & set(held.tolist())
+        fit_pages = {records[i]["source_url"] for i in fit if records[i].get("source_url")}
+        held_pages = {records[i]["source_url"] for i in held}
+        assert not fit_pages & held_pages, "a page is on both sides of a fold"
+
+
+def test_without_source_pages_the_folds_are_random_over_everything():
+    rows = _subset(20)
+    splits, how = cv_splits(rows, 3, seed=1)
+    assert "random folds" in how
+    assert sorted(np.concatenate([h for _, h in splits]).tolist()) == list(range(len(rows)))
+
+
+def test_weights_of_our_statements_pages_and_corrections():
+    config = {"training": {"written_weight": 0.25}}
+    records = [
+        {"text": "a", "labels": []},
+        {"text": "b", "labels": [], "source_url": "https://example.org/1"},
+        {"text": "c", "labels": [], "source": "correction"},
+    ]
+    assert statement_weights(records, config).tolist() == [0.25, 1.0, 1.0]
+    # with nothing from real pages there is nothing to weigh ours against
+    assert statement_weights([records[0], records[2]], config).tolist() == [1.0, 1.0]
+    assert statement_weights(records, {}).tolist() == [1.0, 1.0, 1.0]
+    with pytest.raises(C.ClassifyError, match="written_weight"):
+        statement_weights(records, {"training": {"written_weight": 0}})
+
+
+def test_weights_change_the_fit_and_leave_no_routing_requests_behind():
+    rows = _subset(30)
+    texts, y = [r["text"] for r in rows], C.indicators(rows, CODES)
+    weights = np.where(np.arange(len(rows)) % 2 == 0, 0.1, 1.0)
+    plain = fit_pipeline(C.build_pipeline(FAST, CODES), texts, y)
+    weighted = fit_pipeline(C.build_pipeline(FAST, CODES), texts, y, weights)
+    assert not np.allclose(plain.predict_proba(texts), weighted.predict_proba(texts))
+
+    def holds_requests(obj, seen) -> bool:
+        if id(obj) in seen or isinstance(obj, (type, np.ndarray, str)):
+            return False
+        seen.add(id(obj))
+        if isinstance(obj, dict):
+            return any(holds_requests(v, seen) for v in obj.values())
+        if isinstance(obj, (list, tuple)):
+            return any(holds_requests(v, seen) for v in obj)
+        if hasattr(obj, "__dict__"):
+            return "_metadata_request" in obj.__dict__ or any(holds_requests(v, seen) for v in vars(obj).values())
+        return False
+
+    assert not holds_requests(weighted, set())
+
+
+def test_train_measures_on_held_out_pages_and_the_model_saves_and_loads(label_dir, tmp_path):
+    config = {**FAST, "training": {"written_weight": 0.5}}
+    model = C.train(C.label_files(label_dir), Settings(), config=config)
+    cv = model.metadata["metrics"]["cross_validation"]
+    grounded = sum(1 for line in (label_dir / "areas-grounded.jsonl").open() if line.strip())
+    assert cv["statements"] == grounded  # measured on the statements from real pages only
+    assert "grouped by source_url" in cv["folds"]
+    assert 0.0 <= cv["none_precision"] <= 1.0 and 0.0 <= cv["none_recall"] <= 1.0
+    assert model.metadata["training"]["grounded"] == grounded
+    assert model.metadata["training"]["written_weight"] == 0.5
+    path = tmp_path / "areas.skops"
+    C.save_model(model, path)
+    with zipfile.ZipFile(path) as archive:
+        assert "MetadataRequest" not in archive.read("schema.json").decode()
+    loaded = C.load_model(path)
+    texts = ["Caseloads for social workers have fallen since the last inspection.", "Contact us"]
+    assert [r["labels"] for r in C.classify(loaded, texts)] == [r["labels"] for r in C.classify(model, texts)]
+    assert json.loads(C.sidecar_path(path).read_text())["metrics"]["cross_validation"]["folds"] == cv["folds"]

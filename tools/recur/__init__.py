@@ -1,0 +1,1 @@
+"""Recurrence data tools: building the picking set from the real-grounded areas file."""
