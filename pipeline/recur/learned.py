@@ -1,6 +1,6 @@
 """Recurrence, the learned part: which statements are concern mentions (picking), what a statement says about
 its concern (status in the text), which specific issue it is about (the issue model, over the taxonomy in
-models/taxonomy/issues.toml) and how likely two statements of one council are to be one concern (the pair model).
+models/recurrence-issues.toml) and how likely two statements of one council are to be one concern (the pair model).
 
 The models are trained from real-grounded groupings by `pipeline.recur.training` (`scrutiny train-recur`,
 `make recur-model`) and saved with skops (never pickle) to models/recur.skops with a JSON sidecar. Nothing here
