@@ -276,15 +276,19 @@ def run_ingest(
     settings: Settings,
     versions: dict[str, str],
     *,
-    process_many: Callable[[list[Fingerprint]], Iterator[tuple[Fingerprint, Outcome | BaseException]]],
-    store_one: Callable[[str, Fingerprint, Outcome], str],
+    process_many: Callable[[list[Fingerprint]], Iterator[list[tuple[Fingerprint, Outcome | BaseException]]]],
+    store_many: Callable[[str, list[tuple[Fingerprint, Outcome]]], list[str]],
     people: Callable[[], Any],
     link: Callable[[list[str]], Any],
     pair: Callable[[list[str]], Any] | None = None,
     run_id: str | None = None,
     unhealthy: Iterable[str] = (),
 ) -> dict[str, Any]:
-    """Carry out a plan; the engine supplies the steps. Call with the run lock held (pipeline.run.lock)."""
+    """Carry out a plan; the engine supplies the steps. Call with the run lock held (pipeline.run.lock).
+
+    `process_many` yields the work done in batches, in order; `store_many` stores a batch (one transaction per
+    document) and returns each document's outcome. A batch is dropped once stored: memory does not grow with
+    the number of documents."""
     from pipeline import store
 
     run_id = run_id or new_run_id()
@@ -318,19 +322,25 @@ def run_ingest(
     todo = list(work.todo) + [fp for fp, _ in work.resegment] + [fp for fp, _ in work.reclassify]
     stored = 0
     new_documents: list[str] = []  # extracted or re-segmented this run: to pair with their other language
-    for fp, result in process_many(todo):
-        if isinstance(result, BaseException):  # a bug or a lost file costs one document, not the run
-            result = Failure(fp.source.path, "ingest", f"{type(result).__name__}: {result}", __version__)
-        outcome = store_one(run_id, fp, result)
-        if isinstance(result, Failure):
-            failed(result.source_path, result.stage, result.reason)
-            continue
-        stages[result.stage] += 1
-        stored += 1
-        counts["changed" if fp.source.path in previously else "added"] += 1
-        counts["deleted"] += outcome == "replaced"
-        if isinstance(result, Processed):
-            new_documents += result.document_ids
+    for batch in process_many(todo):
+        done: list[tuple[Fingerprint, Outcome]] = [
+            (fp, result)
+            if not isinstance(result, BaseException)  # a bug or a lost file costs one document, not the run
+            else (fp, Failure(fp.source.path, "ingest", f"{type(result).__name__}: {result}", __version__))
+            for fp, result in batch
+        ]
+        del batch
+        for (fp, result), outcome in zip(done, store_many(run_id, done), strict=True):
+            if isinstance(result, Failure):
+                failed(result.source_path, result.stage, result.reason)
+                continue
+            stages[result.stage] += 1
+            stored += 1
+            counts["changed" if fp.source.path in previously else "added"] += 1
+            counts["deleted"] += outcome == "replaced"
+            if isinstance(result, Processed):
+                new_documents += result.document_ids
+        del done
 
     if new_documents and pair is not None:
         pair(new_documents)
@@ -370,17 +380,25 @@ def run_ingest(
     }
 
 
-def thread_pool_process(settings: Settings, classify: bool, workers: int):
-    """`process_many` on a plain thread pool (each PDF is still parsed in its own child process)."""
+def store_results(
+    settings: Settings, run_id: str, done: list[tuple[Fingerprint, Outcome]], versions: dict[str, str]
+) -> list[str]:
+    """`store_result` for each document of a batch, in order (one transaction each)."""
+    return [store_result(settings, run_id, fp, result, versions) for fp, result in done]
 
-    def process_many(fps: list[Fingerprint]) -> Iterator[tuple[Fingerprint, Outcome | BaseException]]:
+
+def thread_pool_process(settings: Settings, classify: bool, workers: int):
+    """`process_many` on a plain thread pool (each PDF is still parsed in its own child process), one document
+    per batch, at most two per thread in flight."""
+    from pipeline.run.batches import in_order
+
+    def process_many(fps: list[Fingerprint]) -> Iterator[list[tuple[Fingerprint, Outcome | BaseException]]]:
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-            futures = [(fp, pool.submit(process_source, fp, settings, classify)) for fp in fps]
-            for fp, future in futures:
-                try:
-                    yield fp, future.result()
-                except Exception as exc:
-                    yield fp, exc
+            yield from in_order(
+                ([fp] for fp in fps),
+                lambda group: pool.submit(lambda: [process_source(group[0], settings, classify)]),
+                ahead=2 * max(1, workers),
+            )
 
     return process_many
 
@@ -425,7 +443,7 @@ def ingest_direct(
             settings,
             versions,
             process_many=thread_pool_process(settings, classify, workers),
-            store_one=lambda run_id, fp, r: store_result(settings, run_id, fp, r, versions),
+            store_many=lambda run_id, done: store_results(settings, run_id, done, versions),
             people=lambda: refresh_people(settings),
             link=lambda ids: link_stored(settings),
             pair=lambda ids: pair_documents(settings, ids),
