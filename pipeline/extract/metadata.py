@@ -167,8 +167,18 @@ def infer_publisher(gz: Gazetteer, text: str, sitename: str | None, doc_type: st
     return None
 
 
+# Titles that PDF and Word writers fill in by themselves: they name the software or the file, not the document.
+PLACEHOLDER_TITLE = re.compile(
+    r"^(?:untitled(?: document)?|no title|title|document\d*|slide \d+|microsoft (?:word|powerpoint) - .*|"
+    r".*\.(?:docx?|pdf|pptx?|rtf|odt))$",
+    re.I,
+)
+
+
 def infer_title(blocks: tuple[Block, ...], hint: str | None) -> str | None:
-    if hint:
+    """The title the document's metadata gives, unless its writer filled it in by itself; else the first
+    heading, else the opening words."""
+    if hint and not PLACEHOLDER_TITLE.match(" ".join(hint.split())):
         return " ".join(hint.split())
     for b in blocks[:8]:
         if b.kind == "heading":

@@ -10,7 +10,7 @@ one concern is, is ../shared/recurrence-guidelines.md.
   an explicit service (children, adults) must agree.
 - The learned models (`pipeline.recur.learned`, trained on real-grounded groupings of councils the project
   never evaluates on) describe each statement once: text vectors, a distribution over the issue taxonomy
-  (models/taxonomy/issues.toml: front door, assessment, placements, workforce, ..., the overall judgement and
+  (models/recurrence-issues.toml: front door, assessment, placements, workforce, ..., the overall judgement and
   the intervention thread), the status its text reads and whether it is a concern mention at all.
 - Each statement is scored against the earlier statements of its block, taken from one chunked sparse product of
   the text vectors: the pair model turns text similarity, issue agreement, the threads, time apart (episodes),

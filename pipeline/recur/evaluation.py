@@ -30,7 +30,7 @@ def corpus_paths(settings: Settings) -> dict[str, Path]:
         "grounded": corpus / "recurrence-grounded.jsonl",
         "gold": corpus / "recurrence-gold.jsonl",
         "picking": corpus / "recurrence-picking.jsonl",
-        "taxonomy": settings.models_dir / "taxonomy" / "issues.toml",
+        "taxonomy": settings.models_dir / "recurrence-issues.toml",
         "config": settings.models_dir / "recurrence.toml",
     }
 

@@ -1,6 +1,6 @@
 """Recurrence, the learned part: which statements are concern mentions (picking), what a statement says about
 its concern (status in the text), which specific issue it is about (the issue model, over the taxonomy in
-models/taxonomy/issues.toml) and how likely two statements of one council are to be one concern (the pair model).
+models/recurrence-issues.toml) and how likely two statements of one council are to be one concern (the pair model).
 
 The models are trained from real-grounded groupings by `pipeline.recur.training` (`scrutiny train-recur`,
 `make recur-model`) and saved with skops (never pickle) to models/recur.skops with a JSON sidecar. Nothing here
@@ -255,7 +255,12 @@ def read_status(
     statement's place in its concern."""
     if not len(days):
         return []
-    found = models.status_context.predict(context_features(status, earlier_days, days))
+    clf = models.status_context
+    x = context_features(status, earlier_days, days)
+    if clf.coef_.shape[0] == 1:  # two classes
+        found = clf.classes_[(x @ clf.coef_[0] + clf.intercept_[0] > 0).astype(int)]
+    else:  # the argmax of the decision function, as `predict`, without its per-call checks (one row per statement)
+        found = clf.classes_[(x @ clf.coef_.T + clf.intercept_).argmax(1)]
     return [None if str(s) == "none" else str(s) for s in found]
 
 

@@ -3,7 +3,7 @@
 Data (ours to train on, in corpus/): `recurrence-grounded.jsonl` (real-grounded concern statements of 19
 councils and trusts, grouped by the recurrence guidelines), `recurrence-gold.jsonl` (the bundled corpus gold)
 and `recurrence-picking.jsonl` (statements labelled concern mention or not, for picking). Issue labels come from
-the taxonomy in models/taxonomy/issues.toml, matched against the topic part of each gold concern id.
+the taxonomy in models/recurrence-issues.toml, matched against the topic part of each gold concern id.
 
 `train` chooses every setting on its training councils only (cross-fitting over folds of whole councils);
 `evaluate` scores each council with models trained without it (leave one council out), and the shared dev file,

@@ -232,7 +232,15 @@ def apply_reviews(db: Any, settings: Settings, path: Path, reviewer: str | None 
     """Import a review CSV (see `pipeline.recur.review`): check each row, store the good ones in `link_reviews`,
     and relink the councils they touch with every stored decision applied, all in one transaction. A bad row
     is reported in the outcomes and costs only itself. Raises review.ReviewError for an unreadable file."""
-    rows = review.read_review_csv(path)
+    return apply_review_rows(db, settings, review.read_review_csv(path), str(path), reviewer)
+
+
+def apply_review_rows(
+    db: Any, settings: Settings, rows: list[tuple[int, dict[str, str]]], source: str, reviewer: str | None = None
+) -> ReviewReport:
+    """`apply_reviews` for (line, row) pairs from anywhere: a CSV file, or the decisions reviewers recorded on
+    the site (pipeline/run/site_reviews.py; their `line` is the decision's id). `source` is stored with
+    each decision."""
     history = store.link_reviews(db)
     named = {value for _, row in rows for c in ("statement_id", "other") if (value := row.get(c))}
     view = review.LinkView.build(store.stored_mentions(db), store.statement_councils(db, named), history)
@@ -263,7 +271,7 @@ def apply_reviews(db: Any, settings: Settings, path: Path, reviewer: str | None 
                     "reviewer": row.get("reviewer") or reviewer,
                     "note": row.get("note") or None,
                     "at": stamp,
-                    "source_file": str(path),
+                    "source_file": source,
                     "line": line,
                 },
             )

@@ -184,7 +184,8 @@ def store_result(
     reclassified or failed. The ledger marks the document as due for linking."""
     from pipeline import store
 
-    with store.connect(settings.db_path) as db:
+    db = store.open_db(settings.db_path)
+    try:
         if isinstance(result, Failure):
             store.save_failure(db, result, run_id=run_id, source=fp.ledger_fields(), versions=versions)
             return "failed"
@@ -212,6 +213,8 @@ def store_result(
             versions={**versions, "link": LINK_PENDING if fresh else LINK_STALE},
         )
         return "replaced" if replaced else "stored"
+    finally:
+        db.close()
 
 
 def refresh_people(settings: Settings) -> int:
@@ -219,8 +222,11 @@ def refresh_people(settings: Settings) -> int:
     from pipeline import store
     from pipeline.segment.people import merge_people
 
-    with store.connect(settings.db_path) as db:
+    db = store.open_db(settings.db_path)
+    try:
         return store.replace_people(db, merge_people(store.person_mentions(db)))
+    finally:
+        db.close()
 
 
 def pair_documents(settings: Settings, document_ids: list[str]) -> int:
@@ -228,8 +234,11 @@ def pair_documents(settings: Settings, document_ids: list[str]) -> int:
     from pipeline import store
     from pipeline.run.pairing import pair_new_documents
 
-    with store.connect(settings.db_path) as db:
+    db = store.open_db(settings.db_path)
+    try:
         return len(pair_new_documents(db, document_ids))
+    finally:
+        db.close()
 
 
 def link_stored(settings: Settings) -> int:
@@ -241,7 +250,8 @@ def link_stored(settings: Settings) -> int:
     from pipeline.versions import link_version
 
     version = link_version(settings.models_dir)
-    with store.connect(settings.db_path) as db:
+    db = store.open_db(settings.db_path)
+    try:
         with store.transaction(db):
             due, full = store.link_due(db, version)
             if not due:
@@ -252,6 +262,8 @@ def link_stored(settings: Settings) -> int:
             link_new_documents(db, settings, due)
             store.mark_linked(db, version)
         return len(due)
+    finally:
+        db.close()
 
 
 # ---------------------------------------------------------------- the run
@@ -280,10 +292,13 @@ def run_ingest(
     from pipeline import store
 
     run_id = run_id or new_run_id()
-    with store.connect(settings.db_path) as db:
+    db = store.open_db(settings.db_path)
+    try:
         store.mark_interrupted_runs(db)
         store.start_run(db, run_id, work.inputs, __version__)
         previously = store.ledger(db)
+    finally:
+        db.close()
     counts = {"added": 0, "changed": 0, "unchanged": len(work.unchanged), "deleted": 0, "failed": 0}
     stages = {"extract": 0, "segment": 0, "classify": 0, "link": 0}
     failures: list[dict[str, str]] = []
@@ -297,8 +312,11 @@ def run_ingest(
 
     for source, reason in work.unreadable:
         failure = Failure(source.path, "source", reason, __version__)
-        with store.connect(settings.db_path) as db:
+        db = store.open_db(settings.db_path)
+        try:
             store.save_failure(db, failure, run_id=run_id, source={"source_path": source.path}, versions=versions)
+        finally:
+            db.close()
         failed(source.path, "source", reason)
 
     todo = list(work.todo) + [fp for fp, _ in work.resegment] + [fp for fp, _ in work.reclassify]
@@ -329,16 +347,27 @@ def run_ingest(
     if stored or work.relink:
         people()
         stages["link"] = int(link([]) or 0)
+    # decisions reviewers recorded on the site since the last run: applied like a review or corrections CSV
+    from pipeline.run.site_reviews import apply_site_reviews
+
+    site = apply_site_reviews(settings)
     message = (
         f"{counts['added']} added, {counts['changed']} changed, {counts['unchanged']} unchanged, "
         f"{counts['deleted']} deleted, {counts['failed']} failed; stages run: "
         + ", ".join(f"{k} {v}" for k, v in stages.items())
     )
+    if site:
+        message += "; decisions from the site: {} on links, {} on labels".format(
+            sum(site["link_decisions"].values()), sum(site["label_decisions"].values())
+        )
     unhealthy = list(unhealthy)
     if unhealthy:
         message += "; sources needing attention: " + ", ".join(unhealthy)
-    with store.connect(settings.db_path) as db:
+    db = store.open_db(settings.db_path)
+    try:
         store.finish_run(db, run_id, counts, "failed" if unhealthy else "completed", message)
+    finally:
+        db.close()
     return {
         "run_id": run_id,
         "db": str(settings.db_path),
@@ -346,6 +375,7 @@ def run_ingest(
         **counts,
         "failures": failures,
         "stages": stages,
+        **({"site_decisions": site} if site else {}),
         "message": message,
     }
 

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import json
 import re
+import tomllib
 from pathlib import Path
 
 import pytest
 
 from pipeline.config import PROJECT_ROOT
-from pipeline.lexicon.taxonomy import TaxonomyError, available_schemes, load_taxonomy, markdown_table
+from pipeline.lexicon.taxonomy import (
+    TaxonomyError,
+    available_schemes,
+    load_taxonomy,
+    markdown_table,
+    taxonomy_path,
+)
 from pipeline.records import DOC_TYPES
 
 LABELS = PROJECT_ROOT / "corpus" / "labels"
@@ -26,10 +33,16 @@ def _norm(text: str) -> str:
     return " ".join(text.split()).casefold()
 
 
+def _label_schemes() -> list[str]:
+    """The label schemes: taxonomy files that declare their `scheme` (models/taxonomy/issues.toml is the
+    recurrence stage's taxonomy of issues, not a label scheme)."""
+    return [s for s in available_schemes() if "scheme" in tomllib.loads(taxonomy_path(s).read_text(encoding="utf-8"))]
+
+
 def _files_by_scheme() -> dict[str, list[Path]]:
     """Each scheme's labelled files: those in the folder its taxonomy names (not recursive)."""
     out = {}
-    for scheme in available_schemes():
+    for scheme in _label_schemes():
         folder = load_taxonomy(scheme).data_dir()
         out[scheme] = sorted(folder.glob("*.jsonl")) if folder and folder.is_dir() else []
     return out

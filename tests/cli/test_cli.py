@@ -100,6 +100,7 @@ def test_documents_follow_the_contract_and_meta_wins(tmp_path, capsys):
     assert row["publisher"] == "Valley Gazette Ltd"
     assert row["local_authority"] == "Isle of Anglesey County Council"
     assert row["published"] == "2019-03-12" and row["service"] == "children"
+    assert row["date_evidence"] == "stated: labelled line"  # "Created on 12/03/2019 @ 10:15", not the footer's year
 
 
 def test_statements_read_standard_input(monkeypatch, capsys):

@@ -145,6 +145,7 @@ def test_a_pdf_creation_date_counts_only_when_the_text_agrees(tmp_path, settings
 
     agrees = pdf("agrees.pdf", "D:20190109093000+00'00'", "We inspected the service in October 2018 and met staff.")
     assert agrees.metadata.published == "2019-01-09"
+    assert agrees.metadata.title == "Inspection of children's services"  # not reportlab's "untitled"
     re_saved = pdf("resaved.pdf", "D:20260105093000+00'00'", "We inspected the service in October 2018 and met staff.")
     assert re_saved.metadata.published is None
     assert "2018-10" in re_saved.metadata.date_evidence

@@ -17,7 +17,7 @@ from pipeline.recur.learned import CUES, RecurModelError, load_models
 from pipeline.recur.training import issue_of, link_matrix, load_taxonomy, scores, summary
 
 ROOT = Path(__file__).resolve().parents[2]
-TAXONOMY = ROOT / "models" / "taxonomy" / "issues.toml"
+TAXONOMY = ROOT / "models" / "recurrence-issues.toml"
 
 
 @pytest.fixture(scope="module")
