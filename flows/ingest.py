@@ -3,21 +3,31 @@
 No parsing, SQL or model code lives here: every task calls one public function
 of `pipeline/`. Only reading bytes is retried (I/O); a document that cannot be
 read becomes a `failures` row and the run goes on.
+
+The per-document work goes in batches (pipeline.run.batches): one `process` and
+one `store` task run per batch of documents, not per document, so orchestration
+stays a small part of a run; on the default engine each batch is processed in a
+pool of worker processes (every core), while the flow stores finished batches.
 """
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.context import FlowRunContext
+from prefect.task_runners import ThreadPoolTaskRunner
 
 from pipeline.config import Settings
-from pipeline.records import Failure, Source
+from pipeline.records import Source
+from pipeline.run.batches import AHEAD, batch_size, batches, in_order, process_batch, processes
 from pipeline.run.inputs import Fingerprint
 from pipeline.run.plan import plan_ingest
 from pipeline.run.runner import (  # noqa: F401
+    Outcome,
     Processed,
     Reclassified,
     link_stored,
@@ -27,33 +37,17 @@ from pipeline.run.runner import (  # noqa: F401
     refresh_people,
     run_ingest,
     store_result,
+    store_results,
 )
 from pipeline.versions import stage_versions
 
 
-def _retry_on_io(task, task_run, state) -> bool:
-    """Retry only transient I/O errors (reading the file), never a file that is simply bad."""
-    try:
-        state.result()
-    except OSError:
-        return True
-    except Exception:
-        return False
-    return False
-
-
-@task(
-    name="process",
-    retries=2,
-    retry_delay_seconds=1,
-    retry_condition_fn=_retry_on_io,
-    cache_policy=NO_CACHE,
-    persist_result=False,
-)
-def process_task(fp: Fingerprint, settings: Settings, classify: bool) -> Processed | Reclassified | Failure:
-    """Redo one source from the earliest stage that needs it (extract, re-segment the stored text, or
-    re-classify the stored statements). Bad input comes back as a Failure; only I/O errors raise."""
-    return process_source(fp, settings, classify)
+@task(name="process", cache_policy=NO_CACHE, persist_result=False)
+def process_task(fps: list[Fingerprint], settings: Settings, classify: bool) -> list[Outcome]:
+    """Redo a batch of sources, each from the earliest stage that needs it (extract, re-segment the stored
+    text, or re-classify the stored statements), in the worker processes when the flow runs on threads.
+    Bad input comes back as a Failure; reading a file is retried (pipeline.run.batches)."""
+    return process_batch(fps, settings, classify)
 
 
 @task(name="fetch-sources", cache_policy=NO_CACHE, persist_result=False)  # the HTTP client retries itself
@@ -94,13 +88,10 @@ class UnhealthySources(RuntimeError):
 
 @task(name="store", cache_policy=NO_CACHE, persist_result=False)
 def store_task(
-    settings: Settings,
-    run_id: str,
-    fp: Fingerprint,
-    result: Processed | Reclassified | Failure,
-    versions: dict[str, str],
-) -> str:
-    return store_result(settings, run_id, fp, result, versions)
+    settings: Settings, run_id: str, done: list[tuple[Fingerprint, Outcome]], versions: dict[str, str]
+) -> list[str]:
+    """Store a batch of results, one transaction per document with its ledger row."""
+    return store_results(settings, run_id, done, versions)
 
 
 def with_task_runner(workers: int = 2, dask: bool = False, dask_address: str | None = None):
@@ -178,27 +169,30 @@ def ingest_flow(
             ]
         work = plan_ingest(paths, settings, meta, extra=fetched)
 
-        # CPU work runs on the task runner (threads by default, Dask when asked); the database has one
-        # writer: this flow, through store_task, one document per transaction.
+        # CPU work runs on the task runner in batches (threads handing batches to worker processes by default,
+        # Dask when asked); the database has one writer: this flow, through store_task, one document per
+        # transaction. At most AHEAD batches per worker are in flight.
         def process_many(fps):
-            futures = [(fp, process_task.submit(fp, settings, classify)) for fp in fps]
-            for fp, future in futures:
-                try:
-                    yield fp, future.result()
-                except Exception as exc:
-                    yield fp, exc
+            size = batch_size(len(fps), workers)
+            return in_order(
+                batches(fps, size),
+                lambda group: process_task.submit(group, settings, classify),
+                ahead=AHEAD * max(1, workers),
+            )
 
-        summary = run_ingest(
-            work,
-            settings,
-            versions,
-            process_many=process_many,
-            store_one=lambda run_id, fp, result: store_task(settings, run_id, fp, result, versions),
-            people=lambda: refresh_people_task(settings),
-            pair=lambda ids: pair_task(settings, ids),
-            link=lambda ids: recur_task(settings, ids),
-            unhealthy=unhealthy,
-        )
+        local = isinstance(FlowRunContext.get().task_runner, ThreadPoolTaskRunner)  # type: ignore[union-attr]
+        with processes(workers) if local else contextlib.nullcontext():
+            summary = run_ingest(
+                work,
+                settings,
+                versions,
+                process_many=process_many,
+                store_many=lambda run_id, done: store_task(settings, run_id, done, versions),
+                people=lambda: refresh_people_task(settings),
+                pair=lambda ids: pair_task(settings, ids),
+                link=lambda ids: recur_task(settings, ids),
+                unhealthy=unhealthy,
+            )
     for failure in summary["failures"]:
         logger.warning(f"failed: {failure['source_path']} ({failure['reason']})")
     logger.info(summary["message"])

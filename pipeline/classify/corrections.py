@@ -79,6 +79,15 @@ def read_corrections_csv(path: Path, taxonomy: Taxonomy | None = None) -> list[d
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise CorrectionsError(f"{path}: cannot be read as CSV: {exc}") from None
 
+    return check_correction_rows(rows, taxonomy, str(path))
+
+
+def check_correction_rows(
+    rows: Iterable[tuple[int, Mapping[str, Any]]], taxonomy: Taxonomy, where: str
+) -> list[dict[str, Any]]:
+    """Check (line, row) pairs as `read_corrections_csv` checks a file's rows (`where` names their origin in the
+    error): the good rows, or CorrectionsError naming each bad one. The site's reviewers' decisions are
+    checked by this too (pipeline/run/site_reviews.py)."""
     out: list[dict[str, Any]] = []
     problems: list[str] = []
     seen: dict[str, int] = {}
@@ -120,7 +129,7 @@ def read_corrections_csv(path: Path, taxonomy: Taxonomy | None = None) -> list[d
             }
         )
     if problems:
-        raise CorrectionsError(f"{path}: {len(problems)} bad row(s), nothing imported:\n  " + "\n  ".join(problems))
+        raise CorrectionsError(f"{where}: {len(problems)} bad row(s), nothing imported:\n  " + "\n  ".join(problems))
     return out
 
 

@@ -78,8 +78,11 @@ def _corrections_from_db(db_path: Path, scheme: str) -> list[dict]:
 
     if not db_path.exists():
         raise PipelineError(f"no database at {db_path}")
-    with store.connect(db_path) as db:
+    db = store.open_db(db_path)
+    try:
         return store.corrections_for_training(db, scheme)
+    finally:
+        db.close()
 
 
 def _model_for(args: argparse.Namespace, settings: Settings) -> Any:
@@ -197,29 +200,51 @@ def format_metrics(metrics: dict[str, Any], title: str = "") -> str:
 
 def cmd_label(args: argparse.Namespace) -> int:
     """Import people's labels from a CSV (statement_id, labels[, note]) or from JSON Lines in the training format
-    ({"statement_id" or "text", "labels": [...], ...}): corrections of stored statements, and labelled texts."""
+    ({"statement_id" or "text", "labels": [...], ...}): corrections of stored statements, and labelled texts; and
+    the relabelling decisions reviewers recorded on the site (pipeline/run/site_reviews.py)."""
     from pipeline import store
     from pipeline.classify.corrections import read_corrections
+    from pipeline.config import Settings
     from pipeline.lexicon.taxonomy import load_taxonomy
+    from pipeline.run.site_reviews import import_site_labels, reviews_path_for
 
     db_path = Path(args.db)
+    reviews = Path(args.reviews) if args.reviews else reviews_path_for(db_path)
     if not db_path.exists():
         warn(f"no database at {db_path}: run `scrutiny ingest` first")
         return 2
     try:
-        rows = read_corrections(Path(args.file), load_taxonomy(args.scheme))
+        rows = read_corrections(Path(args.file), load_taxonomy(args.scheme)) if args.file else []
         with store.connect(db_path) as db:
-            counts = store.save_labels(db, [{**r, "scheme": args.scheme} for r in rows])
+            counts = (
+                store.save_labels(db, [{**r, "scheme": args.scheme} for r in rows])
+                if rows
+                else {"corrections": 0, "labelled_texts": 0}
+            )
+            site = import_site_labels(db, Settings(db_path=db_path), reviews, args.scheme)
     except PipelineError as exc:
         warn(str(exc))
         return 2
-    emit({"imported": len(rows), **counts, "scheme": args.scheme, "db": str(db_path)})
+    from_site = site.as_dict()["label_decisions"] if site else None
+    emit(
+        {
+            "imported": len(rows),
+            **counts,
+            "scheme": args.scheme,
+            "db": str(db_path),
+            **({"site": from_site} if from_site else {}),
+        }
+    )
+    for outcome in site.labels if site else []:
+        if outcome["error"]:
+            warn(f"label: {reviews} decision {outcome['id']}: {outcome['error']}")
     warn(
         f"{len(rows)} label(s) imported: {counts['corrections']} statement correction(s), which override the model "
-        f"now and after re-ingestion, and {counts['labelled_texts']} labelled text(s) no stored statement carries; "
-        f"`scrutiny train --with-corrections {db_path}` folds both into the next model"
+        f"now and after re-ingestion, and {counts['labelled_texts']} labelled text(s) no stored statement carries"
+        + (f"; {from_site['recorded']} from the site ({from_site['failed']} refused)" if from_site else "")
+        + f"; `scrutiny train --with-corrections {db_path}` folds them into the next model"
     )
-    return 0
+    return 1 if from_site and from_site["failed"] else 0
 
 
 def add_commands(subparsers: Any) -> None:
@@ -252,9 +277,16 @@ def add_commands(subparsers: Any) -> None:
     p.add_argument(
         "file",
         metavar="FILE",
+        nargs="?",
         help='CSV with columns statement_id, labels (e.g. A;D), note; or JSON Lines, one {"statement_id" or "text", '
-        '"labels": ["A", "D"], ...} per line (the format of corpus/labels/)',
+        '"labels": ["A", "D"], ...} per line (the format of corpus/labels/); without one, only the relabelling '
+        "decisions recorded on the site are read",
     )
     p.add_argument("--db", default="data/scrutiny.db", help="SQLite database (default: data/scrutiny.db)")
     p.add_argument("--scheme", default="areas", help="label scheme (default: areas)")
+    p.add_argument(
+        "--reviews",
+        metavar="PATH",
+        help="reviews database the site writes (default: beside the database, e.g. data/scrutiny.reviews.db)",
+    )
     p.set_defaults(func=cmd_label)

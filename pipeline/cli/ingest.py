@@ -24,6 +24,22 @@ def prefect_environment(data_dir: Path) -> None:
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
 
+def _site_decisions(settings: Settings, args: argparse.Namespace) -> dict | str | None:
+    """A run with no source to redo still reads the decisions reviewers recorded on the site since the last
+    one (under the run lock); "locked" when another run holds it."""
+    from pipeline.run.lock import RunLocked, run_lock
+    from pipeline.run.site_reviews import apply_site_reviews, pending, reviews_path_for
+
+    if not any(pending(reviews_path_for(settings.db_path))):
+        return None
+    try:
+        with run_lock(settings.db_path, timeout=args.wait):
+            return apply_site_reviews(settings)
+    except RunLocked as exc:
+        warn(str(exc))
+        return "locked"
+
+
 def cmd_ingest(args: argparse.Namespace) -> int:
     settings = Settings(db_path=Path(args.db))
     meta = meta_arg(args.meta)
@@ -47,8 +63,16 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             "failures": [],
             "message": f"nothing changed: {len(work.unchanged)} sources unchanged, nothing added, changed or deleted",
         }
+        site = _site_decisions(settings, args)
+        if site == "locked":
+            return 3
+        if site:
+            summary["site_decisions"] = site
+            summary["message"] += "; decisions from the site applied"
         emit(summary)
         warn(summary["message"])
+        if site and args.swap_to:
+            return _swap_in(args, settings)
         return _swap_in(args, settings) if args.swap_to and not Path(args.swap_to).exists() else 0
     from pipeline.run.lock import RunLocked, explain_db_error, run_lock
 
@@ -116,11 +140,14 @@ def cmd_fetch(args: argparse.Namespace) -> int:
         for r in results:
             emit({**asdict(r), "path": str(r.path) if r.path else None})
         return 0 if any(r.status != "failed" for r in results) else 1
-    with store.connect(settings.db_path) as db:
+    db = store.open_db(settings.db_path)
+    try:
         health = {name: SourceHealth(**row) for name, row in store.source_health(db).items()}
         watched = [s for s in load_watchlist(Path(args.sources)) if not args.only or s.name in args.only]
         runs = fetch_sources(watched, settings, health=health)
         store.save_source_health(db, [asdict(r.health) for r in runs])
+    finally:
+        db.close()
     for run in runs:
         for r in run.results:
             emit({"source": run.source.name, **asdict(r), "path": str(r.path) if r.path else None})

@@ -151,7 +151,28 @@ QUERIES: dict[str, dict[str, Any]] = {
         "ORDER BY atom_updated DESC LIMIT 200",
     },
 }
-QUERIES.update(SEARCH_QUERIES)  # bounded, ranked full-text search (pipeline/search.py)
+QUERIES.update(SEARCH_QUERIES)
+
+# Labels of the canned queries' inputs, as the query pages show them.
+PARAM_LABELS: dict[str, str] = {
+    "q": "Words to find",
+    "council": "Council (part of its name is enough)",
+    "area": "Area code (A, B, C or D)",
+    "document_id": "Document id",
+    "concern_id": "Concern id",
+    "name": "Name (part of it is enough)",
+}
+# Tables of the pipeline's own book-keeping: hidden from the index and database pages (still reachable).
+INTERNAL_TABLES = (
+    "runs",
+    "sources",
+    "failures",
+    "source_health",
+    "document_layout",
+    "statement_aliases",
+    "link_reviews",
+    "document_pairs",
+)  # bounded, ranked full-text search (pipeline/search.py)
 
 
 def metadata(database: str = "scrutiny", *, public: bool = False) -> dict[str, Any]:
@@ -176,6 +197,10 @@ def metadata(database: str = "scrutiny", *, public: bool = False) -> dict[str, A
     for name, (description, _) in VIEWS.items():
         tables[name] = {"description": description, **({"facets": FACETS[name]} if name in FACETS else {})}
     tables["statements_labelled"].update({"fts_table": "statements_fts", "fts_pk": "statement_rowid"})
+    for name in INTERNAL_TABLES:  # kept out of the index and the database page; their pages still answer
+        if name in tables:
+            tables[name]["hidden"] = True
+    queries = {name: {**q, "hide_sql": True} for name, q in QUERIES.items()}
     meta: dict[str, Any] = {
         "title": TITLE,
         "description": DESCRIPTION,
@@ -183,14 +208,41 @@ def metadata(database: str = "scrutiny", *, public: bool = False) -> dict[str, A
         "license_url": LICENSE_URL,
         "source": SOURCE,
         "about": f"Scrutiny {__version__}",
-        "databases": {database: {"description": DESCRIPTION, "tables": tables, "queries": QUERIES}},
+        "databases": {database: {"description": DESCRIPTION, "tables": tables, "queries": queries}},
     }
+    site: dict[str, Any] = {"params": PARAM_LABELS, "fictional_councils": fictional_councils()}
     areas = area_names()
     if areas:  # the site's pages name the areas; written from the taxonomy, never by hand
-        meta["plugins"] = {"scrutiny-site": {"areas": areas}}
+        site["areas"] = areas
+        site["area_details"] = area_details()
+    meta["plugins"] = {"scrutiny-site": site}
     if public:
         meta["allow_sql"] = False
     return meta
+
+
+def area_details(scheme: str = "areas") -> list[dict[str, str]]:
+    """[{code, name, description}] of the scheme's areas, for the home page; empty without the taxonomy file."""
+    from pipeline.lexicon.taxonomy import TaxonomyError, load_taxonomy
+
+    try:
+        return [
+            {"code": label.code, "name": label.name, "description": label.description}
+            for label in load_taxonomy(scheme).labels
+        ]
+    except (TaxonomyError, OSError):
+        return []
+
+
+def fictional_councils() -> list[str]:
+    """Names of the councils the gazetteer marks fictional (those of the bundled sample corpus): the home page
+    says so when the database holds them."""
+    try:
+        from pipeline.lexicon.councils import load_gazetteer
+
+        return sorted(b.name for b in load_gazetteer().bodies if b.fictional)
+    except Exception:  # noqa: BLE001 - a missing or broken gazetteer only loses the banner
+        return []
 
 
 def area_names(scheme: str = "areas") -> dict[str, str]:
@@ -204,19 +256,51 @@ def area_names(scheme: str = "areas") -> dict[str, str]:
         return {}
 
 
-def datasette_app(db_path: Path, *, settings: dict[str, Any] | None = None, public: bool = False):
-    """A read-only (immutable) Datasette instance over the database."""
+def reviews_path_for(db_path: Path | str) -> Path:
+    """Where the site's reviewers' decisions go by default: `scrutiny.reviews.db` beside `scrutiny.db`."""
+    db_path = Path(db_path)
+    return db_path.with_name(f"{db_path.stem}.reviews.db")
+
+
+def datasette_app(
+    db_path: Path,
+    *,
+    settings: dict[str, Any] | None = None,
+    public: bool = False,
+    reviews: Path | str | None = None,
+    review_token: str | None = None,
+    archive: Path | str | None = None,
+):
+    """A read-only (immutable) Datasette instance over the database.
+
+    With `reviews`, a second, writable database where signed-in reviewers' decisions go (created when
+    missing); only actors holding `review_token` may write it, or even read it. `archive` is the fetch
+    archive the site serves source files from (content-addressed); both stay out of the public metadata."""
     from datasette.app import Datasette
+    from datasette.database import Database
+
+    from pipeline.publish.site import REVIEWS_DATABASE, ensure_reviews_schema
 
     db_path = Path(db_path)
     if not db_path.exists():
         raise FileNotFoundError(f"no database at {db_path}: run `scrutiny ingest` first")
-    return Datasette(
+    meta = metadata(db_path.stem, public=public)
+    if reviews is not None:  # reviewers only, even to read
+        meta["databases"][REVIEWS_DATABASE] = {
+            "allow": {"scrutiny_reviewer": True},
+            "description": "Reviewers' decisions made on the site",
+        }
+    ds = Datasette(
         immutables=[str(db_path)],
-        metadata=metadata(db_path.stem, public=public),
+        metadata=meta,
         settings={**SETTINGS, **(settings or {})},
         cors=False,
     )
+    if reviews is not None:
+        ensure_reviews_schema(reviews)
+        ds.add_database(Database(ds, path=str(reviews), is_mutable=True), name=REVIEWS_DATABASE)
+    ds._scrutiny_private = {"review_token": review_token, "archive": str(archive) if archive else None}
+    return ds
 
 
 def _swapped_database(ds: Any, path: Path, generation: int) -> Any:
@@ -296,9 +380,18 @@ class FollowSwaps:
         await self.app(scope, receive, send)
 
 
-def serve(db_path: Path, host: str = "127.0.0.1", port: int = 8001, public: bool = False) -> None:
+def serve(
+    db_path: Path,
+    host: str = "127.0.0.1",
+    port: int = 8001,
+    public: bool = False,
+    *,
+    reviews: Path | str | None = None,
+    review_token: str | None = None,
+    archive: Path | str | None = None,
+) -> None:
     """Serve the database until interrupted, following atomic swaps of the file (FollowSwaps)."""
     import uvicorn
 
-    ds = datasette_app(db_path, public=public)
+    ds = datasette_app(db_path, public=public, reviews=reviews, review_token=review_token, archive=archive)
     uvicorn.run(FollowSwaps(ds.app(), ds, Path(db_path)), host=host, port=port, log_level="warning")

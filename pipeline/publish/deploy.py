@@ -2,7 +2,8 @@
 
 The folder is Datasette's configuration-directory layout (`datasette DIR`): a copy of the database,
 `metadata.json`, `settings.json`, `inspect-data.json` (what `datasette inspect` computes, so start-up
-does not count rows), `templates/` and `plugins/`. The plugins are copies of our two plugin modules,
+does not count rows), `templates/` and `plugins/`. The plugins are copies of our plugin modules (the site's
+modules bundled into one file),
 which import only Datasette and the standard library, so the deployment needs nothing but the
 `requirements.txt` written beside them. The same pieces are what `datasette package` and
 `datasette publish` take (`--metadata`, `--template-dir`, `--plugins-dir`, `--inspect-file`).
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,9 +32,11 @@ TEMPLATES = PACKAGE / "site" / "templates"
 # file in DIR/plugins -> our module it is copied from
 PLUGINS = {
     "scrutiny_safety.py": PACKAGE / "plugin.py",
-    "scrutiny_site.py": PACKAGE / "site" / "__init__.py",
+    "scrutiny_site.py": PACKAGE / "site",  # the site's modules, bundled into one file (site_bundle)
     "scrutiny_search.py": PACKAGE / "search.py",
 }  # the search SQL functions the safety plugin registers
+SITE_MODULES = ("common", "search_page", "pages", "overview", "review", "__init__")  # each after what it uses
+SITE_IMPORT = re.compile(r"^from pipeline\.publish\.site(\.\w+)? import (\([^)]*\)|[^\n]*)\n", re.MULTILINE)
 ENTRY_POINTS = ("scrutiny", "scrutiny_site")  # names in pyproject's [project.entry-points.datasette]
 MANIFEST = "scrutiny-publish.json"
 
@@ -181,8 +185,20 @@ def _write_plugins(folder: Path) -> list[str]:
     guard = PLUGIN_GUARD.format(entry_points=ENTRY_POINTS)
     for name, module in PLUGINS.items():
         # copied as it is (the safety plugin finds scrutiny_search.py beside it); only the guard is appended
-        _write_text(folder / name, module.read_text(encoding="utf-8") + guard)
+        source = site_bundle() if module.is_dir() else module.read_text(encoding="utf-8")
+        _write_text(folder / name, source + guard)
     return sorted(PLUGINS)
+
+
+def site_bundle() -> str:
+    """The site's modules as one plugin file: Datasette loads each file of plugins/ on its own, so the modules
+    follow one another, each after those it imports from, with their imports of one another taken out."""
+    parts = ["from __future__ import annotations\n"]
+    for name in SITE_MODULES:
+        source = (PACKAGE / "site" / f"{name}.py").read_text(encoding="utf-8")
+        source = SITE_IMPORT.sub("", source.replace("from __future__ import annotations\n", ""))
+        parts.append(f"\n# ---- pipeline/publish/site/{name}.py\n{source}")
+    return "".join(parts)
 
 
 def _datasette_version() -> str:

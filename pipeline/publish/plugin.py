@@ -9,7 +9,9 @@ connection Datasette opens.
 
 from __future__ import annotations
 
+import re
 import sqlite3
+from datetime import UTC, datetime
 from urllib.parse import quote, urlencode
 from xml.sax.saxutils import escape
 
@@ -68,6 +70,11 @@ def _attr(value: str) -> str:
     return escape(value, {'"': "&quot;"})
 
 
+def _slug(name: str) -> str:
+    """As the site's council slugs (pipeline/publish/site.slug)."""
+    return re.sub(r"[^a-z0-9]+", "-", (name or "").lower()).strip("-")
+
+
 def _atom_date(value: str | None) -> str:
     value = (value or "1970-01-01")[:10]
     value = value + "-01" * (2 - value.count("-"))  # a year or a month only
@@ -98,7 +105,16 @@ def render_atom(datasette, request, rows, columns, query_name, database, sql):
         return Response.text(f"this query has no {', '.join(missing)} column(s) for a feed", status=400)
     base = f"{request.scheme}://{request.host}"
     feed_id = f"{base}{request.path}?{request.query_string}"
-    updated = max((_atom_date(r["atom_updated"]) for r in rows), default=_atom_date(None))
+    # an empty feed is as new as now: a reader must not show it as dated 1970
+    updated = max(
+        (_atom_date(r["atom_updated"]) for r in rows), default=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    )
+    council = request.args.get("council")
+    page = (
+        f'<link rel="alternate" type="text/html" href="{_attr(base + datasette.urls.path("/-/feed/" + _slug(council)))}"/>'
+        if council and _slug(council)
+        else ""
+    )
     entries = []
     for r in rows:
         entries.append(
@@ -115,7 +131,10 @@ def render_atom(datasette, request, rows, columns, query_name, database, sql):
         '<feed xmlns="http://www.w3.org/2005/Atom">'
         f"<id>{escape(feed_id)}</id><title>{escape(_feed_title(datasette, database, query_name, request))}</title>"
         f'<link rel="self" href="{_attr(feed_id)}"/>'
-        f"<updated>{updated}</updated><author><name>Scrutiny</name></author>" + "".join(entries) + "</feed>"
+        + page
+        + f"<updated>{updated}</updated><author><name>Scrutiny</name></author>"
+        + "".join(entries)
+        + "</feed>"
     )
     return Response(body, content_type="application/atom+xml; charset=utf-8")
 

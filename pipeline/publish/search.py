@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 import sqlite3
 from functools import lru_cache
+from typing import NamedTuple
 
 BOUND = 200  # matches ranked per search: the cost of a search is bounded by this, not by the term's frequency
 PAGE = 20
@@ -34,40 +35,130 @@ ac a'r ar at gan i o y yr yn yw mae ei eu am fel hefyd
 """.split()
 )
 
-_TOKEN = re.compile(r'"([^"]*)"|(\S+)')
+_TOKEN = re.compile(r'(-?)"([^"]*)"?|(\S+)')
 _WORD = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*\*?", re.UNICODE)
 
 
-def terms(q: str) -> tuple[list[str], list[str]]:
-    """(phrases, words) of a query: text in double quotes is a phrase; stop words are dropped outside quotes
-    unless the query has nothing else."""
-    phrases: list[str] = []
-    words: list[str] = []
-    for quoted, bare in _TOKEN.findall(q or ""):
-        if quoted:
-            ws = _WORD.findall(quoted)
-            if ws:
-                phrases.append(" ".join(w.rstrip("*") for w in ws))
+# NamedTuples, not dataclasses: a folder written by `scrutiny publish` loads this file without registering it
+# as a module, and dataclasses look their module up.
+class Term(NamedTuple):
+    """One thing to find: a word, a `prefix*` or a "quoted phrase" (words joined by single spaces)."""
+
+    text: str
+    kind: str = "word"  # word, prefix or phrase
+
+    def fts(self) -> str:
+        """As an FTS5 string: always quoted, so nothing typed is taken as FTS syntax."""
+        return f'"{self.text}"' + ("*" if self.kind == "prefix" else "")
+
+
+class Query(NamedTuple):
+    """What a person typed, parsed: `groups` must all match (each group is one term or several joined by OR),
+    `excluded` must not (NOT word, -word)."""
+
+    groups: tuple[tuple[Term, ...], ...] = ()
+    excluded: tuple[Term, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not self.groups
+
+    def positive(self) -> list[Term]:
+        return [t for g in self.groups for t in g]
+
+
+def _terms_of(token: str) -> list[Term]:
+    out = []
+    for w in _WORD.findall(token):
+        prefix = w.endswith("*")
+        w = w.rstrip("*")
+        if w:
+            out.append(Term(w, "prefix" if prefix else "word"))
+    return out
+
+
+@lru_cache(maxsize=512)
+def parse(q: str | None) -> Query:
+    """Parse a query as people type them: words (all required), `OR` between two terms (either will do),
+    `NOT word` or `-word` (must not be there), `"a phrase"`, `prefix*`. Stop words are dropped outside quotes
+    unless the query has nothing else; `AND` is what words do anyway. Anything else is only text."""
+    groups: list[tuple[list[Term], bool]] = []  # (terms, only stop words)
+    excluded: list[Term] = []
+    pending_or = negate = False
+    for m in _TOKEN.finditer(q or ""):
+        minus, quoted, bare = m.group(1), m.group(2), m.group(3)
+        if bare in ("OR", "|"):
+            pending_or = bool(groups)
+            continue
+        if bare in ("AND", "&"):
+            continue
+        if bare == "NOT":
+            negate = True
+            continue
+        if quoted is None:
+            minus = "-" if bare.startswith("-") and len(bare) > 1 else ""
+            found = [(t, t.kind == "word" and t.text.lower() in STOPWORDS) for t in _terms_of(bare[len(minus) :])]
         else:
-            words += _WORD.findall(bare)
-    kept = [w for w in words if w.lower().rstrip("*") not in STOPWORDS]
-    if not kept and not phrases:
-        kept = words
-    return phrases, kept
+            words = [w.rstrip("*") for w in _WORD.findall(quoted)]
+            words = [w for w in words if w]
+            found = [(Term(" ".join(words), "phrase" if len(words) > 1 else "word"), False)] if words else []
+        if negate or minus:
+            excluded += [t for t, _ in found]
+        else:
+            for i, (term, stop) in enumerate(found):
+                if pending_or and i == 0 and groups:
+                    terms_, only_stop = groups[-1]
+                    groups[-1] = (terms_ + [term], only_stop and stop)
+                else:
+                    groups.append(([term], stop))
+        pending_or = negate = False
+    kept = [g for g, only_stop in groups if not only_stop] or [g for g, _ in groups]
+    return Query(tuple(tuple(dict.fromkeys(g)) for g in kept), tuple(dict.fromkeys(excluded)))
+
+
+def terms(q: str) -> tuple[list[str], list[str]]:
+    """(phrases, words) of a query's positive terms; a prefix keeps its `*`."""
+    query = parse(q or "")
+    phrases = [t.text for t in query.positive() if t.kind == "phrase"]
+    words = [t.text + ("*" if t.kind == "prefix" else "") for t in query.positive() if t.kind != "phrase"]
+    return phrases, words
+
+
+def _group(g: tuple[Term, ...]) -> str:
+    return g[0].fts() if len(g) == 1 else "(" + " OR ".join(t.fts() for t in g) + ")"
+
+
+def _not(expr: str, query: Query) -> str:
+    return expr + "".join(f" NOT {t.fts()}" for t in query.excluded)
 
 
 @lru_cache(maxsize=256)
 def fts_query(q: str | None) -> str:
-    """A safe FTS5 MATCH expression for what a person typed: every term quoted (no operators can be
-    injected), `word*` kept as a prefix search, phrases kept whole. An empty query matches nothing."""
-    phrases, words = terms(q or "")
-    parts = [f'"{p}"' for p in phrases]
-    for w in words:
-        prefix = w.endswith("*")
-        w = w.rstrip("*").replace('"', "")
-        if w:
-            parts.append(f'"{w}"' + ("*" if prefix else ""))
-    return " ".join(parts) if parts else '""'
+    """A safe FTS5 MATCH expression for statements with all of the words (one of each OR group), none of the
+    excluded ones: every term quoted (no operators can be injected), `word*` kept as a prefix search,
+    phrases kept whole. An empty query matches nothing."""
+    query = parse(q or "")
+    if query.empty:
+        return '""'
+    return _not(" AND ".join(_group(g) for g in query.groups), query)
+
+
+@lru_cache(maxsize=256)
+def fts_some(q: str | None) -> str | None:
+    """A safe FTS5 expression for statements with at least one of the words (and none excluded), or None when
+    the query has a single group (then "some" is "all")."""
+    query = parse(q or "")
+    if len(query.groups) < 2:
+        return None
+    every = " AND ".join(_group(g) for g in query.groups)
+    return _not("(" + " OR ".join(t.fts() for t in query.positive()) + f") NOT ({every})", query)
+
+
+@lru_cache(maxsize=256)
+def fts_any(q: str | None) -> str:
+    """A safe FTS5 expression for text with any of the query's terms (for concerns worded alike)."""
+    terms_ = parse(q or "").positive()
+    return " OR ".join(t.fts() for t in terms_) if terms_ else '""'
 
 
 @lru_cache(maxsize=256)
@@ -144,6 +235,9 @@ def snippet(text: str | None, q: str | None, width: int = 220) -> str:
 def register(conn: sqlite3.Connection) -> None:
     """Make the search functions available to SQL on `conn` (deterministic, so SQLite may cache them)."""
     conn.create_function("scrutiny_fts", 1, fts_query, deterministic=True)
+    conn.create_function("scrutiny_fts_some", 1, fts_some, deterministic=True)
+    conn.create_function("scrutiny_fts_any", 1, fts_any, deterministic=True)
+    conn.create_function("scrutiny_snippet", 3, snippet, deterministic=True)
     conn.create_function("scrutiny_snippet", 2, snippet, deterministic=True)
     conn.create_function("scrutiny_score", 2, score, deterministic=True)
 

@@ -110,8 +110,10 @@ def _picked_rows(items: list[recur.Item], assignments: list[recur.Assignment]) -
     ]
 
 
-def _stored(db: Any) -> tuple[list[recur.Mention], list[dict[str, Any]]]:
-    stored = store.stored_mentions(db)
+def _stored(
+    db: Any, local_authorities: Iterable[str] | None = None
+) -> tuple[list[recur.Mention], list[dict[str, Any]]]:
+    stored = store.stored_mentions(db, local_authorities)
     return [
         recur.Mention(
             **{f: r[f] for f in store.MENTION_FIELDS if f != "areas"}, areas=tuple(json.loads(r["areas"] or "[]"))
@@ -123,10 +125,38 @@ def _stored(db: Any) -> tuple[list[recur.Mention], list[dict[str, Any]]]:
 def link_new_documents(db: Any, settings: Settings, document_ids: list[str]) -> int:
     """Link the statements of `document_ids` (English ones the picker picks, and any a reviewer placed) into
     the stored concerns, with reviewers' decisions applied; returns new mentions written. `db` is an open store
-    database (pipeline.store.open_db); all reads and writes go through pipeline.store."""
+    database (pipeline.store.open_db); all reads and writes go through pipeline.store.
+
+    Linking never crosses councils, so it goes council by council: a council's stored mentions and its due
+    documents' statements are read from the database, linked and written before the next council's are read.
+    Memory is bounded by the largest council, not by the database (a full relink of 10,000 documents holds
+    one council's statements at a time)."""
     config = recur.config_for(settings)
     decisions = review.decisions_from(store.link_reviews(db))
-    mentions, stored = _stored(db)
+    due = set(document_ids)
+    by_council: dict[str, list[str]] = {}
+    for document_id, council in store.council_documents(db):
+        if document_id in due:
+            by_council.setdefault(recur.council_key(council), []).append(document_id)
+    names: dict[str, set[str]] = {}
+    for name in store.mention_councils(db):
+        names.setdefault(recur.council_key(name), set()).add(name)
+    return sum(
+        _link_council(db, config, decisions, key, documents, names.get(key, set()))
+        for key, documents in by_council.items()
+    )
+
+
+def _link_council(
+    db: Any,
+    config: recur.RecurConfig,
+    decisions: recur.Decisions,
+    key: str,
+    document_ids: list[str],
+    names: set[str],
+) -> int:
+    """Link one council's due documents into its stored concerns and write the result."""
+    mentions, stored = _stored(db, sorted(names))
     index = recur.index_from(
         (
             (
@@ -145,17 +175,18 @@ def link_new_documents(db: Any, settings: Settings, document_ids: list[str]) -> 
                 ),
                 m,
             )
-            for m, r in zip(mentions, stored)
+            for m, r in zip(mentions, stored, strict=True)
         ),
         config,
     )
+    del stored
     rows = store.recurrence_inputs(db, document_ids)
     items = _pick(rows, config, decisions.fixed)
+    del rows
     assignments, _ = recur.link(items, index, config, decisions)
     new = [a.mention for a in assignments if a.mention is not None]
-    # Every concern of the councils concerned is recomputed: a re-ingested document's old mentions are gone.
-    councils = {recur.council_key(r["local_authority"]) for r in rows}
-    concerns = recur.concerns_from(m for m in [*mentions, *new] if recur.council_key(m.local_authority) in councils)
+    # Every concern of the council is recomputed: a re-ingested document's old mentions are gone.
+    concerns = recur.concerns_from(m for m in [*mentions, *new] if recur.council_key(m.local_authority) == key)
     return store.save_recurrence(db, new, concerns, _picked_rows(items, assignments))
 
 
@@ -201,7 +232,15 @@ def apply_reviews(db: Any, settings: Settings, path: Path, reviewer: str | None 
     """Import a review CSV (see `pipeline.recur.review`): check each row, store the good ones in `link_reviews`,
     and relink the councils they touch with every stored decision applied, all in one transaction. A bad row
     is reported in the outcomes and costs only itself. Raises review.ReviewError for an unreadable file."""
-    rows = review.read_review_csv(path)
+    return apply_review_rows(db, settings, review.read_review_csv(path), str(path), reviewer)
+
+
+def apply_review_rows(
+    db: Any, settings: Settings, rows: list[tuple[int, dict[str, str]]], source: str, reviewer: str | None = None
+) -> ReviewReport:
+    """`apply_reviews` for (line, row) pairs from anywhere: a CSV file, or the decisions reviewers recorded on
+    the site (pipeline/run/site_reviews.py; their `line` is the decision's id). `source` is stored with
+    each decision."""
     history = store.link_reviews(db)
     named = {value for _, row in rows for c in ("statement_id", "other") if (value := row.get(c))}
     view = review.LinkView.build(store.stored_mentions(db), store.statement_councils(db, named), history)
@@ -232,7 +271,7 @@ def apply_reviews(db: Any, settings: Settings, path: Path, reviewer: str | None 
                     "reviewer": row.get("reviewer") or reviewer,
                     "note": row.get("note") or None,
                     "at": stamp,
-                    "source_file": str(path),
+                    "source_file": source,
                     "line": line,
                 },
             )

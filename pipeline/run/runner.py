@@ -184,7 +184,8 @@ def store_result(
     reclassified or failed. The ledger marks the document as due for linking."""
     from pipeline import store
 
-    with store.connect(settings.db_path) as db:
+    db = store.open_db(settings.db_path)
+    try:
         if isinstance(result, Failure):
             store.save_failure(db, result, run_id=run_id, source=fp.ledger_fields(), versions=versions)
             return "failed"
@@ -212,6 +213,8 @@ def store_result(
             versions={**versions, "link": LINK_PENDING if fresh else LINK_STALE},
         )
         return "replaced" if replaced else "stored"
+    finally:
+        db.close()
 
 
 def refresh_people(settings: Settings) -> int:
@@ -219,8 +222,11 @@ def refresh_people(settings: Settings) -> int:
     from pipeline import store
     from pipeline.segment.people import merge_people
 
-    with store.connect(settings.db_path) as db:
+    db = store.open_db(settings.db_path)
+    try:
         return store.replace_people(db, merge_people(store.person_mentions(db)))
+    finally:
+        db.close()
 
 
 def pair_documents(settings: Settings, document_ids: list[str]) -> int:
@@ -228,8 +234,11 @@ def pair_documents(settings: Settings, document_ids: list[str]) -> int:
     from pipeline import store
     from pipeline.run.pairing import pair_new_documents
 
-    with store.connect(settings.db_path) as db:
+    db = store.open_db(settings.db_path)
+    try:
         return len(pair_new_documents(db, document_ids))
+    finally:
+        db.close()
 
 
 def link_stored(settings: Settings) -> int:
@@ -241,7 +250,8 @@ def link_stored(settings: Settings) -> int:
     from pipeline.versions import link_version
 
     version = link_version(settings.models_dir)
-    with store.connect(settings.db_path) as db:
+    db = store.open_db(settings.db_path)
+    try:
         with store.transaction(db):
             due, full = store.link_due(db, version)
             if not due:
@@ -252,6 +262,8 @@ def link_stored(settings: Settings) -> int:
             link_new_documents(db, settings, due)
             store.mark_linked(db, version)
         return len(due)
+    finally:
+        db.close()
 
 
 # ---------------------------------------------------------------- the run
@@ -264,22 +276,29 @@ def run_ingest(
     settings: Settings,
     versions: dict[str, str],
     *,
-    process_many: Callable[[list[Fingerprint]], Iterator[tuple[Fingerprint, Outcome | BaseException]]],
-    store_one: Callable[[str, Fingerprint, Outcome], str],
+    process_many: Callable[[list[Fingerprint]], Iterator[list[tuple[Fingerprint, Outcome | BaseException]]]],
+    store_many: Callable[[str, list[tuple[Fingerprint, Outcome]]], list[str]],
     people: Callable[[], Any],
     link: Callable[[list[str]], Any],
     pair: Callable[[list[str]], Any] | None = None,
     run_id: str | None = None,
     unhealthy: Iterable[str] = (),
 ) -> dict[str, Any]:
-    """Carry out a plan; the engine supplies the steps. Call with the run lock held (pipeline.run.lock)."""
+    """Carry out a plan; the engine supplies the steps. Call with the run lock held (pipeline.run.lock).
+
+    `process_many` yields the work done in batches, in order; `store_many` stores a batch (one transaction per
+    document) and returns each document's outcome. A batch is dropped once stored: memory does not grow with
+    the number of documents."""
     from pipeline import store
 
     run_id = run_id or new_run_id()
-    with store.connect(settings.db_path) as db:
+    db = store.open_db(settings.db_path)
+    try:
         store.mark_interrupted_runs(db)
         store.start_run(db, run_id, work.inputs, __version__)
         previously = store.ledger(db)
+    finally:
+        db.close()
     counts = {"added": 0, "changed": 0, "unchanged": len(work.unchanged), "deleted": 0, "failed": 0}
     stages = {"extract": 0, "segment": 0, "classify": 0, "link": 0}
     failures: list[dict[str, str]] = []
@@ -293,42 +312,62 @@ def run_ingest(
 
     for source, reason in work.unreadable:
         failure = Failure(source.path, "source", reason, __version__)
-        with store.connect(settings.db_path) as db:
+        db = store.open_db(settings.db_path)
+        try:
             store.save_failure(db, failure, run_id=run_id, source={"source_path": source.path}, versions=versions)
+        finally:
+            db.close()
         failed(source.path, "source", reason)
 
     todo = list(work.todo) + [fp for fp, _ in work.resegment] + [fp for fp, _ in work.reclassify]
     stored = 0
     new_documents: list[str] = []  # extracted or re-segmented this run: to pair with their other language
-    for fp, result in process_many(todo):
-        if isinstance(result, BaseException):  # a bug or a lost file costs one document, not the run
-            result = Failure(fp.source.path, "ingest", f"{type(result).__name__}: {result}", __version__)
-        outcome = store_one(run_id, fp, result)
-        if isinstance(result, Failure):
-            failed(result.source_path, result.stage, result.reason)
-            continue
-        stages[result.stage] += 1
-        stored += 1
-        counts["changed" if fp.source.path in previously else "added"] += 1
-        counts["deleted"] += outcome == "replaced"
-        if isinstance(result, Processed):
-            new_documents += result.document_ids
+    for batch in process_many(todo):
+        done: list[tuple[Fingerprint, Outcome]] = [
+            (fp, result)
+            if not isinstance(result, BaseException)  # a bug or a lost file costs one document, not the run
+            else (fp, Failure(fp.source.path, "ingest", f"{type(result).__name__}: {result}", __version__))
+            for fp, result in batch
+        ]
+        del batch
+        for (fp, result), outcome in zip(done, store_many(run_id, done), strict=True):
+            if isinstance(result, Failure):
+                failed(result.source_path, result.stage, result.reason)
+                continue
+            stages[result.stage] += 1
+            stored += 1
+            counts["changed" if fp.source.path in previously else "added"] += 1
+            counts["deleted"] += outcome == "replaced"
+            if isinstance(result, Processed):
+                new_documents += result.document_ids
+        del done
 
     if new_documents and pair is not None:
         pair(new_documents)
     if stored or work.relink:
         people()
         stages["link"] = int(link([]) or 0)
+    # decisions reviewers recorded on the site since the last run: applied like a review or corrections CSV
+    from pipeline.run.site_reviews import apply_site_reviews
+
+    site = apply_site_reviews(settings)
     message = (
         f"{counts['added']} added, {counts['changed']} changed, {counts['unchanged']} unchanged, "
         f"{counts['deleted']} deleted, {counts['failed']} failed; stages run: "
         + ", ".join(f"{k} {v}" for k, v in stages.items())
     )
+    if site:
+        message += "; decisions from the site: {} on links, {} on labels".format(
+            sum(site["link_decisions"].values()), sum(site["label_decisions"].values())
+        )
     unhealthy = list(unhealthy)
     if unhealthy:
         message += "; sources needing attention: " + ", ".join(unhealthy)
-    with store.connect(settings.db_path) as db:
+    db = store.open_db(settings.db_path)
+    try:
         store.finish_run(db, run_id, counts, "failed" if unhealthy else "completed", message)
+    finally:
+        db.close()
     return {
         "run_id": run_id,
         "db": str(settings.db_path),
@@ -336,21 +375,30 @@ def run_ingest(
         **counts,
         "failures": failures,
         "stages": stages,
+        **({"site_decisions": site} if site else {}),
         "message": message,
     }
 
 
-def thread_pool_process(settings: Settings, classify: bool, workers: int):
-    """`process_many` on a plain thread pool (each PDF is still parsed in its own child process)."""
+def store_results(
+    settings: Settings, run_id: str, done: list[tuple[Fingerprint, Outcome]], versions: dict[str, str]
+) -> list[str]:
+    """`store_result` for each document of a batch, in order (one transaction each)."""
+    return [store_result(settings, run_id, fp, result, versions) for fp, result in done]
 
-    def process_many(fps: list[Fingerprint]) -> Iterator[tuple[Fingerprint, Outcome | BaseException]]:
+
+def thread_pool_process(settings: Settings, classify: bool, workers: int):
+    """`process_many` on a plain thread pool (each PDF is still parsed in its own child process), one document
+    per batch, at most two per thread in flight."""
+    from pipeline.run.batches import in_order
+
+    def process_many(fps: list[Fingerprint]) -> Iterator[list[tuple[Fingerprint, Outcome | BaseException]]]:
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-            futures = [(fp, pool.submit(process_source, fp, settings, classify)) for fp in fps]
-            for fp, future in futures:
-                try:
-                    yield fp, future.result()
-                except Exception as exc:
-                    yield fp, exc
+            yield from in_order(
+                ([fp] for fp in fps),
+                lambda group: pool.submit(lambda: [process_source(group[0], settings, classify)]),
+                ahead=2 * max(1, workers),
+            )
 
     return process_many
 
@@ -395,7 +443,7 @@ def ingest_direct(
             settings,
             versions,
             process_many=thread_pool_process(settings, classify, workers),
-            store_one=lambda run_id, fp, r: store_result(settings, run_id, fp, r, versions),
+            store_many=lambda run_id, done: store_results(settings, run_id, done, versions),
             people=lambda: refresh_people(settings),
             link=lambda ids: link_stored(settings),
             pair=lambda ids: pair_documents(settings, ids),

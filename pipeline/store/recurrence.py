@@ -106,14 +106,30 @@ def recurrence_inputs(db: sqlite_utils.Database, document_ids: Iterable[str]) ->
     ]
 
 
-def stored_mentions(db: sqlite_utils.Database) -> list[dict[str, Any]]:
-    """Every stored mention with its statement's lemmas and seq (to rebuild the linking index)."""
+def stored_mentions(db: sqlite_utils.Database, local_authorities: Iterable[str] | None = None) -> list[dict[str, Any]]:
+    """Every stored mention (or those of these councils, by the name stored with them) with its statement's
+    lemmas and seq (to rebuild the linking index)."""
+    where, params = "", []
+    if local_authorities is not None:
+        where, params = (
+            "WHERE m.local_authority IN (SELECT value FROM json_each(?))",
+            [json.dumps(list(local_authorities))],
+        )
     return [
         dict(r)
         for r in db.query(
-            """SELECT m.*, s.lemmas, s.seq FROM concern_mentions m JOIN statements s ON s.id = m.statement_id
-           ORDER BY m.date, m.document_id, s.seq"""
+            f"""SELECT m.*, s.lemmas, s.seq FROM concern_mentions m JOIN statements s ON s.id = m.statement_id
+           {where} ORDER BY m.date, m.document_id, s.seq""",
+            params,
         )
+    ]
+
+
+def mention_councils(db: sqlite_utils.Database) -> list[str]:
+    """The council names stored with mentions (a council's mentions may carry more than one spelling)."""
+    return [
+        r[0]
+        for r in db.execute("SELECT DISTINCT local_authority FROM concern_mentions WHERE local_authority IS NOT NULL")
     ]
 
 

@@ -272,7 +272,9 @@ def test_decompression_bomb_is_stopped_within_bounds(tmp_path):
     )
     tight = dataclasses.replace(Settings(), pdf_timeout_s=8, pdf_seconds_per_mb=0, pdf_memory_mb=600)
     started = time.monotonic()
-    with pytest.raises(ExtractionError, match="too large|timed out|parser process died"):
+    # PDFium may decode the stream within the caps and find no text on the page; pdfminer ran out of time or
+    # memory: either way the file fails with a reason, in bounded time
+    with pytest.raises(ExtractionError, match="too large|timed out|parser process died|no text"):
         extract(Source(str(path)), tight)
     assert time.monotonic() - started < 60
     # the reader recovers for the next file

@@ -78,6 +78,10 @@ def test_the_folder_has_every_piece(published, site_db):
     }
     for name, module in deploy.PLUGINS.items():  # copied as they are, only the guard appended
         source = (out / "plugins" / name).read_text()
+        if module.is_dir():  # the site's modules, bundled one after another without their imports of one another
+            assert source.startswith(deploy.site_bundle()) and "from pipeline" not in source
+            assert all(f"# ---- pipeline/publish/site/{m}.py" in source for m in deploy.SITE_MODULES)
+            continue
         assert source.startswith(module.read_text()) and "from ." not in source
     assert (out / "requirements.txt").read_text().startswith("datasette==0.65.5")
     con = sqlite3.connect(out / "scrutiny.db")
@@ -109,7 +113,16 @@ async def test_the_folders_own_plugins_and_templates_work_without_the_package(pu
     out, _ = published
     ds = folder_app(out)
     hooks = {p["name"]: p["hooks"] for p in (await ds.client.get("/-/plugins.json")).json()}
-    assert set(hooks["scrutiny_site.py"]) == {"register_routes", "menu_links", "extra_template_vars"}
+    assert set(hooks["scrutiny_site.py"]) == {
+        "register_routes",
+        "menu_links",
+        "extra_template_vars",
+        "render_cell",
+        "permission_allowed",
+        "actor_from_request",
+        "skip_csrf",
+        "startup",
+    }
     assert set(hooks["scrutiny_safety.py"]) == {"prepare_connection", "register_output_renderer", "render_cell"}
     concern = await ds.client.get(f"/-/concern/{WORKFORCE}")
     assert concern.status_code == 200 and 'ol class="timeline"' in concern.text
@@ -119,6 +132,8 @@ async def test_the_folders_own_plugins_and_templates_work_without_the_package(pu
     assert feed.headers["content-type"].startswith("application/atom+xml")
     found = await ds.client.get("/scrutiny/search_statements?q=social")  # the search functions of the copy
     assert found.status_code == 200 and "<mark>" in found.text
+    found = await ds.client.get("/-/search?q=social+OR+agency")  # the site's search, from the bundled copy
+    assert found.status_code == 200 and 'ol class="hits"' in found.text and "<mark>" in found.text
     refused = await ds.client.get("/scrutiny.json", params={"sql": "select hex(fts3_tokenizer('simple'))"})
     assert refused.status_code in (400, 403) and "not authorized" in refused.text.lower()
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import sqlite3
+from urllib.parse import urlencode
 
 import pytest
 from store.test_store import a_document
@@ -15,18 +18,17 @@ pytestmark = pytest.mark.anyio
 
 def test_query_terms_are_quoted_so_no_fts_syntax_gets_through():
     assert search.fts_query("children") == '"children"'
-    assert (
-        search.fts_query('care OR NEAR(x y) "direct payments"') == '"direct payments" "care" "NEAR" "x"'
-    )  # or, y: stop words
+    # OR is an operator between quoted terms; NEAR( and the like stay words; y is dropped (a stop word)
+    assert search.fts_query('care OR NEAR(x y) "direct payments"') == '("care" OR "NEAR") AND "x" AND "direct payments"'
     assert search.fts_query("safeg*") == '"safeg"*'
     assert search.fts_query("") == '""'
-    assert search.fts_query('a "quote" that " never closes') == '"quote" "never" "closes"'
+    assert search.fts_query('a "quote" that " never closes') == '"quote" AND "never closes"'
 
 
 def test_stop_words_are_dropped_unless_quoted_or_alone():
-    assert search.fts_query("care and support plans") == '"care" "support" "plans"'
+    assert search.fts_query("care and support plans") == '"care" AND "support" AND "plans"'
     assert search.fts_query('"care and support"') == '"care and support"'
-    assert search.fts_query("the and") == '"the" "and"'
+    assert search.fts_query("the and") == '"the" AND "and"'
 
 
 def test_every_built_query_is_valid_fts5():
@@ -135,6 +137,126 @@ async def test_search_with_fts_syntax_is_not_an_error(search_db):
 async def test_index_has_a_search_form_that_leads_to_the_bounded_search(search_db):
     ds = publish.datasette_app(search_db)
     index = await ds.client.get("/")
-    assert 'action="/scrutiny/search_statements"' in index.text and 'name="q"' in index.text
-    page = await ds.client.get("/scrutiny/search_statements?q=supervision")
+    assert 'action="/-/search"' in index.text and 'name="q"' in index.text
+    page = await ds.client.get("/-/search?q=supervision")
     assert "<mark>Supervision</mark> of social workers" in page.text
+    canned = await ds.client.get("/scrutiny/search_statements?q=supervision")  # the canned search stays
+    assert "<mark>Supervision</mark> of social workers" in canned.text
+
+
+# ---------------------------------------------------------------- the operators people type
+
+
+def test_or_not_minus_phrase_and_prefix_become_fts5_operators_on_quoted_terms():
+    assert search.fts_query("agency staff") == '"agency" AND "staff"'
+    assert search.fts_query("agency OR supervision") == '("agency" OR "supervision")'
+    assert search.fts_query("agency -staff") == '"agency" NOT "staff"'
+    assert search.fts_query('agency NOT "social work"') == '"agency" NOT "social work"'
+    assert search.fts_query("children and families OR carers") == '"children" AND ("families" OR "carers")'
+    assert search.fts_query("safeg*") == '"safeg"*'
+    # lower-case or/not are words (stop words or text), never operators; a dangling operator is dropped
+    assert search.fts_query("OR x") == '"x"' and search.fts_query("x OR") == '"x"'
+    assert search.fts_query("NOT") == '""' and search.fts_query("-staff") == '""'
+
+
+def test_some_words_means_at_least_one_and_not_all():
+    assert search.fts_some("agency staff") == '("agency" OR "staff") NOT ("agency" AND "staff")'
+    assert search.fts_some("agency") is None  # one word: "some" is "all"
+    assert search.fts_some("agency OR staff") is None
+    con = sqlite3.connect(":memory:")
+    con.execute("CREATE VIRTUAL TABLE t USING fts5(text, tokenize='porter')")
+    for text in ("agency staff were used", "agency costs rose", "staff morale", "nothing here"):
+        con.execute("INSERT INTO t VALUES (?)", (text,))
+
+    def match(expr):
+        return [r[0] for r in con.execute("SELECT rowid FROM t WHERE t MATCH ? ORDER BY rowid", (expr,))]
+
+    assert match(search.fts_query("agency staff")) == [1]
+    assert match(search.fts_some("agency staff")) == [2, 3]
+    assert match(search.fts_query("agency OR morale")) == [1, 2, 3]
+    assert match(search.fts_query("agency -staff")) == [2]
+    assert match(search.fts_query('"staff were"')) == [1]
+    assert match(search.fts_query("mor*")) == [3]
+
+
+# ---------------------------------------------------------------- the search page
+
+
+async def search_page(ds, q, **params):
+    import lxml.html
+
+    r = await ds.client.get("/-/search?" + urlencode({"q": q, **params}))
+    assert r.status_code == 200, r.text[:300]
+    return lxml.html.fromstring(r.text)
+
+
+async def test_search_page_all_words_first_then_some_words_said_so(search_db):
+    ds = publish.datasette_app(search_db)
+    html = await search_page(ds, "supervision caseloads")
+    sections = [h.text_content() for h in html.cssselect("h2")]
+    assert sections[0].startswith("Statements with all the words: 2")
+    assert any(s.startswith("Fewer words: statements with some of the words: 1") for s in sections)
+    lists = html.cssselect("ol.hits")
+    assert len(lists) == 2
+    assert "recorded" in lists[1].text_content()  # "Members asked how supervision would be recorded."
+    assert "ranked below" in html.text_content()
+
+
+async def test_search_page_or_and_not(search_db):
+    ds = publish.datasette_app(search_db)
+    html = await search_page(ds, "recorded OR caseloads")
+    assert html.cssselect("h2")[0].text_content().endswith(": 3")
+    html = await search_page(ds, "supervision -caseloads")
+    texts = [li.cssselect("p.text")[0].text_content() for li in html.cssselect("ol.hits li")]
+    assert texts == ["Members asked how supervision would be recorded."]
+
+
+async def test_search_page_has_a_total_and_further_pages(search_db):
+    ds = publish.datasette_app(search_db)
+    html = await search_page(ds, "children")
+    assert html.cssselect("h2")[0].text_content().endswith(f": {search.BOUND + 60}")
+    assert "Page 1 of 13" in html.cssselect("nav.pager")[0].text_content()
+    first = {li.cssselect("p.text")[0].text_content() for li in html.cssselect("ol.hits li")}
+    last = await search_page(ds, "children", page=13)
+    texts = [li.cssselect("p.text")[0].text_content() for li in last.cssselect("ol.hits li")]
+    assert len(texts) == 20 and not first & set(texts)
+    assert not last.cssselect("a[rel=next]") and html.cssselect("a[rel=next]")
+    # beyond the ranked matches, older ones follow newest first: the last page holds the oldest
+    assert "Children's case 0 was reviewed." in texts
+
+
+async def test_every_hit_links_to_its_statement_document_concern_and_source(site_db):
+    from site_builder import WORKFORCE
+
+    ds = publish.datasette_app(site_db)
+    html = await search_page(ds, "agency social workers")
+    hit = next(li for li in html.cssselect("ol.hits li") if "still relies on agency" in li.text_content())
+    hrefs = {a.get("href") for a in hit.cssselect("a")}
+    assert f"/-/concern/{WORKFORCE}" in hrefs
+    document = next(h for h in hrefs if h.startswith("/-/document/") and "#s" in h)
+    statement = next(h for h in hrefs if h.startswith("/-/statement/"))
+    assert (await ds.client.get(document.split("#")[0])).status_code == 200
+    assert (await ds.client.get(statement)).status_code == 200
+    source = next(h for h in hrefs if h.startswith("https://example.org/reports/"))
+    assert source.endswith(".pdf#page=2")
+
+
+async def test_search_exports_carry_the_full_text_without_marks(search_db):
+    ds = publish.datasette_app(search_db)
+    r = await ds.client.get("/-/search.csv?q=supervision+caseloads")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    assert [row["text"] for row in rows][0] == "Supervision of social workers was not regular and caseloads were high."
+    assert all("\u27e6" not in row["text"] for row in rows) and len(rows) == 2
+    assert all(row["statement_url"].startswith("http") and "/-/statement/" in row["statement_url"] for row in rows)
+    body = (await ds.client.get("/-/search.json?q=supervision+caseloads&some=1")).json()
+    assert [r["match"] for r in body["rows"]] == ["all", "all", "some"]
+    assert body["rows"][2]["text"] == "Members asked how supervision would be recorded."
+    big = (await ds.client.get("/-/search.json?q=children")).json()
+    assert big["count"] == search.BOUND + 60  # every match, not a page
+
+
+async def test_search_page_shows_text_inert(search_db):
+    ds = publish.datasette_app(search_db)
+    r = await ds.client.get("/-/search?q=caseloads")
+    assert "<img src=x" not in r.text and "&lt;img src=x onerror=alert(1)&gt;" in r.text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import sqlite3
 from urllib.parse import quote, urlsplit
@@ -74,10 +75,14 @@ async def test_each_mention_links_to_its_statement_in_its_document_and_to_the_so
     for mention, want in zip(html.cssselect("ol.timeline li.mention"), expected):
         hrefs = [a.get("href") for a in mention.cssselect("a")]
         assert f"/-/document/{want['document_id']}#s{want['seq']}" in hrefs
-        row_link = next(h for h in hrefs if h.startswith("/scrutiny/statements/"))
+        statement = next(h for h in hrefs if h.startswith("/-/statement/"))
+        _, statement_page = await page(ds, statement)
+        row_link = next(a.get("href") for a in statement_page.cssselect("a") if a.text == "as data")
         row = (await ds.client.get(row_link + ".json?_shape=objects")).json()["rows"][0]
         assert row["id"] == want["statement_id"]
         sources = [a.get("href") for a in mention.cssselect("a.source")]
+        archived = [a.get("href") for a in mention.cssselect("a.archived")]
+        assert archived and archived[0].startswith("/-/archive/")  # every mention reaches its source file
         if want["format"] == "pdf":
             assert sources == [f"{want['source_url']}#page={want['page']}"] and want["page"] == 2
         else:  # the gazette's address is javascript:, which must never become a link
@@ -162,7 +167,8 @@ async def test_menu_links_reach_the_pages_from_every_datasette_page(ds):
     _, html = await page(ds, "/scrutiny/statements")
     menu = {a.text: a.get("href") for a in html.cssselect("details.nav-menu a")}
     assert menu["Councils"] == "/-/councils"
-    assert menu["Search statements"] == "/scrutiny/search_statements"
+    assert menu["Search statements"] == "/-/search"
+    assert menu["Concerns"] == "/-/concerns" and menu["Compare councils"] == "/-/compare"
     assert menu["Browse and facet statements"] == "/scrutiny/statements_labelled"
     for href in menu.values():
         assert (await ds.client.get(href)).status_code == 200
@@ -187,7 +193,7 @@ async def test_document_page_statements_in_order_with_labels_kind_and_page(ds, s
         assert cells[1].text_content().strip() == str(t["page"])
         assert cells[1].cssselect("a.source")[0].get("href").endswith(f".pdf#page={t['page']}")
         assert cells[2].text_content().strip() == t["kind"]
-        assert [s.text for s in cells[3].cssselect("span.area")] == eval(t["labels"])
+        assert [s.text for s in cells[3].cssselect(".area")] == eval(t["labels"])
     headings = [td.text_content().strip() for td in html.cssselect("tr.heading-row td")]
     assert headings == ["Inspection of children's services", "Recommendations"]
     concern_links = {a.get("href") for a in html.cssselect("tr.statement a") if "/-/concern/" in a.get("href")}
@@ -347,3 +353,314 @@ async def test_index_hides_councils_from_who_may_not_see_the_database(site_db):
     index = await ds.client.get("/")
     assert index.status_code == 200 and "/-/council/" not in index.text
     assert (await ds.client.get(f"/-/council/{slug(GLANMOR)}")).status_code == 403
+
+
+# ---------------------------------------------------------------- orientation
+
+
+async def test_home_page_says_what_scrutiny_is_with_areas_coverage_and_an_example_that_finds(ds, site_db):
+    response, html = await page(ds, "/")
+    text = html.text_content()
+    assert "Scrutiny turns social care inspection reports" in text
+    areas = html.cssselect("dl.areas-list dt")
+    names = publish.area_names()
+    assert [dt.cssselect("abbr")[0].text for dt in areas] == list(names)
+    for dt, name in zip(areas, names.values()):
+        assert name in dt.text_content()
+    descriptions = [dd.text_content().strip() for dd in html.cssselect("dl.areas-list dd")]
+    assert all(descriptions) and len(descriptions) == 4
+    coverage = html.xpath("//h2[.='What the database covers']/following-sibling::ul[1]")[0].text_content()
+    assert "4 documents about 2 councils, published 2017 to 2019" in coverage
+    assert "3 concerns" in coverage
+    example = html.cssselect("a.example-search")[0]
+    found = await ds.client.get(example.get("href"))
+    assert found.status_code == 200 and 'ol class="hits"' in found.text  # the example finds something
+    # the test councils are those of the bundled sample corpus, which the gazetteer marks fictional
+    assert "fictional" in html.cssselect(".banner")[0].text_content()
+    assert "hidden table" not in text and "/scrutiny/runs" not in response.text
+
+
+async def test_home_page_banner_only_when_the_database_holds_the_fictional_corpus(site_db, monkeypatch):
+    assert GLANMOR in publish.fictional_councils() and AFONWY in publish.fictional_councils()
+    _, html = await page(publish.datasette_app(site_db), "/")
+    assert GLANMOR in html.cssselect("p.banner")[0].text_content()
+    monkeypatch.setattr(publish, "fictional_councils", lambda: ["Some Other Council"])  # real councils only
+    _, html = await page(publish.datasette_app(site_db), "/")
+    assert not html.cssselect("p.banner")
+
+
+async def test_internal_tables_are_hidden_from_the_database_page(ds):
+    body = (await ds.client.get("/scrutiny.json")).json()
+    hidden = {t["name"] for t in body["tables"] if t["hidden"]}
+    assert {"runs", "sources", "failures", "document_layout", "statement_aliases"} <= hidden
+    assert not {"statements", "documents", "concerns"} & hidden
+
+
+async def test_every_page_has_a_language_and_welsh_text_is_marked(ds, site_db):
+    for path in (
+        "/",
+        "/-/search?q=supervision",
+        f"/-/council/{slug(GLANMOR)}",
+        f"/-/concern/{WORKFORCE}",
+        "/scrutiny/recurring_concerns?council=Glanmor",
+        "/-/concerns",
+        "/-/compare",
+    ):
+        _, html = await page(ds, path)
+        assert html.get("lang") == "en", path
+        levels = [int(h.tag[1]) for h in html.iter("h1", "h2", "h3", "h4")]
+        assert levels[0] == 1 and all(b - a <= 1 for a, b in zip(levels, levels[1:])), (path, levels)
+        for field in html.iter("input", "select", "textarea"):
+            if field.get("type") in ("hidden", "submit"):
+                continue
+            assert field.get("id") and html.cssselect(f'label[for="{field.get("id")}"]'), (path, field.attrib)
+
+
+# ---------------------------------------------------------------- canned queries for people
+
+
+async def test_canned_query_pages_have_titles_labelled_inputs_area_names_and_no_sql(ds):
+    response, html = await page(ds, "/scrutiny/council_areas_by_year?council=Glanmor")
+    assert html.cssselect("title")[0].text == "A council's statements by area and year - Scrutiny"
+    assert html.cssselect("h1")[0].text_content().strip() == "A council's statements by area and year"
+    assert not html.cssselect("pre#sql-query") and "SELECT" not in html.text_content()
+    label = html.cssselect('label[for="qp1"]')[0].text_content()
+    assert label == "Council (part of its name is enough)"
+    shown = await ds.client.get("/scrutiny/council_areas_by_year?council=Glanmor&_show_sql=1")
+    assert "SELECT d.year" in shown.text
+    _, html = await page(ds, "/scrutiny/recurring_concerns?council=Glanmor")
+    areas = html.cssselect("td.col-areas")[0].text_content()
+    assert "C" in areas and publish.area_names()["C"] in areas and "[" not in areas
+    link = html.cssselect("td.col-concern_id a")[0].get("href")
+    assert link == f"/-/concern/{WORKFORCE}"
+
+
+async def test_statement_rows_link_to_their_document_and_statement_pages(ds, site_db):
+    _, html = await page(ds, "/scrutiny/statements_labelled?_search=supervision")
+    cell = html.cssselect("td.col-id")[0]
+    hrefs = [a.get("href") for a in cell.cssselect("a")]
+    assert hrefs[0].startswith("/-/statement/") and "#s" in hrefs[1] and hrefs[1].startswith("/-/document/")
+    assert (await ds.client.get(hrefs[0])).status_code == 200
+
+
+# ---------------------------------------------------------------- forgiving addresses
+
+
+async def test_council_addresses_in_any_case_or_by_name(ds):
+    for wanted in ("Glanmor", "GLANMOR-COUNTY-COUNCIL", "glanmor%20county%20council", "Glanmor%20County%20Council"):
+        response = await ds.client.get(f"/-/council/{wanted}")
+        assert response.status_code == 302, wanted
+        assert response.headers["location"] == f"/-/council/{slug(GLANMOR)}"
+    missing = await ds.client.get("/-/council/county")  # both councils' names have "county": not one council
+    assert missing.status_code == 404 and f"/-/council/{slug(GLANMOR)}" in missing.text  # the list to choose from
+
+
+async def test_concerns_list_with_filters(ds):
+    _, html = await page(ds, "/-/concerns")
+    assert len(html.cssselect("tbody tr")) == 3
+    assert (await ds.client.get("/-/concern")).status_code == 200  # the list, not a 404
+    _, html = await page(ds, "/-/concerns?council=glanmor&status=repeated")
+    assert [a.get("href") for a in html.cssselect("tbody td:first-child a")] == [f"/-/concern/{WORKFORCE}"]
+    _, html = await page(ds, "/-/concerns?area=B")
+    assert [a.get("href") for a in html.cssselect("tbody td:first-child a")] == [f"/-/concern/{AFONWY_CONCERN}"]
+    _, html = await page(ds, "/-/concerns?recurring=1")
+    assert len(html.cssselect("tbody tr")) == 2
+
+
+async def test_feed_as_a_page_and_an_empty_feed_dated_now(ds):
+    _, html = await page(ds, f"/-/feed/{slug(GLANMOR)}")
+    assert [a.get("href") for a in html.cssselect("ul.feed a")] == [f"/-/concern/{WORKFORCE}"]
+    assert html.cssselect('a[href^="/scrutiny/concern_feed.atom"]')
+    atom = await ds.client.get("/scrutiny/concern_feed.atom?council=Nowhere")
+    feed = ElementTree.fromstring(atom.text)
+    assert not feed.findall("a:entry", ATOM)
+    assert feed.findtext("a:updated", namespaces=ATOM)[:4] >= "2025"  # not 1970
+    atom = await ds.client.get("/scrutiny/concern_feed.atom?council=Glanmor")
+    alternate = ElementTree.fromstring(atom.text).find("a:link[@rel='alternate']", ATOM).get("href")
+    assert urlsplit(alternate).path == "/-/feed/glanmor"
+
+
+# ---------------------------------------------------------------- statements, sources, compare
+
+
+async def test_statement_page_and_an_old_id_through_its_alias(ds, site_db):
+    s = rows(site_db, "select id, document_id, seq from statements where text like 'Monthly supervision%'")[0]
+    _, html = await page(ds, f"/-/statement/{s['id']}")
+    hrefs = {a.get("href") for a in html.cssselect("a")}
+    assert f"/-/document/{s['document_id']}#s{s['seq']}" in hrefs and f"/-/concern/{RESOLVED}" in hrefs
+    old = s["document_id"][:16] + ":1-2"
+    con = sqlite3.connect(site_db)
+    try:
+        # a copy: the shared database stays as it was for the other tests
+        copy = site_db.with_name("aliased.db")
+        con.execute("VACUUM INTO ?", (str(copy),))
+    finally:
+        con.close()
+    con = sqlite3.connect(copy)
+    with con:
+        con.execute(
+            "INSERT INTO statement_aliases (old_id, new_id, document_id, matched_by, recorded_at) "
+            "VALUES (?, ?, ?, 'text', '2026-01-01')",
+            (old, s["id"], s["document_id"]),
+        )
+    con.close()
+    aliased = publish.datasette_app(copy)
+    _, html = await page(aliased, f"/-/statement/{old}")
+    assert "segmented again" in html.text_content()
+    assert html.cssselect("blockquote.statement-text")[0].text_content().startswith("Monthly supervision")
+
+
+async def test_archived_source_is_served_by_its_sha256_read_only(ds, site_db, tmp_path):
+    document = rows(site_db, "select id, source_path from documents where format = 'pdf' limit 1")[0]
+    _, html = await page(ds, f"/-/document/{document['id']}")
+    archived = html.cssselect("a.archived")[0].get("href")
+    assert archived.startswith(f"/-/archive/{document['id']}/")
+    response = await ds.client.get(archived)
+    assert response.status_code == 200 and response.headers["content-type"] == "application/pdf"
+    assert hashlib.sha256(response.content).hexdigest() == document["id"]
+    assert "immutable" in response.headers["cache-control"]
+    assert (await ds.client.post(archived)).status_code in (403, 405)
+    assert (await ds.client.get("/-/archive/" + "0" * 64)).status_code == 404
+    assert (await ds.client.get("/-/archive/../../etc/passwd")).status_code == 404
+    text = rows(site_db, "select id from documents where source_path like '%gazette.txt'")[0]["id"]
+    response = await ds.client.get(f"/-/archive/{text}")
+    assert response.status_code == 200
+    assert response.headers["content-disposition"].startswith("attachment")  # never shown as a page of the site
+    assert "sandbox" in response.headers["content-security-policy"]
+    # from the fetch archive too, and only bytes that still hash to the address
+    folder = tmp_path / "archive" / "objects" / "ab"
+    folder.mkdir(parents=True)
+    body = b"%PDF-1.4 archived bytes"
+    sha = hashlib.sha256(body).hexdigest()
+    (tmp_path / "archive" / "objects" / sha[:2]).mkdir(parents=True, exist_ok=True)
+    (tmp_path / "archive" / "objects" / sha[:2] / f"{sha}.pdf").write_bytes(body)
+    fake = "ab" + "0" * 62
+    (folder / f"{fake}.pdf").write_bytes(b"not the bytes of that hash")
+    archive_ds = publish.datasette_app(site_db, archive=tmp_path / "archive")
+    assert (await archive_ds.client.get(f"/-/archive/{sha}")).content == body
+    assert (await archive_ds.client.get(f"/-/archive/{fake}")).status_code == 404
+
+
+async def test_compare_page_sets_councils_side_by_side(ds, site_db):
+    _, html = await page(ds, "/-/compare")
+    cards = html.cssselect("section.card")
+    assert [c.cssselect("h3 a")[0].text for c in cards] == [AFONWY, GLANMOR]
+    assert all(c.cssselect("svg.scrutiny-chart") for c in cards)
+    table = html.xpath("//h2[.='Concerns by status']/following-sibling::table[1]")[0]
+    counts = {
+        tr.cssselect("td")[0].text_content(): [td.text_content() for td in tr.cssselect("td")[1:]]
+        for tr in table.cssselect("tbody tr")
+    }
+    assert counts == {AFONWY: ["1", "0", "0", "0"], GLANMOR: ["0", "1", "0", "1"]}
+    legend = html.cssselect("p.legend span")
+    assert legend and all(
+        publish.area_names().get(s.text_content().split()[0], "?") in s.text_content()
+        for s in legend
+        if s.text_content().strip()
+    )
+
+
+# ---------------------------------------------------------------- review in place
+
+
+@pytest.fixture
+def review_ds(site_db, tmp_path):
+    copy = tmp_path / "scrutiny.db"
+    con = sqlite3.connect(site_db)
+    con.execute("VACUUM INTO ?", (str(copy),))
+    con.close()
+    return publish.datasette_app(copy, reviews=tmp_path / "scrutiny.reviews.db", review_token="reviewers-secret")
+
+
+async def _csrf(ds, path="/-/review/login"):
+    response = await ds.client.get(path)
+    token = re.search(r'name="csrftoken" value="([^"]+)"', response.text).group(1)
+    return token, dict(response.cookies)
+
+
+async def test_anonymous_visitors_cannot_record_a_decision(review_ds, tmp_path):
+    token, cookies = await _csrf(review_ds, f"/-/concern/{WORKFORCE}")
+    sid = rows(tmp_path / "scrutiny.db", "select statement_id from concern_mentions where concern_id = ?", WORKFORCE)[
+        0
+    ]["statement_id"]
+    form = {"csrftoken": token, "action": "reject", "statement_id": sid, "concern_id": WORKFORCE, "next": "/"}
+    refused = await review_ds.client.post("/-/review/link", data=form, cookies=cookies)
+    assert refused.status_code == 403 and "Only signed-in reviewers" in refused.text
+    wrong = await review_ds.client.post(
+        "/-/review/login", data={"csrftoken": token, "name": "x", "token": "guess"}, cookies=cookies
+    )
+    assert wrong.status_code == 403 and "ds_actor" not in wrong.cookies
+    bearer = await review_ds.client.post("/-/review/link", data=form, headers={"authorization": "Bearer guess"})
+    assert bearer.status_code == 403
+    assert rows(tmp_path / "scrutiny.reviews.db", "select * from link_decisions") == []
+    assert (await review_ds.client.get("/reviews/link_decisions")).status_code == 403  # not even to read
+
+
+async def test_a_signed_in_reviewer_records_decisions_in_the_reviews_database(review_ds, tmp_path):
+    token, cookies = await _csrf(review_ds)
+    signed = await review_ds.client.post(
+        "/-/review/login",
+        data={
+            "csrftoken": token,
+            "name": "Ann Reviewer",
+            "token": "reviewers-secret",
+            "next": f"/-/concern/{WORKFORCE}",
+        },
+        cookies=cookies,
+    )
+    assert signed.status_code == 302 and signed.headers["location"] == f"/-/concern/{WORKFORCE}"
+    cookies = {**cookies, "ds_actor": signed.cookies["ds_actor"]}
+    sid = rows(
+        tmp_path / "scrutiny.db",
+        "select statement_id from concern_mentions where concern_id = ? and role = 'discussed'",
+        WORKFORCE,
+    )[0]["statement_id"]
+    recorded = await review_ds.client.post(
+        "/-/review/link",
+        cookies=cookies,
+        data={
+            "csrftoken": token,
+            "action": "reject",
+            "statement_id": sid,
+            "concern_id": WORKFORCE,
+            "note": "only a mention",
+            "next": f"/-/concern/{WORKFORCE}",
+        },
+    )
+    assert recorded.status_code == 302
+    moved = await review_ds.client.post(
+        "/-/review/link",
+        cookies=cookies,
+        data={"csrftoken": token, "action": "move", "statement_id": sid, "concern_id": WORKFORCE, "target": RESOLVED},
+    )
+    assert moved.status_code == 302
+    label = await review_ds.client.post(
+        "/-/review/label", cookies=cookies, data={"csrftoken": token, "statement_id": sid, "area_A": "1", "area_C": "1"}
+    )
+    assert label.status_code == 302
+    stored = rows(
+        tmp_path / "scrutiny.reviews.db",
+        "select action, statement_id, concern_id, note, reviewer from link_decisions order by id",
+    )
+    assert stored == [
+        {
+            "action": "reject",
+            "statement_id": sid,
+            "concern_id": WORKFORCE,
+            "note": "only a mention",
+            "reviewer": "Ann Reviewer",
+        },
+        {"action": "confirm", "statement_id": sid, "concern_id": RESOLVED, "note": None, "reviewer": "Ann Reviewer"},
+    ]
+    assert rows(tmp_path / "scrutiny.reviews.db", "select labels from label_decisions") == [{"labels": "A;C"}]
+    _, html = await page(review_ds, f"/-/concern/{WORKFORCE}")  # anonymous: the page says what waits
+    assert "Decisions waiting for the next run" in html.text_content()
+    # the published database did not change
+    assert len(rows(tmp_path / "scrutiny.db", "select * from link_reviews")) == 0
+    # a script with the token may record too (no cookie, so no CSRF token needed)
+    api = await review_ds.client.post(
+        "/-/review/link",
+        data={"action": "confirm", "statement_id": sid, "concern_id": WORKFORCE},
+        headers={"authorization": "Bearer reviewers-secret", "accept": "application/json"},
+    )
+    assert api.status_code == 200 and api.json()["ok"]

@@ -563,3 +563,110 @@ def test_decisions_hold_after_reingestion_and_new_documents(prefect_harness, tmp
     assert ingest_flow(paths=[str(folder)], db_path=str(db_path))["added"] == 1
     holds()
     assert query(db_path, "SELECT count(*) FROM link_reviews") == [(3,)]
+
+
+# ---------------------------------------------------------------- decisions recorded on the site
+
+
+def site_decide(db_path: Path, reviews: Path, path: str, form: dict) -> None:
+    """A signed-in reviewer's decision through the site's form (pipeline/publish/site), as a browser posts it."""
+    import asyncio
+    import re
+
+    from pipeline import publish
+
+    async def go():
+        ds = publish.datasette_app(db_path, reviews=reviews, review_token="a-reviewers-token")
+        page = await ds.client.get("/-/review/login")
+        token = re.search(r'name="csrftoken" value="([^"]+)"', page.text).group(1)
+        cookies = dict(page.cookies)
+        signed = await ds.client.post(
+            "/-/review/login",
+            data={"csrftoken": token, "name": "Site Reviewer", "token": "a-reviewers-token"},
+            cookies=cookies,
+        )
+        cookies["ds_actor"] = signed.cookies["ds_actor"]
+        response = await ds.client.post(path, data={"csrftoken": token, **form}, cookies=cookies)
+        assert response.status_code == 302, response.text[:300]
+
+    asyncio.run(go())
+
+
+def site_rows(reviews: Path, table: str) -> list[dict]:
+    import sqlite3
+
+    con = sqlite3.connect(reviews)
+    con.row_factory = sqlite3.Row
+    try:
+        return [dict(r) for r in con.execute(f"SELECT * FROM {table} ORDER BY id")]
+    finally:
+        con.close()
+
+
+def test_site_decisions_are_read_by_review_links_like_the_csv_ones(db_path, tmp_path, later, capsys):
+    from pipeline.cli import main
+
+    reviews = tmp_path / "scrutiny.reviews.db"
+    first, again = sid(db_path, "Ensure that every social worker"), sid(db_path, "Supervision of social workers is")
+    supervision = concern_of(db_path, first)
+    site_decide(
+        db_path,
+        reviews,
+        "/-/review/link",
+        {"action": "reject", "statement_id": again, "concern_id": supervision, "note": "not the same"},
+    )
+    site_decide(
+        db_path,
+        reviews,
+        "/-/review/link",
+        {"action": "confirm", "statement_id": again, "concern_id": supervision[:-1] + "x"},
+    )  # no such concern
+    assert again in members(db_path, supervision)  # recorded on the site, not applied yet
+    code = main(["review-links", "--db", str(db_path)])  # no file: the site's decisions only
+    out = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert code == 1  # one decision was refused, with its reason
+    assert [(o["status"], bool(o["error"])) for o in out[:2]] == [("recorded", False), ("failed", True)]
+    assert out[-1]["recorded"] == 1 and out[-1]["failed"] == 1 and out[-1]["councils"] == ["Glanmor County Council"]
+    assert again not in members(db_path, supervision)
+    stored = query(db_path, "SELECT action, statement_id, reviewer, note, source_file FROM link_reviews")
+    assert stored == [("reject", again, "Site Reviewer", "not the same", "site:scrutiny.reviews.db")]
+    marks = site_rows(reviews, "link_decisions")
+    assert [m["status"] for m in marks] == ["recorded", "failed"] and all(m["imported_at"] for m in marks)
+    assert "unknown concern" in marks[1]["error"]
+    assert main(["review-links", "--db", str(db_path)]) == 0  # read once: nothing waits any more
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["recorded"] == 0
+    consistent(db_path)
+    link_later(db_path, later)  # and it holds like a decision from a file
+    assert again not in members(db_path, supervision)
+
+
+def test_site_relabelling_is_read_by_label(db_path, tmp_path, capsys):
+    from pipeline.cli import main
+
+    reviews = tmp_path / "scrutiny.reviews.db"
+    statement = sid(db_path, "Reduce the turnover")
+    site_decide(db_path, reviews, "/-/review/label", {"statement_id": statement, "area_A": "1", "area_C": "1"})
+    assert main(["label", "--db", str(db_path)]) == 0
+    out = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert out["imported"] == 0 and out["site"] == {"recorded": 1, "failed": 0}
+    assert query(db_path, "SELECT labels FROM corrections WHERE statement_id = ?", [statement]) == [('["A", "C"]',)]
+    assert store.corrections_map(store.open_db(db_path), "areas") == {statement: ["A", "C"]}
+    assert site_rows(reviews, "label_decisions")[0]["status"] == "recorded"
+
+
+def test_every_ingest_reads_the_site_decisions(prefect_harness, tmp_path, capsys):
+    from flows.ingest import ingest_flow
+
+    folder = write_documents(tmp_path / "docs", DOCS)
+    db_path = tmp_path / "scrutiny.db"
+    assert ingest_flow(paths=[str(folder)], db_path=str(db_path))["added"] == 3
+    reviews = tmp_path / "scrutiny.reviews.db"
+    statement = sid(db_path, "Supervision of social workers is")
+    concern = concern_of(db_path, statement)
+    site_decide(
+        db_path, reviews, "/-/review/link", {"action": "split", "statement_id": statement, "concern_id": concern}
+    )
+    summary = ingest_flow(paths=[str(folder)], db_path=str(db_path))  # nothing changed in the documents
+    assert summary["site_decisions"]["link_decisions"]["recorded"] == 1
+    assert concern_of(db_path, statement) not in (None, concern)
+    assert query(db_path, "SELECT action FROM link_reviews") == [("split",)]

@@ -40,6 +40,7 @@ def test_the_ci_profile_of_the_drills_holds(tmp_path):
     kill = results["results"][0]
     assert kill["killed_mid_run"] == 3 and kill["trials"][0]["process"].startswith("scrutiny ingest")
     hostile = results["results"][4]["outcomes"]
-    assert len(hostile) == 12 and all(v == "stored" or v.startswith("failed: ") for v in hostile.values())
+    assert len(hostile) == 13 and all(v == "stored" or v.startswith("failed: ") for v in hostile.values())
+    assert hostile["PDF whose pages repeat their paragraphs"] == "stored"
     serve = results["results"][5]
     assert serve["requests"] > 0 and serve["swaps"] >= 2

@@ -27,9 +27,16 @@ from tools.bench.stages import Context, Plan
 
 DEFAULT_SCALES = (100, 1000, 10_000)
 STAGES = ("extract", "segment", "classify", "link", "store", "search", "pdf_memory", "prefect")
-EXPANDS = {"link": ("link", "link_add"), "search": ("search_1", "search_4", "canned")}
+EXPANDS = {
+    "extract": ("extract", "extract_simple", "agreement", "file_cost"),
+    "link": ("link", "link_add"),
+    "search": ("search_1", "search_4", "canned"),
+}
 TITLES = {
-    "extract": "Extraction (PDF pages/s)",
+    "extract": "Extraction, realistic PDFs (pages/s)",
+    "extract_simple": "Extraction, the first corpus's PDFs (pages/s)",
+    "agreement": "Text agreement, PDFium vs pdfplumber reading",
+    "file_cost": "Per-file cost, small PDFs",
     "segment": "Segmentation",
     "classify": "Classification",
     "link": "Linking",
@@ -106,7 +113,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
         repeats=args.repeats or (2 if quick else 5),
         quick=quick,
         sample_docs=6 if quick else 40,
-        extract_pages=4 if quick else 60,
+        extract_pages=4 if quick else 120,
         prefect_docs=0 if quick else 12,
         search_rows=args.search_rows or (5_000 if quick else 1_000_000),
         link_items=link_items,
@@ -217,10 +224,10 @@ def main(argv: list[str] | None = None) -> int:
     corpus = corpus_mod.generate(plan.out, plan.seed, primary, log, plan.max_pages)
     ctx = Context(plan, corpus, log)
 
-    from tools.bench import runs, stages
+    from tools.bench import extraction, runs, stages
 
     measures: dict[str, Callable[[], Any]] = {
-        "extract": lambda: stages.extract(ctx),
+        "extract": lambda: extraction.measure(ctx),
         "segment": lambda: stages.segment(ctx),
         "classify": lambda: stages.classify(ctx),
         "link": lambda: stages.link(ctx),

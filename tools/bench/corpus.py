@@ -6,16 +6,21 @@ council has inspection rounds (children's services in 2015, 2018, 2021, 2024;
 adult services a year later) whose issues carry over from round to round in new
 words; the documents around a round talk about those issues:
 
-- inspection reports (PDF, 10-18 pages): cover, contents, summary, a Welsh
-  summary in some, numbered recommendations, findings by principle, a table
-- follow-up letters (PDF, 3-5 pages) recapping the last recommendations
-- cabinet reports (PDF, 5-9 pages) with "That Cabinet ..." recommendations
+- inspection reports (PDF, 10-40 pages): cover, contents, summary, a Welsh
+  summary in some, numbered recommendations, findings by principle, tables;
+  two columns with a running header and footer, as publishers lay them out
+- follow-up letters (PDF, 1-3 pages, letterhead) recapping the last recommendations
+- cabinet reports (PDF, 5-9 pages, one or two columns) with "That Cabinet ..."
+  recommendations and action tables
 - improvement plans (DOCX) with action tables; committee minutes (DOCX)
 - news pages (HTML, with cookie banners, menus, share links, related stories)
 - Welsh Government written statements (HTML, some in Welsh)
 
 A manifest per scale (manifest-<N>.csv, the format `scrutiny ingest` reads)
-gives each document's known metadata. Files are reused when present, so a
+gives each document's known metadata. PDFs are laid out by reportlab's platypus
+(tools.bench.realistic); `simple_pdf` draws the same documents the way the first
+corpus did (one column, every line placed), the second kind extraction is
+measured on. Files are reused when present, so a
 second run at the same seed only checks the stamp.
 """
 
@@ -31,9 +36,16 @@ from pathlib import Path
 
 from tools.bench import BENCH_VERSION, prose
 from tools.bench.prose import Council, Topic
+from tools.bench.realistic import letter_pdf, report_pdf
 from tools.bench.render import Item, docx_bytes, draw_pdf, news_html, paginate
 
-GENERATOR_VERSION = f"{BENCH_VERSION}/corpus-2"
+GENERATOR_VERSION = f"{BENCH_VERSION}/corpus-3"
+LETTERHEAD = (
+    "Care Inspectorate Wales",
+    "Welsh Government Office",
+    "Sarn Mynach, Llandudno Junction LL31 9RZ",
+    "0300 7900 126",
+)
 # Kinds, their format and weight out of 50: a deterministic interleave (smooth weighted round robin) gives
 # every prefix of the corpus the same mix, so even a six-document quick run has PDFs, HTML and DOCX.
 KINDS = {
@@ -416,6 +428,85 @@ class Entry:
         }
 
 
+def _pdf(
+    r: random.Random, s: DocSpec, topics: list[Topic], header: str, cap: Callable[[int], int]
+) -> tuple[str, str, bytes]:
+    """A PDF laid out as publishers' tools lay them out (tools.bench.realistic): inspection reports of 10-40
+    pages in two columns after a cover, follow-up letters of 1-3 pages, cabinet reports of 5-9 pages in one or
+    two columns. (The content is sized by the first corpus's one-column paginator, hence the factors.)"""
+    if s.kind == "inspection":
+        title, publisher = f"Inspection of {s.service_name.capitalize()}, {s.council.name}", CIW
+        items = _inspection(r, s, topics, cap(round(r.choice((10, 12, 14, 16, 20, 24, 30, 40)) * 1.3)))
+        cut = items.index(("break",))
+        body = [i for i in items[cut + 1 :] if i[0] != "break"]
+        data = report_pdf(
+            items[:cut], body, header=f"{header} \u2013 inspection report", footer=CIW, title=title, author=publisher
+        )
+    elif s.kind == "followup":
+        title, publisher = f"Follow-up letter: {s.service_name}, {s.council.name}", CIW
+        items = _followup(r, s, topics, 1)
+        tail = items.index(("h1", "Areas for improvement"))
+        length = cap(r.randint(1, 3))
+        body = items[4:tail][: {1: 2, 2: 6}.get(length, tail)]
+        data = letter_pdf(
+            items[:4] + body + items[tail:],
+            letterhead=LETTERHEAD,
+            footer=f"{CIW} \u2013 careinspectorate.wales",
+            title=title,
+            author=publisher,
+        )
+    else:
+        title, publisher = f"Report to Cabinet: {s.service_name.capitalize()} improvement", s.council.name
+        items = _cabinet_report(r, s, topics, cap(r.randint(7, 12)))
+        data = report_pdf(
+            (),
+            items,
+            header=header,
+            footer=f"Agenda Item {r.randint(4, 12)}",
+            title=title,
+            author=publisher,
+            columns=r.choice((1, 2)),
+        )
+    return title, publisher, data
+
+
+def _page_count(data: bytes) -> int:
+    import pypdfium2
+
+    doc = pypdfium2.PdfDocument(data)
+    try:
+        return len(doc)
+    finally:
+        doc.close()
+
+
+def simple_pdf(seed: int, index: int, max_pages: int | None = None) -> tuple[bytes, int] | None:
+    """Document `index` drawn the way the first corpus (corpus-2) drew its PDFs, one column, every line placed
+    by tools.bench.render (None for a document that is not a PDF): the second kind extraction is measured on."""
+    s = spec(seed, index)
+    if s.fmt != "pdf":
+        return None
+    r = random.Random(f"{seed}:text:{index}")
+    cap = (lambda n: min(n, max_pages)) if max_pages else (lambda n: n)
+    topics = issues(seed, s.council, s.service, s.round_year)
+    header = f"{s.council.name} \u2013 {s.service_name.capitalize()}"
+    if s.kind == "inspection":
+        title, publisher = f"Inspection of {s.service_name.capitalize()}, {s.council.name}", CIW
+        items = _inspection(r, s, topics, cap(r.randint(10, 18)))
+        header, footer = f"{header} \u2013 inspection report", CIW
+    elif s.kind == "followup":
+        title, publisher = f"Follow-up letter: {s.service_name}, {s.council.name}", CIW
+        items, footer = _followup(r, s, topics, cap(r.randint(3, 5))), CIW
+    else:
+        title, publisher = f"Report to Cabinet: {s.service_name.capitalize()} improvement", s.council.name
+        items, footer = _cabinet_report(r, s, topics, cap(r.randint(5, 9))), f"Agenda Item {r.randint(4, 12)}"
+    pages = paginate(items)
+    data = draw_pdf(
+        pages, header=header, footer=footer, title=title, author=publisher, cover_furniture=s.kind != "inspection"
+    )
+    return data, len(pages)
+
+
 def build(seed: int, index: int, max_pages: int | None = None) -> tuple[DocSpec, str, str, bytes, int | None]:
     """Generate document `index`: (spec, title, publisher, bytes, pages). `max_pages` shortens the PDFs
     (the quick smoke run's corpus); a report never gets shorter than its fixed sections."""
@@ -425,21 +516,8 @@ def build(seed: int, index: int, max_pages: int | None = None) -> tuple[DocSpec,
     topics = issues(seed, s.council, s.service, s.round_year)
     header = f"{s.council.name} \u2013 {s.service_name.capitalize()}"
     if s.kind in ("inspection", "followup", "cabinet_report"):
-        if s.kind == "inspection":
-            title, publisher = f"Inspection of {s.service_name.capitalize()}, {s.council.name}", CIW
-            items = _inspection(r, s, topics, cap(r.randint(10, 18)))
-            header, footer = f"{header} \u2013 inspection report", CIW
-        elif s.kind == "followup":
-            title, publisher = f"Follow-up letter: {s.service_name}, {s.council.name}", CIW
-            items, footer = _followup(r, s, topics, cap(r.randint(3, 5))), CIW
-        else:
-            title, publisher = f"Report to Cabinet: {s.service_name.capitalize()} improvement", s.council.name
-            items, footer = _cabinet_report(r, s, topics, cap(r.randint(5, 9))), f"Agenda Item {r.randint(4, 12)}"
-        pages = paginate(items)
-        data = draw_pdf(
-            pages, header=header, footer=footer, title=title, author=publisher, cover_furniture=s.kind != "inspection"
-        )
-        return s, title, publisher, data, len(pages)
+        title, publisher, data = _pdf(r, s, topics, header, cap)
+        return s, title, publisher, data, _page_count(data)
     if s.kind in ("minutes", "improvement_plan"):
         items = _minutes(r, s, topics) if s.kind == "minutes" else _improvement_plan(r, s, topics)
         title = items[0][1]

@@ -1,8 +1,9 @@
 """Whole runs: Prefect's overhead, the cold ingest of the corpus and the no-change re-run.
 
 - Prefect: `ingest_flow` (ephemeral mode, two threads) against the flow's own
-  task functions called directly (`process_task.fn` on two threads,
-  `store_task.fn` in order, then the per-run tasks) on the same inputs, into a
+  task functions called directly (`process_task.fn` on batches, on two threads
+  handing them to two worker processes, `store_task.fn` per batch in order,
+  then the per-run tasks) on the same inputs, into a
   fresh database each time; a flow task the direct path does not call stops the
   comparison rather than make it unfair. The first flow call, which starts the ephemeral server, is reported
   apart.
@@ -104,19 +105,27 @@ def direct_ingest(paths: list[str], db_path: Path, workers: int = 2) -> dict[str
         "versions": versions,
     }
     stored: list[str] = []
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [(fp, pool.submit(_call, process_task.fn, {**common, "fp": fp})) for fp in work.todo]
-        for fp, future in futures:
-            try:
-                result = future.result()
-            except Exception as exc:
-                result = Failure(fp.source.path, "ingest", f"{type(exc).__name__}: {exc}", __version__)
-            _call(store_task.fn, {**common, "fp": fp, "result": result})
-            if isinstance(result, Failure):
-                counts["failed"] += 1
-            else:
-                counts["added"] += 1
-                stored.extend(result.document_ids)
+    from pipeline.run.batches import AHEAD, batch_size, batches, in_order, processes
+
+    size = batch_size(len(work.todo), workers)
+    with processes(workers), ThreadPoolExecutor(max_workers=workers) as pool:  # as the flow: batches, workers
+        done_batches = in_order(
+            batches(list(work.todo), size),
+            lambda group: pool.submit(_call, process_task.fn, {**common, "fps": group}),
+            ahead=AHEAD * workers,
+        )
+        for batch in done_batches:
+            done = [
+                (fp, r if not isinstance(r, BaseException) else Failure(fp.source.path, "ingest", str(r), __version__))
+                for fp, r in batch
+            ]
+            _call(store_task.fn, {**common, "done": done})
+            for _, result in done:
+                if isinstance(result, Failure):
+                    counts["failed"] += 1
+                else:
+                    counts["added"] += 1
+                    stored.extend(result.document_ids)
     if stored:
         for name in PER_RUN:
             task = getattr(module, name, None)
@@ -181,7 +190,9 @@ def prefect(ctx: Context) -> StageResult:
         progress=ctx.log,
     )  # the first call above was the warm-up
     shutil.rmtree(folder, ignore_errors=True)
-    tasks = len(entries) * len(PER_DOCUMENT) + len(PER_RUN)
+    from pipeline.run.batches import batch_size
+
+    tasks = -(-len(entries) // batch_size(len(entries), 2)) * len(PER_DOCUMENT) + len(PER_RUN)
     per_task_ms = (a.median - b.median) / tasks * 1000
     return StageResult(
         "prefect",
@@ -243,9 +254,12 @@ def cold_run(ctx: Context, corpus: Corpus) -> dict[str, Any]:
         seconds, peak, mode = time.perf_counter() - started, None, "--quick: the flow's tasks called directly"
         largest = None
         added, failed = counts["added"], counts["failed"]
+    from pipeline.run.batches import batch_size
+
     return {
         "documents": corpus.documents,
         "pdf_pages": corpus.summary()["pdf_pages"],
+        "task_runs": -(-corpus.documents // batch_size(corpus.documents, 2)) * len(PER_DOCUMENT) + len(PER_RUN),
         "cold_s": round(seconds, 3),
         "documents_per_minute": round(corpus.documents / seconds * 60, 1),
         "peak_mb": peak and round(peak, 1),

@@ -27,6 +27,35 @@ def _pdf(path: Path, lines: list[str]) -> Path:
     return path
 
 
+def repeated_pages_pdf(path: Path) -> Path:
+    """Three pages that carry the same paragraphs, starting high on the page (inside the band where running
+    headers sit), under a real running header: a good file, to be kept whole (issue 20)."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    lines = [
+        "Inspectors found that the quality of assessments had improved over the year and that",
+        "managers now check every plan before it is agreed with the family, which was not",
+        "recorded.",
+    ]
+    c = canvas.Canvas(str(path), pagesize=A4, invariant=1)
+    for page in range(3):
+        c.setFont("Helvetica", 8)
+        c.drawString(56, 814, "Annual review \u2013 Afonwy")
+        c.drawString(56, 28, f"Page {page + 1}")
+        c.setFont("Helvetica", 11)
+        y = 792.0
+        for _ in range(3):
+            for line in lines:
+                c.drawString(56, y, line)
+                y -= 14
+            y -= 10
+        c.drawString(56, y, "Senior leaders have improved oversight.")
+        c.showPage()
+    c.save()
+    return path
+
+
 def normal_batch(folder: Path) -> list[Path]:
     """Three ordinary documents (PDF, HTML, text) written for the drills."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -124,4 +153,5 @@ def hostile_batch(folder: Path, big_html_mb: int = 50) -> dict[str, Path]:
         "broken-utf8.txt",
         "The council\u2019s plan ".encode() + b"\xff\xfe\xfd" + b" was agreed.\n",
     )
+    files["PDF whose pages repeat their paragraphs"] = repeated_pages_pdf(folder / "repeated-pages.pdf")
     return files
