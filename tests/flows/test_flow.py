@@ -145,7 +145,7 @@ def test_bundled_corpus_links_recurring_concerns_with_statuses(prefect_harness, 
         }
 
     assert "resolved" in statuses_of("supervision")
-    assert "repeated" in statuses_of("turnover")
+    assert "repeated" in statuses_of("recruit and retain permanent social workers")  # the workforce concern
     assert db["people"].count > 5
     recs = db.execute("select count(*), count(concern_id) from recommendations where doc_type = 'inspection_report'")
     picked, linked = recs.fetchone()
