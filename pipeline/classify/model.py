@@ -27,6 +27,7 @@ from pipeline import __version__
 from pipeline.config import Settings
 from pipeline.errors import PipelineError
 from pipeline.records import Prediction, Statement
+from pipeline.skopsfile import types_in
 
 CONFIG_FILE = "classifier.toml"
 
@@ -267,7 +268,7 @@ def _load(path: Path, mtime_ns: int, size: int) -> Model:
 
     try:
         # skops itself trusts every scikit-learn estimator; a Scrutiny model is held to a shorter list
-        untrusted = sorted((_types_in(path) | set(sio.get_untrusted_types(file=path))) - set(TRUSTED_TYPES))
+        untrusted = sorted((types_in(path) | set(sio.get_untrusted_types(file=path))) - set(TRUSTED_TYPES))
         if untrusted:
             raise ClassifyError(
                 f"{path}: refusing to load types that a Scrutiny model never contains: {', '.join(untrusted)}"
@@ -295,23 +296,6 @@ def _load(path: Path, mtime_ns: int, size: int) -> Model:
         name=payload["name"],
         metadata=metadata,
     )
-
-
-def _types_in(path: Path) -> set[str]:
-    """Every class named in a skops file's schema (the file is a zip with a schema.json)."""
-    with zipfile.ZipFile(path) as archive:
-        schema = json.loads(archive.read("schema.json"))
-    found: set[str] = set()
-    stack: list[Any] = [schema]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            if "__module__" in node and "__class__" in node:
-                found.add(f"{node['__module__']}.{node['__class__']}")
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
-    return found
 
 
 def classify(model: Model, texts: list[str]) -> list[dict[str, Any]]:

@@ -27,6 +27,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from pipeline.errors import PipelineError
+from pipeline.skopsfile import types_in
 
 # Generic cues (inspection and council language; no council's words): features of the status and picking
 # models beside the text, never rules on their own.
@@ -299,7 +300,7 @@ def _load(path: Path, mtime_ns: int, size: int) -> Models:
     import skops.io as sio
 
     try:
-        untrusted = sorted((_types_in(path) | set(sio.get_untrusted_types(file=path))) - set(TRUSTED_TYPES))
+        untrusted = sorted((types_in(path) | set(sio.get_untrusted_types(file=path))) - set(TRUSTED_TYPES))
         if untrusted:
             raise RecurModelError(f"{path}: refusing to load types a recurrence model never holds: {untrusted}")
         payload = sio.load(path, trusted=TRUSTED_TYPES)
@@ -319,19 +320,3 @@ def _load(path: Path, mtime_ns: int, size: int) -> Models:
         json.loads(payload["settings"]),
         metadata,
     )
-
-
-def _types_in(path: Path) -> set[str]:
-    with zipfile.ZipFile(path) as archive:
-        schema = json.loads(archive.read("schema.json"))
-    found: set[str] = set()
-    stack: list[Any] = [schema]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            if "__module__" in node and "__class__" in node:
-                found.add(f"{node['__module__']}.{node['__class__']}")
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
-    return found
