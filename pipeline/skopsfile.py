@@ -23,3 +23,19 @@ def types_in(path: Path) -> set[str]:
         elif isinstance(node, list):
             stack.extend(node)
     return found
+
+
+def load_trusted(path: Path, trusted: list[str], error: type[Exception], what: str) -> Any:
+    """Load a skops file only when every class it names is on `trusted` (skops itself would trust every
+    scikit-learn estimator); a damaged, foreign or untrusted file raises `error` with the reason."""
+    import skops.io as sio
+
+    try:
+        untrusted = sorted((types_in(path) | set(sio.get_untrusted_types(file=path))) - set(trusted))
+        if untrusted:
+            raise error(f"{path}: refusing to load types that {what} never contains: {', '.join(untrusted)}")
+        return sio.load(path, trusted=trusted)
+    except error:
+        raise
+    except Exception as exc:  # skops raises many kinds on a damaged or foreign file
+        raise error(f"{path}: not a readable skops model ({type(exc).__name__}: {exc})") from None

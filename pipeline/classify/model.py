@@ -27,7 +27,7 @@ from pipeline import __version__
 from pipeline.config import Settings
 from pipeline.errors import PipelineError
 from pipeline.records import Prediction, Statement
-from pipeline.skopsfile import types_in
+from pipeline.skopsfile import load_trusted
 
 CONFIG_FILE = "classifier.toml"
 
@@ -264,20 +264,7 @@ def load_model(path: Path) -> Model:
 
 @lru_cache(maxsize=4)
 def _load(path: Path, mtime_ns: int, size: int) -> Model:
-    import skops.io as sio
-
-    try:
-        # skops itself trusts every scikit-learn estimator; a Scrutiny model is held to a shorter list
-        untrusted = sorted((types_in(path) | set(sio.get_untrusted_types(file=path))) - set(TRUSTED_TYPES))
-        if untrusted:
-            raise ClassifyError(
-                f"{path}: refusing to load types that a Scrutiny model never contains: {', '.join(untrusted)}"
-            )
-        payload = sio.load(path, trusted=TRUSTED_TYPES)
-    except ClassifyError:
-        raise
-    except Exception as exc:  # skops raises many kinds on a damaged or foreign file
-        raise ClassifyError(f"{path}: not a readable skops model ({type(exc).__name__}: {exc})") from None
+    payload = load_trusted(path, TRUSTED_TYPES, ClassifyError, "a Scrutiny model")
     metadata: dict[str, Any] = {}
     side = sidecar_path(path)
     if side.is_file():

@@ -27,7 +27,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from pipeline.errors import PipelineError
-from pipeline.skopsfile import types_in
+from pipeline.skopsfile import load_trusted
 
 # Generic cues (inspection and council language; no council's words): features of the status and picking
 # models beside the text, never rules on their own.
@@ -297,17 +297,7 @@ def load_models(path: Path) -> Models:
 
 @lru_cache(maxsize=4)
 def _load(path: Path, mtime_ns: int, size: int) -> Models:
-    import skops.io as sio
-
-    try:
-        untrusted = sorted((types_in(path) | set(sio.get_untrusted_types(file=path))) - set(TRUSTED_TYPES))
-        if untrusted:
-            raise RecurModelError(f"{path}: refusing to load types a recurrence model never holds: {untrusted}")
-        payload = sio.load(path, trusted=TRUSTED_TYPES)
-    except RecurModelError:
-        raise
-    except Exception as exc:  # skops raises many kinds on a damaged or foreign file
-        raise RecurModelError(f"{path}: not a readable skops model ({type(exc).__name__}: {exc})") from None
+    payload = load_trusted(path, TRUSTED_TYPES, RecurModelError, "a recurrence model")
     side = Path(f"{path}.json")
     metadata = json.loads(side.read_text(encoding="utf-8")) if side.is_file() else {}
     return Models(
