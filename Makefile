@@ -14,7 +14,7 @@ RECUR_MODEL := models/recur.skops
 RECUR_DATA  := corpus/recurrence-grounded.jsonl corpus/recurrence-gold.jsonl corpus/recurrence-picking.jsonl \
                models/recurrence-issues.toml $(wildcard pipeline/recur/learned.py pipeline/recur/training.py)
 
-.PHONY: venv model recur-model run ingest serve test test-fast lint typecheck check bench drills clean
+.PHONY: venv model finetune recur-model run ingest serve test test-fast lint typecheck check bench drills clean
 
 venv: $(STAMP)
 
@@ -30,6 +30,15 @@ $(MODEL): $(STAMP) $(LABELS) models/classifier.toml models/taxonomy/areas.toml
 	$(BIN)/scrutiny train --out $(MODEL)
 
 model: $(MODEL)
+
+# The fine-tuned encoder, the default classifier, is committed (models/areas-minilm.int8.onnx, checked against the
+# sha256 in its sidecar on load). This rebuilds it from corpus/labels and the packaged all-MiniLM-L6-v2 weights:
+# grouped cross-validation, then the final fit and the int8 export (about 45 minutes on two cores, no GPU).
+# PyTorch comes with the train extra. The dev set, when ../shared is beside the clone, is only reported.
+DEV_LABELS := ../shared/corpus-samples/dev-labels.jsonl
+finetune: venv
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,train]"
+	$(BIN)/python -m pipeline.classify.finetune $(if $(wildcard $(DEV_LABELS)),--dev $(DEV_LABELS))
 
 # The recurrence models (picking, status in the text, issues, pairs) are built the same way, never committed:
 # `scrutiny train-recur` (about a minute). `scrutiny evaluate-recur` prints the leave-one-council-out figures.

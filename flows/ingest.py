@@ -135,6 +135,7 @@ def ingest_flow(
     contact: str | None = None,
     fetch_options: dict[str, Any] | None = None,
     lock_wait: float = 0.0,
+    classifier: str = "default",
 ) -> dict:
     """Ingest documents from files, folders and manifests (and, with `watchlist`, what the watched
     publishers have newly published) into the SQLite database. One run per database at a time: a second
@@ -146,8 +147,8 @@ def ingest_flow(
 
     logger = get_run_logger()
     fetch_extra = {**(fetch_options or {}), **({"contact": contact} if contact else {})}
-    settings = Settings(db_path=Path(db_path), workers=workers, extra={"fetch": fetch_extra})
-    versions = stage_versions(settings.models_dir)
+    settings = Settings(db_path=Path(db_path), workers=workers, classifier=classifier, extra={"fetch": fetch_extra})
+    versions = stage_versions(settings.models_dir, settings.classifier)
     classify = versions["classify"] != "none"
     if not classify:
         logger.warning(

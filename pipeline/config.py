@@ -25,6 +25,9 @@ class Settings:
     batch_size: int = 64
     ocr: str = "auto"  # OCR pages without a text layer when Tesseract is installed; "off" never OCRs
     ocr_languages: str = "eng+cym"
+    # the classifier: "default" (the fine-tuned encoder when the scheme has one, else TF-IDF), "fast" (TF-IDF),
+    # "encoder", or a model file
+    classifier: str = "default"
     workers: int = 2  # documents processed at once (threads, each with its own PDF reader process)
     software_version: str = __version__
     extra: dict = field(default_factory=dict)

@@ -13,15 +13,52 @@ EXTRACT = "extract-2"
 SEGMENT = "segment-3"
 
 
-def model_version(models_dir: Path | None, scheme: str = "areas") -> str:
-    """The trained classifier's name-version from its JSON sidecar, or 'none' when there is no model."""
+ENCODER_SUFFIX = "-minilm.int8.onnx"  # the fine-tuned encoder beside the TF-IDF model (pipeline.classify.encoder)
+
+
+def encoder_runtime_installed() -> bool:
+    """onnxruntime and tokenizers are importable (found, not imported: this stays cheap)."""
+    from importlib.util import find_spec
+
+    return find_spec("onnxruntime") is not None and find_spec("tokenizers") is not None
+
+
+def classifier_file(models_dir: Path, scheme: str = "areas", classifier: str = "default") -> Path:
+    """The model file a classifier choice names: "default" (the encoder when the scheme has one and its runtime
+    is installed, else the TF-IDF model), "fast" (TF-IDF), "encoder", or a path."""
+    fast = Path(models_dir) / f"{scheme}.skops"
+    encoder = Path(models_dir) / f"{scheme}{ENCODER_SUFFIX}"
+    if classifier == "fast":
+        return fast
+    if classifier == "encoder":
+        return encoder
+    if classifier == "default":
+        return encoder if encoder.is_file() and encoder_runtime_installed() else fast
+    return Path(classifier)
+
+
+def _sidecar(path: Path) -> dict:
+    try:
+        data = json.loads(Path(f"{path}.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def model_version(models_dir: Path | None, scheme: str = "areas", classifier: str = "default") -> str:
+    """The classifier's name-version from its JSON sidecar, or 'none' when there is no model. An encoder that
+    blends its scores with the TF-IDF model names both, so retraining either re-classifies."""
     if models_dir is None:
         return "none"
-    sidecar = Path(models_dir) / f"{scheme}.skops.json"
-    try:
-        return str(json.loads(sidecar.read_text(encoding="utf-8"))["model"])
-    except (OSError, ValueError, KeyError):
+    path = classifier_file(models_dir, scheme, classifier)
+    meta = _sidecar(path)
+    if "model" not in meta or not path.is_file():
         return "none"
+    blend = meta.get("blend") or {}
+    if float(blend.get("fast_weight", 0) or 0) > 0:
+        fast = _sidecar(path.parent / str(blend.get("fast_model", f"{scheme}.skops")))
+        return f"{meta['model']}+{fast.get('model', 'none')}"
+    return str(meta["model"])
 
 
 def link_version(models_dir: Path | None) -> str:
@@ -41,10 +78,10 @@ def link_version(models_dir: Path | None) -> str:
     return f"{declared}:{hashlib.sha256(data).hexdigest()[:12]}:{trained}"
 
 
-def stage_versions(models_dir: Path | None = None) -> dict[str, str]:
+def stage_versions(models_dir: Path | None = None, classifier: str = "default") -> dict[str, str]:
     return {
         "extract": EXTRACT,
         "segment": SEGMENT,
-        "classify": model_version(models_dir),
+        "classify": model_version(models_dir, classifier=classifier),
         "link": link_version(models_dir),
     }

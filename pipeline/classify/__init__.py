@@ -25,10 +25,12 @@ from pipeline.classify.evaluate import (
 from pipeline.classify.model import (
     BATCH_SIZE,
     CONFIG_FILE,
+    MODEL_KINDS,
     TFIDF_OPTIONS,
     TRUSTED_TYPES,
     ClassifyError,
     Model,
+    blended_fast_model,
     build_pipeline,
     classify,
     classify_statements,

@@ -80,7 +80,7 @@ class Model:
     `metadata` is what the JSON sidecar holds: provenance, versions, metrics.
     """
 
-    pipeline: Pipeline
+    pipeline: Any  # a scikit-learn Pipeline, or an EncoderScorer: both have predict_proba(texts)
     scheme: str
     codes: tuple[str, ...]
     thresholds: tuple[float, ...]
@@ -89,9 +89,14 @@ class Model:
     metadata: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
-    def vectorizer(self) -> Pipeline:
-        """The feature step alone (texts to the sparse matrix the classifiers read)."""
-        return self.pipeline[:-1]
+    def kind(self) -> str:
+        """ "fast" for the TF-IDF pipeline, "encoder" for the fine-tuned sentence encoder."""
+        return "fast" if isinstance(self.pipeline, Pipeline) else "encoder"
+
+    @property
+    def vectorizer(self) -> Any:
+        """The feature step alone (texts to the sparse matrix the classifiers read); None for the encoder."""
+        return self.pipeline[:-1] if isinstance(self.pipeline, Pipeline) else None
 
 
 def load_config(path: Path) -> dict[str, Any]:
@@ -222,8 +227,39 @@ def sidecar_path(path: Path) -> Path:
     return Path(f"{path}.json")
 
 
-def default_model_path(settings: Settings, scheme: str = "areas") -> Path:
-    return settings.models_dir / f"{scheme}.skops"
+MODEL_KINDS = ("default", "fast", "encoder")
+
+
+def default_model_path(settings: Settings, scheme: str = "areas", kind: str = "default") -> Path:
+    """Where the scheme's model lives.
+
+    kind "fast" is the TF-IDF model (`<scheme>.skops`, trained by `scrutiny
+    train`); "encoder" the fine-tuned sentence encoder
+    (`<scheme>-minilm.int8.onnx`); "default" the encoder when the scheme has
+    one and its runtime is installed, else the TF-IDF model.
+    """
+    from pipeline.versions import classifier_file
+
+    if kind not in MODEL_KINDS:
+        raise ClassifyError(f"unknown model kind {kind!r}: use one of {', '.join(MODEL_KINDS)} or a path")
+    return classifier_file(settings.models_dir, scheme, kind)
+
+
+def blended_fast_model(path: Path) -> Path | None:
+    """The TF-IDF model an encoder at `path` blends its scores with, or None when it does not blend."""
+    from pipeline.classify.encoder import is_encoder_file
+
+    path = Path(path)
+    side = sidecar_path(path)
+    if not is_encoder_file(path) or not side.is_file():
+        return None
+    try:
+        blend = json.loads(side.read_text(encoding="utf-8")).get("blend") or {}
+    except json.JSONDecodeError:
+        return None
+    if float(blend.get("fast_weight", 0)) <= 0:
+        return None
+    return path.parent / str(blend.get("fast_model", "areas.skops"))
 
 
 def save_model(model: Model, path: Path) -> None:
@@ -258,12 +294,24 @@ def load_model(path: Path) -> Model:
     try:
         stat = path.stat()
     except FileNotFoundError:
-        raise ClassifyError(f"no model at {path}: run `scrutiny train` first") from None
-    return _load(path.resolve(), stat.st_mtime_ns, stat.st_size)
+        hint = (
+            "restore it from the repository or run `make finetune`"
+            if path.suffix == ".onnx"
+            else "run `scrutiny train` first"
+        )
+        raise ClassifyError(f"no model at {path}: {hint}") from None
+    # an encoder that blends with a TF-IDF model is loaded again when that model is retrained
+    fast = blended_fast_model(path)
+    fast_stat = (fast.stat().st_mtime_ns, fast.stat().st_size) if fast is not None and fast.is_file() else None
+    return _load(path.resolve(), stat.st_mtime_ns, stat.st_size, fast_stat)
 
 
 @lru_cache(maxsize=4)
-def _load(path: Path, mtime_ns: int, size: int) -> Model:
+def _load(path: Path, mtime_ns: int, size: int, fast_stat: tuple[int, int] | None = None) -> Model:
+    from pipeline.classify.encoder import is_encoder_file
+
+    if is_encoder_file(path):
+        return _load_encoder(path)
     payload = load_trusted(path, TRUSTED_TYPES, ClassifyError, "a Scrutiny model")
     metadata: dict[str, Any] = {}
     side = sidecar_path(path)
@@ -282,6 +330,35 @@ def _load(path: Path, mtime_ns: int, size: int) -> Model:
         abstain_band=float(payload["abstain_band"]),
         name=payload["name"],
         metadata=metadata,
+    )
+
+
+def _load_encoder(path: Path) -> Model:
+    from pipeline.classify.encoder import EncoderError, EncoderScorer, read_encoder
+
+    try:
+        session, tokenizer, meta = read_encoder(path)
+    except EncoderError as exc:
+        raise ClassifyError(str(exc)) from None
+    blend = meta.get("blend") or {}
+    weight = float(blend.get("fast_weight", 0.0))
+    fast = None
+    if weight > 0:
+        fast_path = path.parent / str(blend.get("fast_model", f"{meta['scheme']}.skops"))
+        if not fast_path.is_file():
+            raise ClassifyError(
+                f"{path.name} blends its scores with the TF-IDF model {fast_path.name}, which is missing: "
+                "run `scrutiny train` (or `make model`) first"
+            )
+        fast = load_model(fast_path).pipeline
+    return Model(
+        pipeline=EncoderScorer(session, tokenizer, fast, weight),
+        scheme=str(meta["scheme"]),
+        codes=tuple(meta["codes"]),
+        thresholds=tuple(float(meta["thresholds"][c]) for c in meta["codes"]),
+        abstain_band=float(meta["abstain_band"]),
+        name=str(meta["model"]),
+        metadata=meta,
     )
 
 
@@ -312,7 +389,10 @@ def classify_statements(
     statements: Sequence[Statement], settings: Settings, scheme: str = "areas", model_path: Path | None = None
 ) -> list[Prediction]:
     """The stage's entry point for the flow: Predictions for Statements, with the scheme's saved model."""
-    model = load_model(model_path or default_model_path(settings, scheme))
+    if model_path is None:
+        choice = settings.classifier
+        model_path = default_model_path(settings, scheme, choice) if choice in MODEL_KINDS else Path(choice)
+    model = load_model(model_path)
     if model.scheme != scheme:
         raise ClassifyError(f"the model {model.name} labels scheme '{model.scheme}', not '{scheme}'")
     results = classify(model, [s.text for s in statements])

@@ -73,7 +73,7 @@ def train(
     splits, scheme_of_folds = cv_splits(records, folds, seed)
     scored = np.sort(np.concatenate([held for _, held in splits]))
     oof = out_of_fold_scores(texts, y, weights, splits, config, taxonomy.codes)
-    thresholds = np.array([_best_threshold(y[scored, k], oof[scored, k], config) for k in range(y.shape[1])])
+    thresholds = np.array([best_threshold(y[scored, k], oof[scored, k], config) for k in range(y.shape[1])])
     band = float(config.get("abstain", {}).get("band", 0.0))
     cv_metrics = cross_validated_metrics(y, oof, splits, config, taxonomy.codes, band)
     cv_metrics["folds"] = scheme_of_folds
@@ -187,7 +187,7 @@ def out_of_fold_scores(
     return scores
 
 
-def _best_threshold(y: np.ndarray, scores: np.ndarray, config: Mapping[str, Any]) -> float:
+def best_threshold(y: np.ndarray, scores: np.ndarray, config: Mapping[str, Any]) -> float:
     """The threshold that maximises F1; the median of those within `tolerance` of the best."""
     t = config.get("thresholds", {})
     grid = np.arange(float(t.get("min", 0.2)), float(t.get("max", 0.8)) + 1e-9, float(t.get("step", 0.01)))
@@ -210,7 +210,7 @@ def cross_validated_metrics(
     unsure = np.zeros(len(y), dtype=bool)
     for j, held in enumerate(helds):
         rest = np.concatenate([h for i, h in enumerate(helds) if i != j])
-        thr = np.array([_best_threshold(y[rest, k], oof[rest, k], config) for k in range(y.shape[1])])
+        thr = np.array([best_threshold(y[rest, k], oof[rest, k], config) for k in range(y.shape[1])])
         decided[held] = oof[held] >= thr
         unsure[held] = (np.abs(oof[held] - thr) < band).any(axis=1)
     scored = np.sort(np.concatenate(helds))

@@ -44,7 +44,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from pipeline.classify import default_model_path
 
     settings = Settings()
-    out = Path(args.out) if args.out else default_model_path(settings, args.scheme)
+    out = Path(args.out) if args.out else default_model_path(settings, args.scheme, kind="fast")
     try:
         corrections = _corrections_from_db(Path(args.with_corrections), args.scheme) if args.with_corrections else None
         model = _train_and_save(settings, args.scheme, Path(args.data) if args.data else None, out, corrections)
@@ -86,17 +86,28 @@ def _corrections_from_db(db_path: Path, scheme: str) -> list[dict]:
 
 
 def _model_for(args: argparse.Namespace, settings: Settings) -> Any:
-    """The model named by --model, or the scheme's default model (trained first if it does not exist)."""
-    from pipeline.classify import ClassifyError, default_model_path, load_model
+    """The model named by --model: "default" (or nothing), "fast", "encoder" or a file.
 
-    if args.model:
-        model = load_model(Path(args.model))
+    "default" is the scheme's fine-tuned encoder when it has one, else its
+    TF-IDF model; "fast" is the TF-IDF model. A TF-IDF model that does not
+    exist yet (also the one an encoder blends with) is trained first.
+    """
+    from pipeline.classify import MODEL_KINDS, ClassifyError, blended_fast_model, default_model_path, load_model
+
+    scheme = args.scheme or "areas"
+    choice = args.model or "default"
+    if choice in MODEL_KINDS:
+        path = default_model_path(settings, scheme, kind=choice)
+        fast = path if path.suffix == ".skops" else blended_fast_model(path)
+        if fast is not None and not fast.exists():
+            say(f"no model at {fast} yet: training it first")
+            _train_and_save(settings, scheme, None, fast)
     else:
-        path = default_model_path(settings, args.scheme or "areas")
-        if not path.exists():
-            say(f"no model at {path} yet: training it first")
-            _train_and_save(settings, args.scheme or "areas", None, path)
-        model = load_model(path)
+        path = Path(choice)
+        fast = blended_fast_model(path)
+        if fast is not None and not fast.exists():
+            raise ClassifyError(f"{path.name} blends with {fast}, which is missing: run `scrutiny train --out {fast}`")
+    model = load_model(path)
     if args.scheme and model.scheme != args.scheme:
         raise ClassifyError(f"the model {model.name} labels scheme '{model.scheme}', not '{args.scheme}'")
     return model
@@ -247,6 +258,12 @@ def cmd_label(args: argparse.Namespace) -> int:
     return 1 if from_site and from_site["failed"] else 0
 
 
+MODEL_HELP = (
+    "a model file (.skops or .onnx), or: default (the fine-tuned encoder models/SCHEME-minilm.int8.onnx when "
+    "there is one, else the TF-IDF model), fast (the TF-IDF model models/SCHEME.skops, trained if missing), encoder"
+)
+
+
 def add_commands(subparsers: Any) -> None:
     """Register `train`, `classify` and `evaluate` on the `scrutiny` command's subparsers."""
     p = subparsers.add_parser("train", help="train the statement classifier from labelled statements")
@@ -261,13 +278,13 @@ def add_commands(subparsers: Any) -> None:
     p.set_defaults(func=cmd_train)
 
     p = subparsers.add_parser("classify", help="label JSON Lines statements from standard input")
-    p.add_argument("--model", metavar="PATH", help="model file (default: models/SCHEME.skops, trained if missing)")
+    p.add_argument("--model", metavar="PATH|KIND", help=MODEL_HELP)
     p.add_argument("--scheme", help="label scheme (default: the model's, or areas)")
     p.set_defaults(func=cmd_classify)
 
     p = subparsers.add_parser("evaluate", help="measure the classifier on a labelled JSON Lines file")
     p.add_argument("--data", metavar="FILE", required=True, help='labelled statements: {"text", "labels"} per line')
-    p.add_argument("--model", metavar="PATH", help="model file (default: models/SCHEME.skops, trained if missing)")
+    p.add_argument("--model", metavar="PATH|KIND", help=MODEL_HELP)
     p.add_argument("--scheme", help="label scheme (default: the model's, or areas)")
     p.set_defaults(func=cmd_evaluate)
 

@@ -41,7 +41,7 @@ def _site_decisions(settings: Settings, args: argparse.Namespace) -> dict | str 
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    settings = Settings(db_path=Path(args.db))
+    settings = Settings(db_path=Path(args.db), classifier=args.model)
     meta = meta_arg(args.meta)
     from pipeline.run.plan import plan_ingest  # cheap: no Prefect, no parsing
 
@@ -99,6 +99,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             workers=args.workers,
             watchlist=args.sources,
             contact=os.environ.get("SCRUTINY_CONTACT"),
+            classifier=args.model,
         )
     except Exception as exc:  # the run is stored; it ended failed (e.g. a watched source is broken)
         warn(f"the run ended failed: {explain_db_error(exc, settings.db_path) or exc}")
@@ -195,6 +196,12 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--workers", type=int, default=2, help="documents processed at once (default: 2)")
     p.add_argument("--dask", action="store_true", help="run the tasks on a local Dask cluster of --workers processes")
     p.add_argument("--dask-address", help="run the tasks on an existing Dask cluster (e.g. tcp://host:8786)")
+    p.add_argument(
+        "--model",
+        default="default",
+        metavar="KIND|PATH",
+        help="classifier: default (the fine-tuned encoder when there is one), fast (TF-IDF), encoder, or a model file",
+    )
     p.add_argument(
         "--sources",
         metavar="WATCHLIST",

@@ -20,4 +20,8 @@ def plan_ingest(
 ) -> Plan:
     """Plan a run over `paths` (files, folders, manifests) plus `extra` sources (e.g. just fetched)."""
     with store.connect(settings.db_path) as db:
-        return plan(discover(paths, meta) + list(extra or []), store.ledger(db), stage_versions(settings.models_dir))
+        return plan(
+            discover(paths, meta) + list(extra or []),
+            store.ledger(db),
+            stage_versions(settings.models_dir, settings.classifier),
+        )

@@ -118,7 +118,7 @@ def _stored_stage(fp: Fingerprint, settings: Settings) -> tuple[str | None, str 
     if row is None:
         db.close()
         return "extract", None, None
-    return stage_to_redo(fp, row, stage_versions(settings.models_dir)), row["document_id"], db
+    return stage_to_redo(fp, row, stage_versions(settings.models_dir, settings.classifier)), row["document_id"], db
 
 
 def process_source(fp: Fingerprint, settings: Settings, classify: bool) -> Processed | Reclassified | Failure:
@@ -420,7 +420,7 @@ def ingest_direct(
     from pipeline.versions import stage_versions
 
     settings = dataclasses.replace(settings or Settings(), db_path=Path(db_path), workers=workers)
-    versions = stage_versions(settings.models_dir)
+    versions = stage_versions(settings.models_dir, settings.classifier)
     classify = versions["classify"] != "none"
     with run_lock(settings.db_path, timeout=lock_wait):
         work = plan_ingest(paths, settings, meta)

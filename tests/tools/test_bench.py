@@ -18,6 +18,7 @@ STAGES = {
     "extract",
     "segment",
     "classify",
+    "classify_encoder",
     "link",
     "link_add",
     "store",

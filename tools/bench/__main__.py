@@ -29,6 +29,7 @@ DEFAULT_SCALES = (100, 1000, 10_000)
 STAGES = ("extract", "segment", "classify", "link", "store", "search", "pdf_memory", "prefect")
 EXPANDS = {
     "extract": ("extract", "extract_simple", "agreement", "file_cost"),
+    "classify": ("classify", "classify_encoder"),
     "link": ("link", "link_add"),
     "search": ("search_1", "search_4", "canned"),
 }
@@ -38,7 +39,8 @@ TITLES = {
     "agreement": "Text agreement, PDFium vs pdfplumber reading",
     "file_cost": "Per-file cost, small PDFs",
     "segment": "Segmentation",
-    "classify": "Classification",
+    "classify": "Classification (TF-IDF, --model fast)",
+    "classify_encoder": "Classification (fine-tuned encoder, the default)",
     "link": "Linking",
     "link_add": "Adding statements to the index",
     "store": "Database writes",

@@ -81,8 +81,9 @@ def _vectorizer(pipe: Any) -> tuple[Any, str]:
     return pipe[:-1], " + ".join(n for n, _ in pipe.steps[:-1])
 
 
-def classifier(settings: Any) -> Classifier | str:
-    """The classification stage and its vectoriser, or the reason it cannot be measured yet."""
+def classifier(settings: Any, kind: str = "fast") -> Classifier | str:
+    """The classification stage with the TF-IDF ("fast") model and its vectoriser, or the reason it cannot be
+    measured yet."""
     mod = _module("pipeline.classify", "pipeline/classify.py")
     if isinstance(mod, str):
         return mod
@@ -90,7 +91,9 @@ def classifier(settings: Any) -> Classifier | str:
         return why
     try:
         if callable(getattr(mod, "default_model_path", None)):  # load_model(path), as the module has it
-            model = mod.load_model(mod.default_model_path(settings))
+            params = inspect.signature(mod.default_model_path).parameters
+            path = mod.default_model_path(settings, kind=kind) if "kind" in params else mod.default_model_path(settings)
+            model = mod.load_model(path)
         elif inspect.signature(mod.load_model).parameters:
             model = mod.load_model(settings)
         else:
@@ -113,6 +116,51 @@ def classifier(settings: Any) -> Classifier | str:
     return Classifier(
         run, vec.transform, f"pipeline.classify.classify(model, texts) vs the fitted {name}'s transform alone"
     )
+
+
+@dataclass(frozen=True)
+class Encoder:
+    classify: Callable[[Sequence[Any]], Any]  # our stage on statements, with the fine-tuned encoder
+    forward: Callable[[Any], Any]  # ONNX Runtime alone on the prepared batches
+    prepare: Callable[[list[str]], Any]  # tokenised, length-sorted, padded batches (not timed)
+    name: str
+
+
+def encoder(settings: Any) -> Encoder | str:
+    """The classification stage with the fine-tuned encoder, and the bare ONNX forward pass on the same batches."""
+    try:
+        from pipeline.classify import classify, default_model_path, load_model
+        from pipeline.classify.encoder import ENCODER_BATCH
+
+        path = default_model_path(settings, kind="encoder")
+        if not path.is_file():
+            return f"no fine-tuned encoder at {path}"
+        model = load_model(path)
+    except Exception as exc:
+        return f"the encoder could not be loaded ({exc})"
+    import numpy as np
+
+    scorer = model.pipeline
+
+    def prepare(texts: list[str]) -> list[dict[str, Any]]:
+        enc = scorer.tokenizer.encode_batch(texts)
+        order = sorted(range(len(enc)), key=lambda i: len(enc[i].ids))
+        batches = []
+        for start in range(0, len(order), ENCODER_BATCH):
+            rows = order[start : start + ENCODER_BATCH]
+            width = max(len(enc[i].ids) for i in rows)
+            ids = np.zeros((len(rows), width), dtype=np.int64)
+            mask = np.zeros((len(rows), width), dtype=np.int64)
+            for j, i in enumerate(rows):
+                ids[j, : len(enc[i].ids)] = enc[i].ids
+                mask[j, : len(enc[i].ids)] = 1
+            batches.append({"input_ids": ids, "attention_mask": mask})
+        return batches
+
+    def forward(batches: list[dict[str, Any]]) -> int:
+        return sum(len(scorer.session.run(None, b)[0]) for b in batches)
+
+    return Encoder(lambda statements: classify(model, [s.text for s in statements]), forward, prepare, model.name)
 
 
 # ---------------------------------------------------------------- linking

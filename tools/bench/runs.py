@@ -92,7 +92,7 @@ def direct_ingest(paths: list[str], db_path: Path, workers: int = 2) -> dict[str
     from pipeline.versions import stage_versions
 
     settings = Settings(db_path=Path(db_path), workers=workers)
-    versions = stage_versions(settings.models_dir)
+    versions = stage_versions(settings.models_dir, settings.classifier)
     work = plan_ingest(paths, settings)
     run_id = f"direct-{uuid.uuid4().hex[:8]}"
     db = store.open_db(settings.db_path)

