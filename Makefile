@@ -55,10 +55,10 @@ run: ingest
 	$(BIN)/scrutiny serve --db $(DB) --port $(PORT)
 
 # The whole suite (slow ones too: drills, bench, Prefect's server, the browser), after the lint.
-test: venv lint typecheck $(RECUR_MODEL)
+test: venv lint typecheck $(MODEL) $(RECUR_MODEL)
 	$(BIN)/python -m pytest -q
 
-test-fast: venv $(RECUR_MODEL)
+test-fast: venv $(MODEL) $(RECUR_MODEL)
 	$(BIN)/python -m pytest -q -m "not slow"
 
 lint: venv
@@ -80,7 +80,7 @@ DRILLS_ARGS ?=
 drills: venv
 	$(BIN)/python -m tools.drills $(DRILLS_ARGS)
 
-check: venv $(RECUR_MODEL)
+check: venv $(MODEL) $(RECUR_MODEL)
 	$(BIN)/python ../shared/checks/contract_check.py --cli $(BIN)/scrutiny
 
 clean:

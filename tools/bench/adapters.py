@@ -130,35 +130,19 @@ def encoder(settings: Any) -> Encoder | str:
     """The classification stage with the fine-tuned encoder, and the bare ONNX forward pass on the same batches."""
     try:
         from pipeline.classify import classify, default_model_path, load_model
-        from pipeline.classify.encoder import ENCODER_BATCH
-
         path = default_model_path(settings, kind="encoder")
         if not path.is_file():
             return f"no fine-tuned encoder at {path}"
         model = load_model(path)
     except Exception as exc:
         return f"the encoder could not be loaded ({exc})"
-    import numpy as np
-
     scorer = model.pipeline
 
-    def prepare(texts: list[str]) -> list[dict[str, Any]]:
-        enc = scorer.tokenizer.encode_batch(texts)
-        order = sorted(range(len(enc)), key=lambda i: len(enc[i].ids))
-        batches = []
-        for start in range(0, len(order), ENCODER_BATCH):
-            rows = order[start : start + ENCODER_BATCH]
-            width = max(len(enc[i].ids) for i in rows)
-            ids = np.zeros((len(rows), width), dtype=np.int64)
-            mask = np.zeros((len(rows), width), dtype=np.int64)
-            for j, i in enumerate(rows):
-                ids[j, : len(enc[i].ids)] = enc[i].ids
-                mask[j, : len(enc[i].ids)] = 1
-            batches.append({"input_ids": ids, "attention_mask": mask})
-        return batches
+    def prepare(texts: list[str]) -> tuple[Any, int]:
+        return scorer.batches(texts), len(texts)
 
-    def forward(batches: list[dict[str, Any]]) -> int:
-        return sum(len(scorer.session.run(None, b)[0]) for b in batches)
+    def forward(prepared: tuple[Any, int]) -> Any:
+        return scorer.run(*prepared)
 
     return Encoder(lambda statements: classify(model, [s.text for s in statements]), forward, prepare, model.name)
 
