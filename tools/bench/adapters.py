@@ -130,6 +130,7 @@ def encoder(settings: Any) -> Encoder | str:
     """The classification stage with the fine-tuned encoder, and the bare ONNX forward pass on the same batches."""
     try:
         from pipeline.classify import classify, default_model_path, load_model
+
         path = default_model_path(settings, kind="encoder")
         if not path.is_file():
             return f"no fine-tuned encoder at {path}"
