@@ -380,7 +380,8 @@ def run(
             )
         meta["dev"] = {"file": dev.name, **dev_figures(dev_scores, dev_records, chosen, codes, band)}
     digest = corpus_hash(files)
-    build = hashlib.sha256(json.dumps([digest, RECIPE, folds, taxonomy.id], sort_keys=True).encode()).hexdigest()
+    key = [digest, RECIPE, folds, taxonomy.id] + ([f"limit {limit}"] if limit else [])  # a smoke run is named apart
+    build = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
     sidecar = {
         "model": f"{scheme}-minilm-1.{build[:8]}",
         "kind": "encoder",
