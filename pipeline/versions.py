@@ -23,20 +23,6 @@ def encoder_runtime_installed() -> bool:
     return find_spec("onnxruntime") is not None and find_spec("tokenizers") is not None
 
 
-def classifier_file(models_dir: Path, scheme: str = "areas", classifier: str = "default") -> Path:
-    """The model file a classifier choice names: "default" (the encoder when the scheme has one and its runtime
-    is installed, else the TF-IDF model), "fast" (TF-IDF), "encoder", or a path."""
-    fast = Path(models_dir) / f"{scheme}.skops"
-    encoder = Path(models_dir) / f"{scheme}{ENCODER_SUFFIX}"
-    if classifier == "fast":
-        return fast
-    if classifier == "encoder":
-        return encoder
-    if classifier == "default":
-        return encoder if encoder.is_file() and encoder_runtime_installed() else fast
-    return Path(classifier)
-
-
 def _sidecar(path: Path) -> dict:
     try:
         data = json.loads(Path(f"{path}.json").read_text(encoding="utf-8"))
@@ -45,19 +31,55 @@ def _sidecar(path: Path) -> dict:
     return data if isinstance(data, dict) else {}
 
 
+def blend_partner(path: Path) -> Path | None:
+    """The TF-IDF model an encoder at `path` averages its scores with (from its sidecar), or None."""
+    path = Path(path)
+    if not path.name.endswith(".onnx"):
+        return None
+    meta = _sidecar(path)
+    found = meta.get("blend")
+    blend: dict = found if isinstance(found, dict) else {}
+    try:
+        weight = float(blend.get("fast_weight") or 0)
+    except (TypeError, ValueError):
+        weight = 0.0
+    if weight <= 0:
+        return None
+    return path.parent / str(blend.get("fast_model") or f"{meta.get('scheme', 'areas')}.skops")
+
+
+def classifier_file(models_dir: Path, scheme: str = "areas", classifier: str = "default") -> Path:
+    """The model file a classifier choice names: "default" (the encoder when the scheme has one, its runtime is
+    installed and the TF-IDF model it blends with exists; else the TF-IDF model), "fast" (TF-IDF), "encoder",
+    or a path."""
+    fast = Path(models_dir) / f"{scheme}.skops"
+    encoder = Path(models_dir) / f"{scheme}{ENCODER_SUFFIX}"
+    if classifier == "fast":
+        return fast
+    if classifier == "encoder":
+        return encoder
+    if classifier == "default":
+        partner = blend_partner(encoder)
+        usable = encoder.is_file() and encoder_runtime_installed() and (partner is None or partner.is_file())
+        return encoder if usable else fast
+    return Path(classifier)
+
+
 def model_version(models_dir: Path | None, scheme: str = "areas", classifier: str = "default") -> str:
-    """The classifier's name-version from its JSON sidecar, or 'none' when there is no model. An encoder that
-    blends its scores with the TF-IDF model names both, so retraining either re-classifies."""
+    """The classifier's name-version from its JSON sidecar, or 'none' when there is no usable model. An encoder
+    that blends its scores with the TF-IDF model names both, so retraining either re-classifies."""
     if models_dir is None:
         return "none"
     path = classifier_file(models_dir, scheme, classifier)
     meta = _sidecar(path)
     if "model" not in meta or not path.is_file():
         return "none"
-    blend = meta.get("blend") or {}
-    if float(blend.get("fast_weight", 0) or 0) > 0:
-        fast = _sidecar(path.parent / str(blend.get("fast_model", f"{scheme}.skops")))
-        return f"{meta['model']}+{fast.get('model', 'none')}"
+    partner = blend_partner(path)
+    if partner is not None:
+        fast = _sidecar(partner)
+        if "model" not in fast or not partner.is_file():
+            return "none"
+        return f"{meta['model']}+{fast['model']}"
     return str(meta["model"])
 
 

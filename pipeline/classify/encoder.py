@@ -177,6 +177,11 @@ def read_encoder(path: Path) -> tuple[Any, Any, dict[str, Any]]:
         metadata = json.loads(side.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise EncoderError(f"{side}: not valid JSON ({exc.msg})") from None
+    if not isinstance(metadata, dict):
+        raise EncoderError(f"{side}: expected a JSON object")
+    missing = [k for k in ("model", "sha256", "scheme", "codes", "thresholds", "abstain_band") if k not in metadata]
+    if missing or not all(c in metadata["thresholds"] for c in metadata.get("codes", ())):
+        raise EncoderError(f"{side}: incomplete sidecar (missing {', '.join(missing) or 'a threshold per code'})")
     want = metadata.get("sha256")
     got = sha256_of(path)
     if got != want:

