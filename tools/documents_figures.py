@@ -1,4 +1,4 @@
-"""Figures for issue 20 on the real samples in ../shared/corpus-samples: publication-date precision and coverage,
+"""Document-level figures on the real samples in ../shared/corpus-samples: publication-date precision and coverage,
 document-type accuracy, sentence boundaries and (given a hand-checked gold file) quote speakers.
 
 The samples are plain-text excerpts; each is also rendered the way such pages are published, so that the HTML and

@@ -16,7 +16,6 @@ Runtime thread each (see ENCODER_BATCH).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Sequence
@@ -27,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.errors import PipelineError
+from pipeline.hashing import sha256_file
 from pipeline.versions import ENCODER_SUFFIX, encoder_runtime_installed
 
 TOKENIZER_FILE = "minilm-tokenizer.json"
@@ -46,14 +46,6 @@ class EncoderError(PipelineError):
     """An encoder model that cannot be used (missing, damaged, replaced, or its runtime not installed)."""
 
     stage = "classify"
-
-
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def encoder_path(models_dir: Path, scheme: str) -> Path:
@@ -76,7 +68,7 @@ def load_tokenizer(models_dir: Path, max_len: int) -> Any:
     path = Path(models_dir) / TOKENIZER_FILE
     if not path.is_file():
         raise EncoderError(f"no tokenizer at {path}: restore it from the repository")
-    got = sha256_of(path)
+    got = sha256_file(path)
     if got != TOKENIZER_SHA256:
         raise EncoderError(f"{path}: sha256 {got} is not the all-MiniLM-L6-v2 tokenizer ({TOKENIZER_SHA256})")
     tok = Tokenizer.from_file(str(path))
@@ -183,7 +175,7 @@ def read_encoder(path: Path) -> tuple[Any, Any, dict[str, Any]]:
     if missing or not all(c in metadata["thresholds"] for c in metadata.get("codes", ())):
         raise EncoderError(f"{side}: incomplete sidecar (missing {', '.join(missing) or 'a threshold per code'})")
     want = metadata.get("sha256")
-    got = sha256_of(path)
+    got = sha256_file(path)
     if got != want:
         raise EncoderError(
             f"{path}: sha256 {got} differs from its sidecar's {want}: the graph was damaged or replaced; "

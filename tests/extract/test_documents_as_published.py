@@ -1,4 +1,4 @@
-"""Documents as they are published (issue 20): honest dates, news recognised, a damaged text file kept,
+"""Documents as they are published: honest dates, news recognised, a damaged text file kept,
 speakers found, lists run into one paragraph split. Every page, PDF and text here is written for these tests."""
 
 from __future__ import annotations

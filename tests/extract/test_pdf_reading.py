@@ -184,38 +184,11 @@ def test_two_column_report_reads_column_by_column_without_its_furniture(tmp_path
     assert all(_finding(i) in flat or _finding(i)[:60] in flat for i in range(40))
 
 
-def repeated_pages() -> bytes:
-    """Three pages whose body starts high on the page (its first lines inside the top band) and carries the
-    same paragraphs on every page, under a real running header and over a footer."""
-    lines = [
-        "Inspectors found that the quality of assessments had improved over the year and that",
-        "managers now check every plan before it is agreed with the family, which was not",
-        "recorded.",
-    ]
-    buf = io.BytesIO()
-    c = canvas.Canvas(buf, pagesize=A4, invariant=1)
-    for page in range(3):
-        c.setFont("Helvetica", 8)
-        c.drawString(56, H - 28, "Annual review \u2013 Afonwy")
-        c.drawString(56, 28, f"Page {page + 1}")
-        c.setFont("Helvetica", 11)
-        y = H - 50
-        for _ in range(3):
-            for line in lines:
-                c.drawString(56, y, line)
-                y -= 14
-            y -= 10
-        c.drawString(56, y, "Senior leaders have improved oversight.")
-        c.showPage()
-    c.save()
-    return buf.getvalue()
-
-
 def test_repeated_page_pdf_is_kept_whole(tmp_path, settings):
     from pipeline.segment import segment
+    from tools.drills.hostile import repeated_pages_pdf  # the same good file the hostile-input drill feeds
 
-    path = tmp_path / "repeated.pdf"
-    path.write_bytes(repeated_pages())
+    path = repeated_pages_pdf(tmp_path / "repeated.pdf")
     doc = extract(Source(str(path)), settings)
     assert doc.text.count("Inspectors found that the quality of assessments had improved") == 9
     assert doc.text.count("which was not recorded.") == 9

@@ -23,7 +23,6 @@ import shutil
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -137,47 +136,6 @@ def naive_pdf(datas: list[bytes]) -> int:
                 page.extract_text()
                 pages += 1
     return pages
-
-
-def extract(ctx: Context) -> StageResult:
-    from pipeline.extract import extract_bytes
-
-    sample = ctx.pdf_sample()
-    if not sample:
-        return skipped("extract", "Extraction (PDF)", "the corpus has no PDF at this scale")
-    datas = [e.path.read_bytes() for e in sample]
-    sources = [source_for(e) for e in sample]
-    pages = sum(e.pages or 0 for e in sample)
-    settings = ctx.settings()
-
-    def ours() -> None:
-        with ThreadPoolExecutor(max_workers=2) as pool:  # as the flow runs it: two threads, two reader processes
-            list(pool.map(lambda p: extract_bytes(p[0], p[1], settings), zip(datas, sources)))
-
-    a, b = interleave(
-        [
-            Variant("extract_bytes, 2 threads + 2 reader processes", ours),
-            Variant("pdfplumber page.extract_text() loop, 1 process", lambda: naive_pdf(datas)),
-        ],
-        ctx.plan.repeats,
-        progress=ctx.log,
-    )
-    return StageResult(
-        "extract",
-        "Extraction (PDF pages/s)",
-        a,
-        b,
-        ratio=b.median / a.median,
-        ratio_kind="speedup",
-        target=TARGETS["extract"],
-        unit="pages",
-        amount=pages,
-        work={"pdfs": len(sample), "pages": pages, "bytes": sum(map(len, datas))},
-        details={
-            "note": "ours also finds tables, columns, headings and furniture and infers metadata; "
-            "first (warm-up) runs start the reader processes"
-        },
-    )
 
 
 def probe_extract(paths: list[str]) -> Callable[[], object]:

@@ -29,7 +29,7 @@ def _pdf(path: Path, lines: list[str]) -> Path:
 
 def repeated_pages_pdf(path: Path) -> Path:
     """Three pages that carry the same paragraphs, starting high on the page (inside the band where running
-    headers sit), under a real running header: a good file, to be kept whole (issue 20)."""
+    headers sit), under a real running header: a good file, to be kept whole."""
     from reportlab.lib.pagesizes import A4
     from reportlab.pdfgen import canvas
 

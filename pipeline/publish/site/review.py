@@ -3,7 +3,6 @@ source files (content-addressed, read-only)."""
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import mimetypes
 import re
@@ -13,6 +12,7 @@ from typing import Any
 
 from datasette.utils.asgi import Forbidden, NotFound, Response
 
+from pipeline.hashing import sha256_file
 from pipeline.publish.site.common import (
     allowed,
     area_names,
@@ -58,14 +58,6 @@ CREATE TABLE IF NOT EXISTS label_decisions (
 # ---------------------------------------------------------------- the archive
 
 
-def _sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 _VERIFIED: dict[tuple[str, int, int], str] = {}
 
 
@@ -77,7 +69,7 @@ def _verified(path: Path) -> str | None:
         return None
     key = (str(path), st.st_size, st.st_mtime_ns)
     if key not in _VERIFIED:
-        _VERIFIED[key] = _sha256_of(path)
+        _VERIFIED[key] = sha256_file(path)
     return _VERIFIED[key]
 
 
