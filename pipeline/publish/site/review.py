@@ -3,6 +3,7 @@ source files (content-addressed, read-only)."""
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import mimetypes
 import re
@@ -12,7 +13,6 @@ from typing import Any
 
 from datasette.utils.asgi import Forbidden, NotFound, Response
 
-from pipeline.hashing import sha256_file
 from pipeline.publish.site.common import (
     allowed,
     area_names,
@@ -56,6 +56,15 @@ CREATE TABLE IF NOT EXISTS label_decisions (
 
 
 # ---------------------------------------------------------------- the archive
+
+
+def sha256_file(path: Path) -> str:
+    """The published site runs without the pipeline package, so it keeps its own copy of pipeline.hashing's."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 _VERIFIED: dict[tuple[str, int, int], str] = {}
