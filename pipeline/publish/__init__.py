@@ -179,6 +179,8 @@ def metadata(database: str = "scrutiny", *, public: bool = False) -> dict[str, A
     """Datasette metadata for the database, generated from the schema.
 
     `public=True` switches off arbitrary SQL (canned queries, tables and search stay)."""
+    from pipeline.publish.site.common import REVIEWS_DATABASE
+
     tables: dict[str, Any] = {}
     for table in SCHEMA:
         entry: dict[str, Any] = {
@@ -208,7 +210,14 @@ def metadata(database: str = "scrutiny", *, public: bool = False) -> dict[str, A
         "license_url": LICENSE_URL,
         "source": SOURCE,
         "about": f"Scrutiny {__version__}",
-        "databases": {database: {"description": DESCRIPTION, "tables": tables, "queries": queries}},
+        "databases": {
+            database: {"description": DESCRIPTION, "tables": tables, "queries": queries},
+            # the reviews database, where a site with reviewing switched on has one: reviewers only, even to read
+            REVIEWS_DATABASE: {
+                "allow": {"scrutiny_reviewer": True},
+                "description": "Reviewers' decisions made on the site",
+            },
+        },
     }
     site: dict[str, Any] = {"params": PARAM_LABELS, "fictional_councils": fictional_councils()}
     areas = area_names()
@@ -285,11 +294,6 @@ def datasette_app(
     if not db_path.exists():
         raise FileNotFoundError(f"no database at {db_path}: run `scrutiny ingest` first")
     meta = metadata(db_path.stem, public=public)
-    if reviews is not None:  # reviewers only, even to read
-        meta["databases"][REVIEWS_DATABASE] = {
-            "allow": {"scrutiny_reviewer": True},
-            "description": "Reviewers' decisions made on the site",
-        }
     ds = Datasette(
         immutables=[str(db_path)],
         metadata=meta,

@@ -341,7 +341,7 @@ def test_hostile_text_stays_text_in_chromium(site, tabs):
 @pytest.mark.parametrize("width", WIDTHS)
 def test_datasette_table_and_query_pages_pass_axe(corpus_site, tabs, width):
     """The database page and every table and canned query it lists (Datasette's own templates, with the site's
-    style and labels): no serious or critical axe-core violation."""
+    style and labels): no sideways scrolling and no serious or critical axe-core violation."""
     site, _ = corpus_site
     tab = tabs(width)
     page = tab.page
@@ -353,8 +353,13 @@ def test_datasette_table_and_query_pages_pass_axe(corpus_site, tabs, width):
     failures = {}
     for path in paths:
         page.goto(site + path)
+        scroll, client = page.evaluate(
+            "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+        )
+        if scroll > client:
+            failures[path] = [f"scrolls sideways ({scroll} > {client})"]
         if found := axe_violations(page):
-            failures[path] = found
+            failures[path] = failures.get(path, []) + found
     assert not failures, failures
     page.goto(site + "/scrutiny/statements")
     tab.check("datasette-statements")

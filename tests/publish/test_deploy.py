@@ -212,3 +212,76 @@ def test_scrutiny_publish_command(site_db, tmp_path, capsys):
     (tmp_path / "full" / "x").write_text("x")
     assert cli.main(["publish", str(tmp_path / "full"), "--db", str(site_db)]) == 2
     assert "not empty" in capsys.readouterr().err
+
+
+async def test_reviewers_review_in_place_on_the_folder(
+    published, only_the_folders_plugins, site_db, tmp_path, monkeypatch, capsys
+):
+    """`datasette DIR` with the reviewers' token set: decisions go to a writable reviews database in the folder
+    (the served one stays immutable), anonymous visitors can neither write nor read them, and the pipeline reads
+    them with `scrutiny review-links --reviews`."""
+    out, _ = published
+    monkeypatch.setenv("SCRUTINY_REVIEW_TOKEN", "folder-secret")
+    monkeypatch.delenv("SCRUTINY_REVIEWS_DB", raising=False)
+    ds = folder_app(out)
+    await ds.invoke_startup()
+    path = out / "reviews" / "scrutiny.reviews.db"
+    assert path.is_file() and ds.databases["reviews"].is_mutable and not ds.databases["scrutiny"].is_mutable
+    con = sqlite3.connect(out / "scrutiny.db")
+    sid = con.execute("select statement_id from concern_mentions where concern_id = ?", (WORKFORCE,)).fetchone()[0]
+    con.close()
+    form = {"action": "reject", "statement_id": sid, "concern_id": WORKFORCE, "note": "only a mention"}
+    guess = await ds.client.post("/-/review/link", data=form, headers={"authorization": "Bearer guess"})
+    assert guess.status_code == 403 and "Only signed-in reviewers" in guess.text
+    assert (await ds.client.get("/reviews/link_decisions")).status_code == 403  # not even to read
+    login = await ds.client.get("/-/review/login")
+    assert login.status_code == 200 and "not switched on" not in login.text
+    done = await ds.client.post(
+        "/-/review/link",
+        data=form,
+        headers={"authorization": "Bearer folder-secret", "accept": "application/json"},
+    )
+    assert done.status_code == 200 and done.json()["ok"], done.text
+    kept = sqlite3.connect(path)
+    assert kept.execute("select action, statement_id, concern_id from link_decisions").fetchall() == [
+        ("reject", sid, WORKFORCE)
+    ]
+    kept.close()
+    # the pipeline's own database (a copy of the one published) reads the folder's decisions
+    work = tmp_path / "work" / "scrutiny.db"
+    work.parent.mkdir()
+    src, dst = sqlite3.connect(site_db), sqlite3.connect(work)
+    src.backup(dst)
+    src.close(), dst.close()
+    capsys.readouterr()
+    assert cli.main(["review-links", "--db", str(work), "--reviews", str(path)]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert {"site_decision": 1, "status": "recorded", "error": None} in lines, lines
+    left = sqlite3.connect(work)
+    assert left.execute(
+        "select count(*) from concern_mentions where concern_id = ? and statement_id = ?", (WORKFORCE, sid)
+    ).fetchone() == (0,)
+    left.close()
+
+
+async def test_the_folder_opens_no_reviews_database_without_a_token(published, monkeypatch):
+    out, _ = published
+    monkeypatch.delenv("SCRUTINY_REVIEW_TOKEN", raising=False)
+    ds = folder_app(out)
+    await ds.invoke_startup()
+    assert "reviews" not in ds.databases and not (out / "reviews").exists()
+    refused = await ds.client.post(
+        "/-/review/link", data={"action": "reject"}, headers={"authorization": "Bearer anything"}
+    )
+    assert refused.status_code == 403 and "not switched on" in refused.text
+
+
+async def test_an_unwritable_reviews_path_stops_the_start_with_the_reason(published, monkeypatch, tmp_path):
+    out, _ = published
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("SCRUTINY_REVIEW_TOKEN", "folder-secret")
+    monkeypatch.setenv("SCRUTINY_REVIEWS_DB", str(blocker / "reviews.db"))
+    ds = folder_app(out)
+    with pytest.raises(RuntimeError, match="SCRUTINY_REVIEWS_DB to a writable path"):
+        await ds.invoke_startup()

@@ -9,7 +9,7 @@ Reviewers record decisions (confirm, reject, move or split a link; relabel a sta
 to a separate, writable reviews database (the published one stays immutable), only for an actor that
 Datasette's permission `scrutiny-review` allows: a reviewer signed in with the token set at start-up
 (`scrutiny serve --review-token-file`, or the SCRUTINY_REVIEW_TOKEN environment variable). `scrutiny
-review-links`, `scrutiny label` and every ingest read them (pipeline/store/site_reviews.py).
+review-links`, `scrutiny label` and every ingest read them (pipeline/run/site_reviews.py).
 
 This module imports only the standard library and Datasette, so that `scrutiny publish` can copy it
 unchanged into a deployable folder's plugins/ and the deployment needs nothing but Datasette.
@@ -58,6 +58,7 @@ from pipeline.publish.site.review import (
     archive_download,
     ensure_reviews_schema,
     login_page,
+    open_folder_reviews,
     review_label,
     review_link,
 )
@@ -122,6 +123,7 @@ def skip_csrf(datasette, scope):
 
 @hookimpl
 def startup(datasette):
+    open_folder_reviews(datasette)
     reviews = reviews_database(datasette)
     if reviews is not None and reviews.path:
         ensure_reviews_schema(reviews.path)

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import mimetypes
 import re
+import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,9 @@ from typing import Any
 from datasette.utils.asgi import Forbidden, NotFound, Response
 
 from pipeline.publish.site.common import (
+    REVIEW_TOKEN_ENV,
+    REVIEWS_DATABASE,
+    REVIEWS_PATH_ENV,
     allowed,
     area_names,
     fetch_rows,
@@ -273,10 +277,37 @@ def _recorded(datasette, request, form: dict[str, str], message: str) -> Respons
     return Response.redirect(_safe_next(form.get("next")))
 
 
+def open_folder_reviews(datasette) -> None:
+    """Reviewing on a folder written by `scrutiny publish` and served by `datasette DIR`.
+
+    `scrutiny serve` attaches the reviews database itself. A folder has no such start-up step, so when the
+    reviewers' token is set (SCRUTINY_REVIEW_TOKEN) this opens a writable reviews database at
+    $SCRUTINY_REVIEWS_DB, or by default `DIR/reviews/<database>.reviews.db` (a subfolder, so that Datasette does
+    not serve it as one of the folder's immutable databases). Without a token nothing is opened and nobody can
+    write. A path that cannot be written stops the start-up with the reason, rather than a site that takes
+    decisions it cannot keep."""
+    import os
+
+    from datasette.database import Database
+
+    if reviews_database(datasette) is not None or not review_token(datasette) or not datasette.config_dir:
+        return
+    served = [n for n, d in datasette.databases.items() if d.path and n not in ("_internal", REVIEWS_DATABASE)]
+    name = served[0] if served else "scrutiny"
+    path = Path(os.environ.get(REVIEWS_PATH_ENV) or Path(datasette.config_dir) / "reviews" / f"{name}.reviews.db")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        ensure_reviews_schema(path)
+    except (OSError, sqlite3.Error) as exc:
+        raise RuntimeError(
+            f"reviewing is switched on ({REVIEW_TOKEN_ENV} is set) but the reviews database {path} cannot be "
+            f"written: {exc}; set {REVIEWS_PATH_ENV} to a writable path"
+        ) from None
+    datasette.add_database(Database(datasette, path=str(path), is_mutable=True), name=REVIEWS_DATABASE)
+
+
 def ensure_reviews_schema(path: Path | str) -> None:
     """Create the reviews database's tables (the server writes them; the pipeline reads them)."""
-    import sqlite3
-
     con = sqlite3.connect(str(path))
     try:
         con.executescript(REVIEWS_SCHEMA)
