@@ -314,6 +314,56 @@ def dev_figures(
 # ---------------------------------------------------------------- the whole run
 
 
+SECOND_ANNOTATOR = "grounded-second-annotator.jsonl"  # in corpus/: {"line", "labels"} for lines of labels/grounded.jsonl
+
+
+def second_annotator_figures(
+    grounded: Sequence[Mapping[str, Any]],
+    scores: np.ndarray,
+    fold: np.ndarray,
+    config: Mapping[str, Any],
+    codes: Sequence[str],
+    corpus: Path,
+) -> dict[str, Any] | None:
+    """How a second person's blind labels and the model's out-of-fold labels each agree with our labels, on the
+    statements that person labelled: the gap between the two says whether the shortfall is the labels' or the
+    model's. The model's labels are the blend's out-of-fold scores at thresholds chosen on the other folds."""
+    second, source = corpus / SECOND_ANNOTATOR, corpus / "labels" / "grounded.jsonl"
+    if not second.is_file() or not source.is_file():
+        return None
+    lines = source.read_text(encoding="utf-8").splitlines()
+    index: dict[str, int] = {}
+    for i, r in enumerate(grounded):
+        index.setdefault(r["text"], i)
+    rows, theirs = [], []
+    for line in second.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        text = json.loads(lines[int(row["line"]) - 1])["text"]
+        if text in index:  # a smoke run (--limit) holds only some of them
+            rows.append(index[text])
+            theirs.append([c in row["labels"] for c in codes])
+    if not rows:
+        return None
+    y = indicators(grounded, codes).astype(bool)
+    model = np.zeros(y.shape, dtype=bool)
+    for f in range(int(fold.max()) + 1):
+        held, rest = fold == f, fold != f
+        thr = np.array([best_threshold(y[rest, j], scores[rest, j], config) for j in range(len(codes))])
+        model[held] = scores[held] >= thr
+    none = np.zeros(len(rows), dtype=bool)
+    people = metrics(y[rows], np.array(theirs, dtype=bool), none, codes)
+    ours = metrics(y[rows], model[rows], none, codes)
+    return {
+        "statements": len(rows),
+        "second_annotator_vs_labels_macro_f1": people["macro_f1"],
+        "second_annotator_vs_labels_per_label": {c: v["f1"] for c, v in people["per_label"].items()},
+        "model_oof_vs_labels_macro_f1": ours["macro_f1"],
+        "model_oof_vs_labels_per_label": {c: v["f1"] for c, v in ours["per_label"].items()},
+    }
+
+
 def run(
     settings: Settings, scheme: str, folds: int, out: Path, dev: Path | None, limit: int | None, work: Path
 ) -> dict[str, Any]:
@@ -361,6 +411,14 @@ def run(
     fast_oof = out_of_fold_scores(texts, y_all, statement_weights(everything, config), splits, config, codes)[offset:]
     chosen = choose(y_g.astype(bool), encoder_oof, fast_oof, fold, config, codes)
     say(f"grouped CV macro-F1 {chosen['cross_validation']['macro_f1']} (TF-IDF weight {chosen['fast_weight']})")
+    blended = (1 - chosen["fast_weight"]) * encoder_oof + chosen["fast_weight"] * fast_oof
+    second = second_annotator_figures(grounded, blended, fold, config, codes, settings.models_dir.parent / "corpus")
+    if second:
+        say(
+            f"on the {second['statements']} statements a second person labelled blind: that person agrees with our "
+            f"labels at macro-F1 {second['second_annotator_vs_labels_macro_f1']}, the model's out-of-fold labels "
+            f"at {second['model_oof_vs_labels_macro_f1']}"
+        )
 
     say(f"final fit on all {len(everything)} statements")
     net = fit(texts, y_all, weights, settings.models_dir, say)
@@ -418,6 +476,7 @@ def run(
             "fast_alone_cv_macro_f1": chosen["fast_alone"],
             "macro_f1_by_fast_weight": chosen["macro_f1_by_fast_weight"],
             "by_abstain_band": chosen["by_band"],
+            **({"second_annotator": second} if second else {}),
             **({"dev": meta["dev"]} if "dev" in meta else {}),
         },
         "created": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -116,3 +116,34 @@ def test_train_measures_on_held_out_pages_and_the_model_saves_and_loads(label_di
     texts = ["Caseloads for social workers have fallen since the last inspection.", "Contact us"]
     assert [r["labels"] for r in C.classify(loaded, texts)] == [r["labels"] for r in C.classify(model, texts)]
     assert json.loads(C.sidecar_path(path).read_text())["metrics"]["cross_validation"]["folds"] == cv["folds"]
+
+
+def test_the_second_annotator_comparison_tells_the_labels_gap_from_the_models(tmp_path):
+    """`make finetune` prints how a second person's blind labels and the model's out-of-fold labels each agree
+    with ours; here the model is perfect on the lines the second person labelled, and that person differs on one
+    of four areas for every other statement."""
+    from pipeline.classify.finetune import second_annotator_figures
+
+    grounded, _ = _grounded_and_written()
+    (tmp_path / "labels").mkdir()
+    _write_jsonl(tmp_path / "labels" / "grounded.jsonl", grounded)
+    y = C.indicators(grounded, CODES).astype(float)
+    second = []
+    for line, r in enumerate(grounded, 1):
+        labels = list(r["labels"])
+        if line % 2:  # every other statement: the second person adds or drops area D
+            labels = [c for c in labels if c != "D"] if "D" in labels else [*labels, "D"]
+        second.append({"line": line, "labels": labels})
+    _write_jsonl(tmp_path / "grounded-second-annotator.jsonl", second)
+    fold = np.arange(len(grounded)) % 3
+    config = C.load_config(Settings().models_dir / "classifier.toml")
+    got = second_annotator_figures(grounded, y * 0.8 + 0.1, fold, config, CODES, tmp_path)
+    assert got["statements"] == len(grounded)
+    assert got["model_oof_vs_labels_macro_f1"] == 1.0
+    assert got["second_annotator_vs_labels_per_label"]["D"] < 0.7
+    assert got["second_annotator_vs_labels_macro_f1"] < 1.0
+    assert {c: got["second_annotator_vs_labels_per_label"][c] for c in "ABC" if c in CODES} == {
+        c: 1.0 for c in "ABC" if c in CODES
+    }
+    (tmp_path / "grounded-second-annotator.jsonl").unlink()
+    assert second_annotator_figures(grounded, y, fold, config, CODES, tmp_path) is None
