@@ -314,7 +314,9 @@ def dev_figures(
 # ---------------------------------------------------------------- the whole run
 
 
-SECOND_ANNOTATOR = "grounded-second-annotator.jsonl"  # in corpus/: {"line", "labels"} for lines of labels/grounded.jsonl
+SECOND_ANNOTATOR = (
+    "grounded-second-annotator.jsonl"  # in corpus/: {"line", "labels"} for lines of labels/grounded.jsonl
+)
 
 
 def second_annotator_figures(
