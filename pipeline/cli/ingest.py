@@ -74,18 +74,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         warn(str(exc))
         return 2
     if not work.has_work and not args.sources:
-        summary: dict[str, Any] = {
-            "run_id": None,
-            "db": str(settings.db_path),
-            "inputs": work.inputs,
-            "added": 0,
-            "changed": 0,
-            "unchanged": len(work.unchanged),
-            "deleted": 0,
-            "failed": 0,
-            "failures": [],
-            "message": f"nothing changed: {len(work.unchanged)} sources unchanged, nothing added, changed or deleted",
-        }
+        summary: dict[str, Any] = work.nothing_changed(settings.db_path)
         site = _site_decisions(settings, args)
         if site == "locked":
             return 3

@@ -170,6 +170,21 @@ class Plan:
     def has_work(self) -> bool:
         return bool(self.todo or self.unreadable or self.resegment or self.reclassify or self.relink)
 
+    def nothing_changed(self, db_path: Any) -> dict[str, Any]:
+        """The run summary when there is no work: the same keys as a run's, every count but `unchanged` 0."""
+        return {
+            "run_id": None,
+            "db": str(db_path),
+            "inputs": self.inputs,
+            "added": 0,
+            "changed": 0,
+            "unchanged": len(self.unchanged),
+            "deleted": 0,
+            "failed": 0,
+            "failures": [],
+            "message": f"nothing changed: {len(self.unchanged)} sources unchanged, nothing added, changed or deleted",
+        }
+
 
 def plan(sources: list[Source], ledger: dict[str, dict[str, Any]], versions: dict[str, str]) -> Plan:
     """Split sources by the earliest stage each needs redone, plus those unchanged and those that cannot

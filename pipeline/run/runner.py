@@ -425,19 +425,7 @@ def ingest_direct(
     with run_lock(settings.db_path, timeout=lock_wait):
         work = plan_ingest(paths, settings, meta)
         if not work.has_work:
-            return {
-                "run_id": None,
-                "db": str(settings.db_path),
-                "inputs": work.inputs,
-                "added": 0,
-                "changed": 0,
-                "unchanged": len(work.unchanged),
-                "deleted": 0,
-                "failed": 0,
-                "failures": [],
-                "stages": {},
-                "message": "nothing changed",
-            }
+            return {**work.nothing_changed(settings.db_path), "stages": {}}
         return run_ingest(
             work,
             settings,
