@@ -337,15 +337,22 @@ def second_annotator_figures(
     index: dict[str, int] = {}
     for i, r in enumerate(grounded):
         index.setdefault(r["text"], i)
-    rows, theirs = [], []
+    rows, theirs, skipped = [], [], 0
     for line in second.read_text(encoding="utf-8").splitlines():
         if not line.strip():
             continue
-        row = json.loads(line)
-        text = json.loads(lines[int(row["line"]) - 1])["text"]
+        try:  # read after the long folds: a bad line is skipped and counted, never the end of the run
+            row = json.loads(line)
+            n, labels = int(row["line"]), row["labels"]
+            if not 1 <= n <= len(lines) or not isinstance(labels, list) or not set(labels) <= set(codes):
+                raise ValueError(row)
+            text = json.loads(lines[n - 1])["text"]
+        except (ValueError, KeyError, TypeError):
+            skipped += 1
+            continue
         if text in index:  # a smoke run (--limit) holds only some of them
             rows.append(index[text])
-            theirs.append([c in row["labels"] for c in codes])
+            theirs.append([c in labels for c in codes])
     if not rows:
         return None
     y = indicators(grounded, codes).astype(bool)
@@ -359,6 +366,7 @@ def second_annotator_figures(
     ours = metrics(y[rows], model[rows], none, codes)
     return {
         "statements": len(rows),
+        "lines_skipped": skipped,
         "second_annotator_vs_labels_macro_f1": people["macro_f1"],
         "second_annotator_vs_labels_per_label": {c: v["f1"] for c, v in people["per_label"].items()},
         "model_oof_vs_labels_macro_f1": ours["macro_f1"],
@@ -414,7 +422,8 @@ def run(
     chosen = choose(y_g.astype(bool), encoder_oof, fast_oof, fold, config, codes)
     say(f"grouped CV macro-F1 {chosen['cross_validation']['macro_f1']} (TF-IDF weight {chosen['fast_weight']})")
     blended = (1 - chosen["fast_weight"]) * encoder_oof + chosen["fast_weight"] * fast_oof
-    second = second_annotator_figures(grounded, blended, fold, config, codes, settings.models_dir.parent / "corpus")
+    corpus = settings.models_dir.parent / "corpus"
+    second = second_annotator_figures(grounded, blended, fold, config, codes, corpus) if scheme == "areas" else None
     if second:
         say(
             f"on the {second['statements']} statements a second person labelled blind: that person agrees with our "

@@ -14,7 +14,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import os
 
     from pipeline.publish import serve
-    from pipeline.publish.site.common import REVIEW_TOKEN_ENV
+    from pipeline.publish.site.common import REVIEW_TOKEN_ENV, REVIEW_TOKEN_MIN
     from pipeline.run.site_reviews import reviews_path_for
 
     db = Path(args.db)
@@ -29,8 +29,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             warn(f"cannot read the reviewers' token: {exc}")
             return 2
     token = token or os.environ.get(REVIEW_TOKEN_ENV) or None
-    if token is not None and len(token) < 12:
-        warn("the reviewers' token must be at least 12 characters long")
+    if token is not None and len(token) < REVIEW_TOKEN_MIN:
+        warn(f"the reviewers' token must be at least {REVIEW_TOKEN_MIN} characters long")
         return 2
     # reviewing needs a token: without one nobody could write, so no reviews database is opened
     reviews = (Path(args.reviews) if args.reviews else reviews_path_for(db)) if token else None

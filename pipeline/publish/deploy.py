@@ -217,11 +217,14 @@ def _readme(name: str, public: bool) -> str:
         "Or build a container image from the same pieces (it computes inspect-data.json itself):\n\n"
         f"    datasette package {name}.db --metadata metadata.json --template-dir templates --plugins-dir plugins \\\n"
         f'        --extra-options "{settings}"\n\n'
-        "Reviewing in place (confirm, reject, move or split a link; relabel a statement) is off unless the\n"
-        "reviewers' token is set; their decisions then go to a writable reviews database, by default\n"
-        f"`reviews/{name}.reviews.db` in this folder (or the path in SCRUTINY_REVIEWS_DB):\n\n"
+        "Reviewing in place (confirm, reject, move or split a link; relabel a statement) works when this folder\n"
+        "is served with `datasette .` (not from a package) and the reviewers' token, at least 12 characters, is\n"
+        "set. Decisions then go to a writable reviews database that only signed-in reviewers can read, by\n"
+        f"default `reviews/{name}.reviews.db` here, or the path in SCRUTINY_REVIEWS_DB (a relative path is read\n"
+        "in this folder; never a .db file at the folder's top level, which Datasette would serve to everyone).\n"
+        "Keep that file where it survives a redeployment:\n\n"
         "    SCRUTINY_REVIEW_TOKEN=... datasette .\n\n"
-        "Read them into the pipeline's database with `scrutiny review-links --reviews PATH` and\n"
+        "Read the decisions into the pipeline's database with `scrutiny review-links --reviews PATH` and\n"
         "`scrutiny label --reviews PATH` (or copy the file beside the database before the next ingest).\n\n"
         "Public-sector documents quoted here are under the Open Government Licence v3.0.\n"
     )

@@ -242,6 +242,9 @@ async def test_reviewers_review_in_place_on_the_folder(
         headers={"authorization": "Bearer folder-secret", "accept": "application/json"},
     )
     assert done.status_code == 200 and done.json()["ok"], done.text
+    for page in (f"/-/concern/{WORKFORCE}", f"/-/statement/{sid}"):  # nobody but reviewers sees the decisions
+        shown = await ds.client.get(page)
+        assert shown.status_code == 200 and "only a mention" not in shown.text
     kept = sqlite3.connect(path)
     assert kept.execute("select action, statement_id, concern_id from link_decisions").fetchall() == [
         ("reject", sid, WORKFORCE)
@@ -264,7 +267,7 @@ async def test_reviewers_review_in_place_on_the_folder(
     left.close()
 
 
-async def test_the_folder_opens_no_reviews_database_without_a_token(published, monkeypatch):
+async def test_the_folder_opens_no_reviews_database_without_a_token(published, only_the_folders_plugins, monkeypatch):
     out, _ = published
     monkeypatch.delenv("SCRUTINY_REVIEW_TOKEN", raising=False)
     ds = folder_app(out)
@@ -276,12 +279,26 @@ async def test_the_folder_opens_no_reviews_database_without_a_token(published, m
     assert refused.status_code == 403 and "not switched on" in refused.text
 
 
-async def test_an_unwritable_reviews_path_stops_the_start_with_the_reason(published, monkeypatch, tmp_path):
+@pytest.mark.parametrize(
+    ("token", "where", "refused"),
+    [
+        ("folder-secret", "blocked/reviews.db", "SCRUTINY_REVIEWS_DB to a writable path"),
+        ("folder-secret", "scrutiny.reviews.db", "would also be served to everyone"),  # read in the folder
+        ("folder-secret", "scrutiny.db", "would also be served to everyone"),
+        ("short", None, "at least 12 characters"),
+    ],
+)
+async def test_a_reviews_set_up_that_cannot_be_kept_safe_stops_the_start_with_the_reason(
+    published, only_the_folders_plugins, monkeypatch, tmp_path, token, where, refused
+):
     out, _ = published
-    blocker = tmp_path / "a-file"
-    blocker.write_text("not a folder")
-    monkeypatch.setenv("SCRUTINY_REVIEW_TOKEN", "folder-secret")
-    monkeypatch.setenv("SCRUTINY_REVIEWS_DB", str(blocker / "reviews.db"))
+    (tmp_path / "blocked").write_text("a file where a folder should be")
+    monkeypatch.setenv("SCRUTINY_REVIEW_TOKEN", token)
+    if where is None:
+        monkeypatch.delenv("SCRUTINY_REVIEWS_DB", raising=False)
+    else:
+        monkeypatch.setenv("SCRUTINY_REVIEWS_DB", str(tmp_path / where) if where.startswith("blocked") else where)
     ds = folder_app(out)
-    with pytest.raises(RuntimeError, match="SCRUTINY_REVIEWS_DB to a writable path"):
+    with pytest.raises(RuntimeError, match=refused):
         await ds.invoke_startup()
+    assert "reviews" not in ds.databases and not (out / "scrutiny.reviews.db").exists()

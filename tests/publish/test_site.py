@@ -653,8 +653,13 @@ async def test_a_signed_in_reviewer_records_decisions_in_the_reviews_database(re
         {"action": "confirm", "statement_id": sid, "concern_id": RESOLVED, "note": None, "reviewer": "Ann Reviewer"},
     ]
     assert rows(tmp_path / "scrutiny.reviews.db", "select labels from label_decisions") == [{"labels": "A;C"}]
-    _, html = await page(review_ds, f"/-/concern/{WORKFORCE}")  # anonymous: the page says what waits
-    assert "Decisions waiting for the next run" in html.text_content()
+    signed_in = await review_ds.client.get(f"/-/concern/{WORKFORCE}", cookies=cookies)  # a reviewer sees what waits
+    assert "Decisions waiting for the next run" in signed_in.text and "only a mention" in signed_in.text
+    for path in (f"/-/concern/{WORKFORCE}", f"/-/statement/{sid}"):  # anonymous visitors see no reviewer's decision
+        anonymous = await review_ds.client.get(path)
+        assert anonymous.status_code == 200
+        assert "Decisions waiting" not in anonymous.text and "only a mention" not in anonymous.text
+        assert "Ann Reviewer" not in anonymous.text
     # the published database did not change
     assert len(rows(tmp_path / "scrutiny.db", "select * from link_reviews")) == 0
     # a script with the token may record too (no cookie, so no CSRF token needed)

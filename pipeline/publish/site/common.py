@@ -24,6 +24,7 @@ MARK_OPEN, MARK_CLOSE = "\u27e6", "\u27e7"  # as pipeline/publish/search.py mark
 REVIEW_PERMISSION = "scrutiny-review"
 REVIEWS_DATABASE = "reviews"
 REVIEW_TOKEN_ENV = "SCRUTINY_REVIEW_TOKEN"
+REVIEW_TOKEN_MIN = 12  # characters: shorter tokens are refused at start-up
 REVIEWS_PATH_ENV = "SCRUTINY_REVIEWS_DB"  # a folder served by `datasette DIR`: where reviewers' decisions go
 
 

@@ -25,6 +25,7 @@ from pipeline.publish.site.common import (
     document_source,
     fetch_rows,
     find_council,
+    is_reviewer,
     json_list,
     links_for,
     plugin_config,
@@ -132,11 +133,14 @@ async def council_page(datasette, request):
     )
 
 
-async def pending_decisions(datasette, *, statement_ids=(), concern_id: str | None = None) -> list[dict[str, Any]]:
+async def pending_decisions(
+    datasette, actor, *, statement_ids=(), concern_id: str | None = None
+) -> list[dict[str, Any]]:
     """Decisions recorded on the site that the next `scrutiny review-links`, `scrutiny label` or ingest has not
-    read yet (or read and refused), about these statements or this concern."""
+    read yet (or read and refused), about these statements or this concern. Reviewers only: the decisions name
+    their reviewers and carry their notes, and the reviews database is theirs alone, even to read."""
     reviews = reviews_database(datasette)
-    if reviews is None:
+    if reviews is None or not await is_reviewer(datasette, actor):
         return []
     ids = list(statement_ids)
     marks = ", ".join(f":s{i}" for i in range(len(ids))) or "NULL"
@@ -198,7 +202,7 @@ async def concern_page(datasette, request):
             "similar": similar,
             "choices": await concern_choices(db, concern["local_authority"], concern_id),
             "pending": await pending_decisions(
-                datasette, statement_ids=[m["statement_id"] for m in mentions], concern_id=concern_id
+                datasette, request.actor, statement_ids=[m["statement_id"] for m in mentions], concern_id=concern_id
             ),
             "next": request.path,
             "database": db.name,
@@ -319,7 +323,9 @@ async def statement_page(datasette, request):
             "source": document_source(links, document, s["page"]),
             "area_names": area_names(datasette),
             "choices": await concern_choices(db, document["local_authority"], s["concern_id"]),
-            "pending": await pending_decisions(datasette, statement_ids=[s["id"], *([alias] if alias else [])]),
+            "pending": await pending_decisions(
+                datasette, request.actor, statement_ids=[s["id"], *([alias] if alias else [])]
+            ),
             "next": request.path,
             "database": db.name,
         },

@@ -16,6 +16,7 @@ from datasette.utils.asgi import Forbidden, NotFound, Response
 
 from pipeline.publish.site.common import (
     REVIEW_TOKEN_ENV,
+    REVIEW_TOKEN_MIN,
     REVIEWS_DATABASE,
     REVIEWS_PATH_ENV,
     allowed,
@@ -290,11 +291,21 @@ def open_folder_reviews(datasette) -> None:
 
     from datasette.database import Database
 
-    if reviews_database(datasette) is not None or not review_token(datasette) or not datasette.config_dir:
+    token = review_token(datasette)
+    if reviews_database(datasette) is not None or not token or not datasette.config_dir:
         return
-    served = [n for n, d in datasette.databases.items() if d.path and n not in ("_internal", REVIEWS_DATABASE)]
-    name = served[0] if served else "scrutiny"
-    path = Path(os.environ.get(REVIEWS_PATH_ENV) or Path(datasette.config_dir) / "reviews" / f"{name}.reviews.db")
+    if len(token) < REVIEW_TOKEN_MIN:
+        raise RuntimeError(f"the reviewers' token ({REVIEW_TOKEN_ENV}) must be at least {REVIEW_TOKEN_MIN} characters")
+    folder = Path(datasette.config_dir).resolve()
+    served = {n: Path(d.path).resolve() for n, d in datasette.databases.items() if d.path and n != "_internal"}
+    name = next(iter(served), "scrutiny")
+    path = Path(os.environ.get(REVIEWS_PATH_ENV) or Path("reviews") / f"{name}.reviews.db")
+    path = (path if path.is_absolute() else folder / path).resolve()  # a relative path is read in the folder
+    if path in served.values() or (path.parent == folder and path.suffix in (".db", ".sqlite", ".sqlite3")):
+        raise RuntimeError(
+            f"the reviews database {path} would also be served to everyone as one of the folder's databases: "
+            f"set {REVIEWS_PATH_ENV} to a path in a subfolder (the default is reviews/) or outside the folder"
+        )
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         ensure_reviews_schema(path)
