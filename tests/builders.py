@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 
@@ -154,3 +155,41 @@ def make_small_corpus(root: Path, news: bool = False) -> Path:
     (docs / "notes.txt").write_text("The improvement board met in June and reviewed the recommendations.\n")
     (docs / "broken.pdf").write_bytes(b"%PDF-1.4 this file was cut short")
     return docs
+
+
+# ---------------------------------------------------------------- a small classifier, trained in seconds
+
+AREA_CODES = ("A", "B", "C", "D")
+# Small and fast: the shape of models/classifier.toml with fewer features and folds.
+FAST_CLASSIFIER = {
+    "model": {"name": "test", "version": "0", "seed": 1},
+    "features": {
+        "words": {"ngram_range": [1, 2], "n_features": 2**18, "sublinear_tf": True},
+        "chars": {"analyzer": "char_wb", "ngram_range": [3, 5], "n_features": 2**18, "sublinear_tf": True},
+    },
+    "classifier": {"kind": "linear_svc", "C": 0.5, "class_weight": "balanced"},
+    "calibration": {"method": "sigmoid", "cv": 3},
+    "thresholds": {"cv_folds": 3, "min": 0.2, "max": 0.8, "step": 0.02, "tolerance": 0.01},
+    "abstain": {"band": 0.1},
+}
+
+
+def labelled_subset(per_label: int = 70) -> list[dict]:
+    """A deterministic slice of the team's labelled statements with every label and 'none' represented."""
+    from pipeline import classify
+    from pipeline.config import PROJECT_ROOT
+
+    rows = classify.read_labelled(classify.label_files(PROJECT_ROOT / "corpus" / "labels"))
+    picked, counts = [], dict.fromkeys((*AREA_CODES, "none"), 0)
+    for r in rows:
+        keys = r["labels"] or ["none"]
+        if any(counts[k] < per_label for k in keys):
+            picked.append(r)
+            for k in keys:
+                counts[k] += 1
+    return picked
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return path

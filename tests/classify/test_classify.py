@@ -13,6 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from builders import AREA_CODES, FAST_CLASSIFIER, labelled_subset, write_jsonl
 
 from pipeline import classify as C
 from pipeline.classify.corrections import (
@@ -28,48 +29,17 @@ from pipeline.config import PROJECT_ROOT, Settings
 from pipeline.lexicon.taxonomy import load_taxonomy
 from pipeline.records import Statement
 
-LABELS = PROJECT_ROOT / "corpus" / "labels"
-CODES = ("A", "B", "C", "D")
-# Small and fast: the shape of models/classifier.toml with fewer features and folds.
-FAST = {
-    "model": {"name": "test", "version": "0", "seed": 1},
-    "features": {
-        "words": {"ngram_range": [1, 2], "n_features": 2**18, "sublinear_tf": True},
-        "chars": {"analyzer": "char_wb", "ngram_range": [3, 5], "n_features": 2**18, "sublinear_tf": True},
-    },
-    "classifier": {"kind": "linear_svc", "C": 0.5, "class_weight": "balanced"},
-    "calibration": {"method": "sigmoid", "cv": 3},
-    "thresholds": {"cv_folds": 3, "min": 0.2, "max": 0.8, "step": 0.02, "tolerance": 0.01},
-    "abstain": {"band": 0.1},
-}
-
-
-def _subset(per_label: int = 70) -> list[dict]:
-    """A deterministic slice of the team's labelled statements with every label and 'none' represented."""
-    rows = C.read_labelled(C.label_files(LABELS))
-    picked, counts = [], dict.fromkeys((*CODES, "none"), 0)
-    for r in rows:
-        keys = r["labels"] or ["none"]
-        if any(counts[k] < per_label for k in keys):
-            picked.append(r)
-            for k in keys:
-                counts[k] += 1
-    return picked
-
-
-def _write_jsonl(path: Path, rows: list[dict]) -> Path:
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-    return path
+CODES = AREA_CODES
 
 
 @pytest.fixture(scope="module")
 def data_file(tmp_path_factory) -> Path:
-    return _write_jsonl(tmp_path_factory.mktemp("labels") / "subset.jsonl", _subset())
+    return write_jsonl(tmp_path_factory.mktemp("labels") / "subset.jsonl", labelled_subset())
 
 
 @pytest.fixture(scope="module")
 def model(data_file) -> C.Model:
-    return C.train([data_file], Settings(), config=FAST)
+    return C.train([data_file], Settings(), config=FAST_CLASSIFIER)
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +53,7 @@ def saved(model, tmp_path_factory) -> Path:
 
 
 def test_build_pipeline_is_features_then_one_classifier_per_label():
-    pipeline = C.build_pipeline(FAST, CODES)
+    pipeline = C.build_pipeline(FAST_CLASSIFIER, CODES)
     assert [name for name, _ in pipeline.steps] == ["features", "classifier"]
     assert [name for name, _ in pipeline.named_steps["features"].transformer_list] == ["words", "chars"]
     calibrated = pipeline.named_steps["classifier"].estimator
@@ -92,11 +62,11 @@ def test_build_pipeline_is_features_then_one_classifier_per_label():
 
 def test_build_pipeline_refuses_unknown_settings():
     with pytest.raises(C.ClassifyError, match="unknown classifier kind"):
-        C.build_pipeline({**FAST, "classifier": {"kind": "forest"}}, CODES)
+        C.build_pipeline({**FAST_CLASSIFIER, "classifier": {"kind": "forest"}}, CODES)
     with pytest.raises(C.ClassifyError, match="features.words"):
-        C.build_pipeline({**FAST, "features": {"words": {"ngram_rnage": [1, 2]}}}, CODES)
+        C.build_pipeline({**FAST_CLASSIFIER, "features": {"words": {"ngram_rnage": [1, 2]}}}, CODES)
     with pytest.raises(C.ClassifyError, match="at least one label"):
-        C.build_pipeline(FAST, ())
+        C.build_pipeline(FAST_CLASSIFIER, ())
 
 
 def test_the_shipped_configuration_builds():
@@ -110,7 +80,7 @@ def test_the_shipped_configuration_builds():
 
 
 def test_train_records_what_it_did(data_file):
-    model = C.train([data_file], Settings(), config=FAST)
+    model = C.train([data_file], Settings(), config=FAST_CLASSIFIER)
     meta = model.metadata
     assert model.codes == CODES and model.scheme == "areas"
     assert model.name == meta["model"] and model.name.startswith("areas-test-0.")
@@ -146,7 +116,7 @@ def test_model_predicts_unseen_statements(model):
 def test_training_needs_enough_examples_of_each_label(tmp_path):
     rows = [{"text": f"Caseloads are high in team {i}.", "labels": ["C"]} for i in range(10)]
     with pytest.raises(C.ClassifyError, match="label A has 0 positive"):
-        C.train([_write_jsonl(tmp_path / "few.jsonl", rows)], Settings(), config=FAST)
+        C.train([write_jsonl(tmp_path / "few.jsonl", rows)], Settings(), config=FAST_CLASSIFIER)
 
 
 def test_a_scheme_without_labelled_data_cannot_be_trained():
@@ -156,12 +126,12 @@ def test_a_scheme_without_labelled_data_cannot_be_trained():
     with pytest.raises(
         C.ClassifyError, match="no labelled statements for scheme 'ciw_principles'.*corpus/labels/ciw_principles"
     ):
-        C.train(files, Settings(), scheme="ciw_principles", config=FAST)
+        C.train(files, Settings(), scheme="ciw_principles", config=FAST_CLASSIFIER)
 
 
 def test_labels_must_belong_to_the_scheme(tmp_path, data_file):
     with pytest.raises(C.ClassifyError, match="not codes of scheme 'ciw_principles'"):
-        C.train([data_file], Settings(), scheme="ciw_principles", config=FAST)
+        C.train([data_file], Settings(), scheme="ciw_principles", config=FAST_CLASSIFIER)
 
 
 def test_read_labelled_reports_every_bad_line(tmp_path):
@@ -194,7 +164,7 @@ def test_classify_gives_the_contract_fields(model):
 
 
 def test_batches_give_the_same_answers_as_one_at_a_time(model, monkeypatch):
-    texts = [r["text"] for r in _subset(5)]
+    texts = [r["text"] for r in labelled_subset(5)]
     together = C.classify(model, texts)
     monkeypatch.setattr(C, "BATCH_SIZE", 3)
     assert C.classify(model, texts) == together
@@ -202,7 +172,7 @@ def test_batches_give_the_same_answers_as_one_at_a_time(model, monkeypatch):
 
 
 def test_abstains_when_a_score_is_near_its_threshold(model):
-    texts = [r["text"] for r in _subset(10)]
+    texts = [r["text"] for r in labelled_subset(10)]
     results = C.classify(model, texts)
     for r in results:
         near = any(abs(r["scores"][c] - t) < model.abstain_band for c, t in zip(CODES, model.thresholds))
@@ -282,13 +252,13 @@ def test_training_folds_corrections_in(data_file):
         {"statement_id": "x", "text": target["text"], "labels": ["B"]},
         {"statement_id": "y", "text": "Brand new statement about adoption panels.", "labels": ["B"]},
     ]
-    model = C.train([data_file], Settings(), corrections=corrections, config=FAST)
+    model = C.train([data_file], Settings(), corrections=corrections, config=FAST_CLASSIFIER)
     training = model.metadata["training"]
     assert training["corrections"] == 2 and training["corrections_replacing_file_labels"] == 1
     assert training["statements"] == len(rows) + 1
     assert model.metadata["corpus_hash"] != C.corpus_hash([data_file])
     with pytest.raises(C.ClassifyError, match="not codes of scheme"):
-        C.train([data_file], Settings(), corrections=[{"text": "x", "labels": ["Q"]}], config=FAST)
+        C.train([data_file], Settings(), corrections=[{"text": "x", "labels": ["Q"]}], config=FAST_CLASSIFIER)
 
 
 def _csv(path: Path, rows: list[list[str]]) -> Path:
@@ -346,7 +316,7 @@ def test_read_corrections_csv_names_every_bad_row(tmp_path):
 
 
 def test_read_corrections_jsonl_takes_the_training_format(tmp_path):
-    path = _write_jsonl(
+    path = write_jsonl(
         tmp_path / "people.jsonl",
         [
             {"statement_id": "0123456789abcdef:10-90", "labels": ["D", "A"], "note": "board and audit"},

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from classify.test_classify import CODES, FAST, _subset, _write_jsonl
+from builders import AREA_CODES as CODES
+from builders import FAST_CLASSIFIER, labelled_subset, write_jsonl
 
 from pipeline import classify as C
 from pipeline.classify.model import fit_pipeline
@@ -21,7 +22,7 @@ from pipeline.config import Settings
 
 def _grounded_and_written() -> tuple[list[dict], list[dict]]:
     """Every other statement of the slice gets a source page (5 statements a page); the rest stay ours."""
-    rows = _subset(60)
+    rows = labelled_subset(60)
     grounded = [{**r, "source_url": f"https://example.org/page/{i // 10}"} for i, r in enumerate(rows) if i % 2 == 0]
     written = [r for i, r in enumerate(rows) if i % 2 == 1]
     return grounded, written
@@ -31,8 +32,8 @@ def _grounded_and_written() -> tuple[list[dict], list[dict]]:
 def label_dir(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("grounded")
     grounded, written = _grounded_and_written()
-    _write_jsonl(folder / "areas-grounded.jsonl", grounded)
-    _write_jsonl(folder / "ours.jsonl", written)
+    write_jsonl(folder / "areas-grounded.jsonl", grounded)
+    write_jsonl(folder / "ours.jsonl", written)
     return folder
 
 
@@ -54,7 +55,7 @@ def test_folds_hold_out_whole_pages_and_always_fit_our_statements():
 
 
 def test_without_source_pages_the_folds_are_random_over_everything():
-    rows = _subset(20)
+    rows = labelled_subset(20)
     splits, how = cv_splits(rows, 3, seed=1)
     assert "random folds" in how
     assert sorted(np.concatenate([h for _, h in splits]).tolist()) == list(range(len(rows)))
@@ -76,11 +77,11 @@ def test_weights_of_our_statements_pages_and_corrections():
 
 
 def test_weights_change_the_fit_and_leave_no_routing_requests_behind():
-    rows = _subset(30)
+    rows = labelled_subset(30)
     texts, y = [r["text"] for r in rows], C.indicators(rows, CODES)
     weights = np.where(np.arange(len(rows)) % 2 == 0, 0.1, 1.0)
-    plain = fit_pipeline(C.build_pipeline(FAST, CODES), texts, y)
-    weighted = fit_pipeline(C.build_pipeline(FAST, CODES), texts, y, weights)
+    plain = fit_pipeline(C.build_pipeline(FAST_CLASSIFIER, CODES), texts, y)
+    weighted = fit_pipeline(C.build_pipeline(FAST_CLASSIFIER, CODES), texts, y, weights)
     assert not np.allclose(plain.predict_proba(texts), weighted.predict_proba(texts))
 
     def holds_requests(obj, seen) -> bool:
@@ -99,7 +100,7 @@ def test_weights_change_the_fit_and_leave_no_routing_requests_behind():
 
 
 def test_train_measures_on_held_out_pages_and_the_model_saves_and_loads(label_dir, tmp_path):
-    config = {**FAST, "training": {"written_weight": 0.5}}
+    config = {**FAST_CLASSIFIER, "training": {"written_weight": 0.5}}
     model = C.train(C.label_files(label_dir), Settings(), config=config)
     cv = model.metadata["metrics"]["cross_validation"]
     grounded = sum(1 for line in (label_dir / "areas-grounded.jsonl").open() if line.strip())
@@ -126,7 +127,7 @@ def test_the_second_annotator_comparison_tells_the_labels_gap_from_the_models(tm
 
     grounded, _ = _grounded_and_written()
     (tmp_path / "labels").mkdir()
-    _write_jsonl(tmp_path / "labels" / "grounded.jsonl", grounded)
+    write_jsonl(tmp_path / "labels" / "grounded.jsonl", grounded)
     grounded = grounded[1::2] + grounded[::2]  # the records in another order than the file's lines
     y = C.indicators(grounded, CODES).astype(float)
     second = []
@@ -136,7 +137,7 @@ def test_the_second_annotator_comparison_tells_the_labels_gap_from_the_models(tm
             labels = [c for c in labels if c != "D"] if "D" in labels else [*labels, "D"]
         second.append({"line": line, "labels": labels})
     second += [{"line": 0, "labels": []}, {"line": 10**6, "labels": []}, {"line": 1, "labels": ["Z"]}, {"x": 1}]
-    _write_jsonl(tmp_path / "grounded-second-annotator.jsonl", second)
+    write_jsonl(tmp_path / "grounded-second-annotator.jsonl", second)
     fold = np.arange(len(grounded)) % 3
     config = C.load_config(Settings().models_dir / "classifier.toml")
     got = second_annotator_figures(grounded, y * 0.8 + 0.1, fold, config, CODES, tmp_path)

@@ -158,7 +158,7 @@ def test_label_imports_corrections(tmp_path, capsys):
 def test_label_takes_the_training_jsonl_format_and_train_folds_it_in(tmp_path, capsys, monkeypatch):
     """The labelling loop: people's labels in the corpus/labels format go into the database with `scrutiny
     label`, and `scrutiny train --with-corrections` trains on them (a small model, in seconds)."""
-    from classify.test_classify import FAST
+    from builders import FAST_CLASSIFIER
     from store.test_store import a_document
 
     from pipeline import classify, store
@@ -199,7 +199,7 @@ def test_label_takes_the_training_jsonl_format_and_train_folds_it_in(tmp_path, c
     data.mkdir()
     (data / "few.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     training = sys.modules["pipeline.classify.train"]  # the module (pipeline.classify.train is also the function)
-    monkeypatch.setattr(training, "load_config", lambda path: FAST)  # a small, fast configuration
+    monkeypatch.setattr(training, "load_config", lambda path: FAST_CLASSIFIER)  # a small, fast configuration
     out = tmp_path / "m.skops"
     assert main(["train", "--data", str(data), "--out", str(out), "--with-corrections", str(db_path)]) == 0
     summary = lines(capsys.readouterr().out)[0]

@@ -164,12 +164,12 @@ def test_a_new_linker_config_only_relinks(tmp_path, models, calls):
 @pytest.fixture(scope="module")
 def two_models(tmp_path_factory):
     """Two real classifiers with different names (the second a retuned copy of the first)."""
-    from classify.test_classify import FAST, _subset, _write_jsonl
+    from builders import FAST_CLASSIFIER, labelled_subset, write_jsonl
 
     from pipeline import classify as C
 
-    data = _write_jsonl(tmp_path_factory.mktemp("labels") / "subset.jsonl", _subset(30))
-    first = C.train([data], Settings(), config=FAST)
+    data = write_jsonl(tmp_path_factory.mktemp("labels") / "subset.jsonl", labelled_subset(30))
+    first = C.train([data], Settings(), config=FAST_CLASSIFIER)
     name = first.name + "-retuned"
     second = dataclasses.replace(
         first,
