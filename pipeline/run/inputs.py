@@ -171,7 +171,7 @@ class Plan:
         return bool(self.todo or self.unreadable or self.resegment or self.reclassify or self.relink)
 
     def nothing_changed(self, db_path: Any) -> dict[str, Any]:
-        """The run summary when there is no work: the same keys as a run's, every count but `unchanged` 0."""
+        """The run summary when there is no work: a run's keys (the runner adds `stages`), every count but `unchanged` 0."""
         return {
             "run_id": None,
             "db": str(db_path),
