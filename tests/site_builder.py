@@ -221,18 +221,19 @@ def build_corpus_db(folder: Path, corpus: Path) -> Path:
     fine-tuned encoder needs the TF-IDF model `make model` builds);
     otherwise one is trained here with two cross-validation folds instead of five, to save time."""
     from pipeline import store
-    from pipeline.classify import blended_fast_model, classify, default_model_path, load_config, load_model, train
+    from pipeline.classify import classify, default_model_path, load_config, load_model, train
     from pipeline.config import Settings
     from pipeline.extract import extract
     from pipeline.records import Prediction
     from pipeline.run import linking
     from pipeline.run.inputs import discover
     from pipeline.segment import segment
+    from pipeline.versions import blend_partner
 
     folder.mkdir(parents=True, exist_ok=True)
     settings = Settings(db_path=folder / "scrutiny.db", pdf_timeout_s=120)
     path = default_model_path(settings)
-    blends_with = blended_fast_model(path)
+    blends_with = blend_partner(path)
     if path.is_file() and (blends_with is None or blends_with.is_file()):
         model = load_model(path)
     else:

@@ -30,7 +30,6 @@ from pipeline.classify.model import (
     TRUSTED_TYPES,
     ClassifyError,
     Model,
-    blended_fast_model,
     build_pipeline,
     classify,
     classify_statements,

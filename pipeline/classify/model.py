@@ -28,6 +28,7 @@ from pipeline.config import Settings
 from pipeline.errors import PipelineError
 from pipeline.records import Prediction, Statement
 from pipeline.skopsfile import load_trusted
+from pipeline.versions import blend_partner
 
 CONFIG_FILE = "classifier.toml"
 
@@ -245,13 +246,6 @@ def default_model_path(settings: Settings, scheme: str = "areas", kind: str = "d
     return classifier_file(settings.models_dir, scheme, kind)
 
 
-def blended_fast_model(path: Path) -> Path | None:
-    """The TF-IDF model an encoder at `path` blends its scores with, or None when it does not blend."""
-    from pipeline.versions import blend_partner
-
-    return blend_partner(path)
-
-
 def save_model(model: Model, path: Path) -> None:
     """Write the model with skops and its metadata to `<path>.json`."""
     import skops.io as sio
@@ -291,7 +285,7 @@ def load_model(path: Path) -> Model:
         )
         raise ClassifyError(f"no model at {path}: {hint}") from None
     # loaded again when the sidecar changes (thresholds, blend) or the TF-IDF model an encoder blends with
-    watched = [sidecar_path(path), blended_fast_model(path)]
+    watched = [sidecar_path(path), blend_partner(path)]
     stamps = tuple((w.stat().st_mtime_ns, w.stat().st_size) if w is not None and w.is_file() else None for w in watched)
     return _load(path.resolve(), stat.st_mtime_ns, stat.st_size, stamps)
 
@@ -331,7 +325,7 @@ def _load_encoder(path: Path) -> Model:
     except EncoderError as exc:
         raise ClassifyError(str(exc)) from None
     fast = None
-    fast_path = blended_fast_model(path)
+    fast_path = blend_partner(path)
     weight = float((meta.get("blend") or {}).get("fast_weight") or 0.0) if fast_path is not None else 0.0
     if fast_path is not None:
         if not fast_path.is_file():

@@ -92,19 +92,20 @@ def _model_for(args: argparse.Namespace, settings: Settings) -> Any:
     TF-IDF model; "fast" is the TF-IDF model. A TF-IDF model that does not
     exist yet (also the one an encoder blends with) is trained first.
     """
-    from pipeline.classify import MODEL_KINDS, ClassifyError, blended_fast_model, default_model_path, load_model
+    from pipeline.classify import MODEL_KINDS, ClassifyError, default_model_path, load_model
+    from pipeline.versions import blend_partner
 
     scheme = args.scheme or "areas"
     choice = args.model or "default"
     if choice in MODEL_KINDS:
         path = default_model_path(settings, scheme, kind=choice)
-        fast = path if path.suffix == ".skops" else blended_fast_model(path)
+        fast = path if path.suffix == ".skops" else blend_partner(path)
         if fast is not None and not fast.exists():
             say(f"no model at {fast} yet: training it first")
             _train_and_save(settings, scheme, None, fast)
     else:
         path = Path(choice)
-        fast = blended_fast_model(path)
+        fast = blend_partner(path)
         if fast is not None and not fast.exists():
             raise ClassifyError(f"{path.name} blends with {fast}, which is missing: run `scrutiny train --out {fast}`")
     model = load_model(path)
