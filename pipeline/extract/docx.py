@@ -25,6 +25,7 @@ def read_docx(data: bytes) -> tuple[list[RawBlock], dict]:
     para_by_el = {p._p: p for p in document.paragraphs}
     table_by_el = {t._tbl: t for t in document.tables}
     counters: dict[tuple[str, int], int] = {}
+    style_names: dict[str | None, str] = {}  # python-docx looks a style up by id across all styles on every call
     for child in body.iterchildren():
         if child.tag == qn("w:p"):
             p = para_by_el.get(child)
@@ -33,7 +34,10 @@ def read_docx(data: bytes) -> tuple[list[RawBlock], dict]:
             text = p.text.strip()
             if not text:
                 continue
-            style = (p.style.name if p.style is not None else "") or ""
+            style_id = child.style
+            style = style_names.get(style_id)
+            if style is None:
+                style = style_names[style_id] = (p.style.name if p.style is not None else "") or ""
             numbered = child.find(f"{qn('w:pPr')}/{qn('w:numPr')}") is not None
             m = re.match(r"(?:Heading|Title)\s*(\d*)", style)
             if m:

@@ -19,7 +19,14 @@ from spacy.util import filter_spans, minibatch
 from pipeline.lexicon.language import detect_languages
 from pipeline.segment.entities import SPEECH_VERBS, EntityRules, load_rules, normalise_value
 from pipeline.segment.people import normalise_person
-from pipeline.segment.sentences import SECTION_MARKER, SHARED_WORDS, doc_context, register_extensions
+from pipeline.segment.sentences import (
+    SECTION_MARKER,
+    SHARED_WORDS,
+    doc_context,
+    doc_text,
+    register_extensions,
+    span_text,
+)
 
 QUOTE_OPEN, QUOTE_CLOSE = "“", "”"
 
@@ -74,7 +81,7 @@ class LanguageTagger:
         for batch in minibatch(docs, batch_size):
             sents = [s for doc in batch for s in doc.sents]
             default = next((lang for d in batch if (lang := doc_context(d).get("language"))), self.default)
-            for s, lang in zip(sents, detect_languages([s.text for s in sents], default=default)):
+            for s, lang in zip(sents, detect_languages([span_text(s) for s in sents], default=default)):
                 # Welsh names can tip lingua on a short English sentence; English grammar words cannot
                 if lang == "cy" and len({t.lower_ for t in s if t.is_stop and t.lower_ not in SHARED_WORDS}) >= 2:
                     lang = "en"
@@ -151,7 +158,7 @@ class EntityTagger:
         spans: list[Span] = []
         english = [s for s in doc.sents if s._.language in (None, "en")]
         for sent in english:
-            for f in self._rules.find(sent.text):
+            for f in self._rules.find(span_text(sent)):
                 span = doc.char_span(
                     sent.start_char + f.start, sent.start_char + f.end, label=f.label, alignment_mode="expand"
                 )
@@ -168,7 +175,7 @@ class EntityTagger:
         taken = [(s.start_char, s.end_char) for s in found]
         ranges = [(s.start_char, s.end_char) for s in english]
         out = []
-        for ent in self._trained(doc.text).ents:
+        for ent in self._trained(doc_text(doc)).ents:
             label = TRAINED_LABELS.get(ent.label_)
             if label is None or not any(a <= ent.start_char < b for a, b in ranges):
                 continue
@@ -227,13 +234,14 @@ class StatementTagger:
     def __call__(self, doc: Doc) -> Doc:
         unit = doc_context(doc)
         marks = doc._.marks or {}
-        inside = _inside_quotes(doc.text)
+        text = doc_text(doc)
+        inside = _inside_quotes(text)
         ents = list(doc.ents)
-        sents = [s for s in doc.sents if not s.text.isspace()]
+        sents = [s for s in doc.sents if not span_text(s).isspace()]
         items: list[Item] = []
         previous = None
         for sent in sents:
-            raw = sent.text
+            raw = span_text(sent)
             body = raw.strip()
             lead = len(raw) - len(raw.lstrip())
             mark = marks.get(sent.start_char)
@@ -271,8 +279,8 @@ class StatementTagger:
             if item.language != "en":
                 item.kind = "other" if len(body.split()) < 4 else "finding"
             else:
-                item.speaker = self._speaker(doc.text, sent, mine, inside)
-                item.attributed = item.speaker is not None or self._attributed(doc.text, sent, inside)
+                item.speaker = self._speaker(text, sent, mine, inside)
+                item.attributed = item.speaker is not None or self._attributed(text, sent, inside)
                 item.kind = previous = self._kind(body, unit, previous)
             # within quotation marks from its start, mostly, or an attributed quote ('X said: "...')
             item.quoted = bool(inside[begin] or quoted * 2 >= len(body) or quoted and item.speaker)

@@ -8,6 +8,8 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
+from spacy.attrs import SENT_START
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
@@ -58,6 +60,30 @@ def register_extensions() -> None:
     for name in ("unit", "marks", "items"):
         if not Doc.has_extension(name):
             Doc.set_extension(name, default=None)
+
+
+_TEXT_KEY = "scrutiny_text"
+
+
+def doc_text(doc: Doc) -> str:
+    """The doc's text, joined from its tokens once and kept: spaCy's `Doc.text` and `Span.text` join every token
+    in Python on each call, and the components read a unit's text once per sentence."""
+    text = doc.user_data.get(_TEXT_KEY)
+    if text is None:
+        text = doc.user_data[_TEXT_KEY] = doc.text
+    return text
+
+
+def span_text(span: Span) -> str:
+    """`span.text`, sliced from the doc's kept text."""
+    return doc_text(span.doc)[span.start_char : span.end_char]
+
+
+def _set_starts(doc: Doc, starts: list[bool]) -> None:
+    """Mark sentence starts in one array write: setting `Token.is_sent_start` one token at a time checks the
+    whole doc's annotation on every call."""
+    values = np.where(np.array(starts, dtype=bool), 1, -1).astype(np.int64).astype(np.uint64)
+    doc.from_array([SENT_START], values.reshape(-1, 1))
 
 
 def doc_context(doc: Doc) -> dict[str, Any]:
@@ -221,8 +247,7 @@ class SentenceRules:
         starts = [False] * n
         starts[0] = True
         if doc_context(doc).get("kind") == "table_row":  # a row of a table is one statement
-            for k, tok in enumerate(doc):
-                tok.is_sent_start = starts[k]
+            _set_starts(doc, starts)
             doc._.marks = {}
             return doc
         lost: set[int] = set()
@@ -265,8 +290,7 @@ class SentenceRules:
             if cut is not None:
                 starts[cut] = True
                 heads.add(0)
-        for k, tok in enumerate(doc):
-            tok.is_sent_start = starts[k]
+        _set_starts(doc, starts)
         doc._.marks = self._marks(doc, lost, heads)
         return doc
 
@@ -277,9 +301,9 @@ class SentenceRules:
         unit = doc_context(doc)
         sents = list(doc.sents)
         marks: dict[int, str] = {}
-        if TOC.search(doc.text):
+        if TOC.search(doc_text(doc)):
             return {s.start_char: "furniture" for s in sents}
-        texts = [s.text.strip() for s in sents]
+        texts = [span_text(s).strip() for s in sents]
         content = [k for k, t in enumerate(texts) if t]
         item = unit.get("kind") == "list_item"
         for k in content:
