@@ -20,9 +20,9 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any
+from typing import Any, TypeVar
 
 from pipeline import __version__
 from pipeline.config import Settings
@@ -31,6 +31,8 @@ from pipeline.run.inputs import Fingerprint
 from pipeline.run.runner import Outcome, process_source
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
+R = TypeVar("R")
 
 AHEAD = 2  # batches in flight per worker: one running, one waiting
 READ_ATTEMPTS = 3  # reading a file is retried (I/O errors are often transient); a bad file is not
@@ -80,19 +82,24 @@ def _process_here(fps: list[Fingerprint], settings: Settings, classify: bool) ->
 def process_batch(fps: list[Fingerprint], settings: Settings, classify: bool) -> list[Outcome]:
     """Process a batch of sources: in a worker process when `processes` set a pool up in this process, else
     here. A worker that dies (killed, out of memory) fails its batch with the reason and is replaced."""
-    global _pool
     pool = _pool
     if pool is None:
         return _process_here(fps, settings, classify)
     try:
         return pool.submit(_process_here, fps, settings, classify).result()
     except BrokenProcessPool as exc:
-        with _pool_lock:
-            if _pool is pool:
-                pool.shutdown(wait=False, cancel_futures=True)
-                _pool = _new_pool(_pool_size)
+        _renew(pool)
         reason = f"the worker process died while processing this batch ({exc})"
         return [Failure(fp.source.path, "ingest", reason, __version__) for fp in fps]
+
+
+def _renew(pool: ProcessPoolExecutor) -> None:
+    """Replace a pool whose worker died (once, however many callers saw it die)."""
+    global _pool
+    with _pool_lock:
+        if _pool is pool:
+            pool.shutdown(wait=False, cancel_futures=True)
+            _pool = _new_pool(_pool_size)
 
 
 def _new_pool(workers: int) -> ProcessPoolExecutor:
@@ -114,6 +121,52 @@ def processes(workers: int) -> Iterator[None]:
             pool, _pool = _pool, None
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+def spread(fn: Callable[[Settings, T], R], settings: Settings, items: Iterable[T]) -> Iterator[R]:
+    """`fn(settings, item)` for each item, in order: in the worker processes when `processes` set a pool up in
+    this process (at most AHEAD items per worker in flight, so that reading the next items, running these and
+    writing the finished ones overlap), else here. `fn` must be a module-level function; a worker that dies
+    costs nothing: its item and the rest are done here."""
+    pool = _pool
+    if pool is None:
+        yield from (fn(settings, item) for item in items)
+        return
+    pending: deque[tuple[T, Future]] = deque()
+    broken = False
+    for item in items:
+        if broken:
+            pending.append((item, _done(fn(settings, item))))
+        else:
+            pending.append((item, pool.submit(fn, settings, item)))
+        while len(pending) >= AHEAD * max(1, _pool_size) or (pending and pending[0][1].done()):
+            item0, future = pending.popleft()
+            result, broken = _result(fn, settings, item0, future, broken)
+            yield result
+    while pending:
+        item0, future = pending.popleft()
+        result, broken = _result(fn, settings, item0, future, broken)
+        yield result
+
+
+def _done(value: Any) -> Future:
+    future: Future = Future()
+    future.set_result(value)
+    return future
+
+
+def _result(
+    fn: Callable[[Settings, T], R], settings: Settings, item: T, future: Future, broken: bool
+) -> tuple[R, bool]:
+    try:
+        return future.result(), broken
+    except (BrokenProcessPool, CancelledError):  # a worker died: this future's pool is gone
+        if not broken:
+            logger.warning("a worker process died; the rest of this work is done in this process")
+            pool = _pool
+            if pool is not None:
+                _renew(pool)  # the next batches and runs get workers again
+        return fn(settings, item), True
 
 
 def in_order(

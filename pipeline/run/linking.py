@@ -14,7 +14,7 @@ after new documents and re-ingestion too.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from itertools import groupby
 from pathlib import Path
@@ -122,16 +122,17 @@ def _stored(
     ], stored
 
 
-def link_new_documents(db: Any, settings: Settings, document_ids: list[str]) -> int:
+def link_new_documents(db: Any, settings: Settings, document_ids: list[str], spread: Spread | None = None) -> int:
     """Link the statements of `document_ids` (English ones the picker picks, and any a reviewer placed) into
     the stored concerns, with reviewers' decisions applied; returns new mentions written. `db` is an open store
-    database (pipeline.store.open_db); all reads and writes go through pipeline.store.
+    database (pipeline.store.open_db); all reads and writes go through pipeline.store, in this process.
 
     Linking never crosses councils, so it goes council by council: a council's stored mentions and its due
     documents' statements are read from the database, linked and written before the next council's are read.
-    Memory is bounded by the largest council, not by the database (a full relink of 10,000 documents holds
-    one council's statements at a time)."""
-    config = recur.config_for(settings)
+    Memory is bounded by the largest councils in flight, not by the database (a full relink of 10,000 documents
+    holds a few councils' statements at a time). `spread` (pipeline.run.batches.spread during an ingest run)
+    links councils side by side in the run's worker processes, a few at a time and written in order; without
+    it each council is linked here."""
     decisions = review.decisions_from(store.link_reviews(db))
     due = set(document_ids)
     by_council: dict[str, list[str]] = {}
@@ -141,22 +142,53 @@ def link_new_documents(db: Any, settings: Settings, document_ids: list[str]) -> 
     names: dict[str, set[str]] = {}
     for name in store.mention_councils(db):
         names.setdefault(recur.council_key(name), set()).add(name)
-    return sum(
-        _link_council(db, config, decisions, key, documents, names.get(key, set()))
-        for key, documents in by_council.items()
+    work = (
+        _council_work(db, key, documents, names.get(key, set()), decisions) for key, documents in by_council.items()
+    )
+    if spread is None:
+        config = recur.config_for(settings)
+        linked: Iterable[CouncilLinked] = (_link_council(config, w) for w in work)
+    else:
+        linked = spread(link_council, settings, work)
+    return sum(store.save_recurrence(db, *result) for result in linked)
+
+
+@dataclass(frozen=True)
+class CouncilWork:
+    """What linking one council needs from the database: its stored mentions (with their statements' seq and
+    lemmas), its due documents' statements (`store.recurrence_inputs`) and the reviewers' decisions."""
+
+    key: str
+    mentions: list[recur.Mention]
+    stored: list[tuple[int | None, str]]
+    rows: list[dict[str, Any]]
+    decisions: recur.Decisions
+
+
+# new mentions, the council's concerns, the picked rows: the arguments of store.save_recurrence after `db`
+CouncilLinked = tuple[list[recur.Mention], list[recur.Concern], list[dict[str, Any]]]
+Spread = Callable[[Callable[[Settings, CouncilWork], CouncilLinked], Settings, Iterable[CouncilWork]], Iterable[Any]]
+
+
+def _council_work(
+    db: Any, key: str, document_ids: list[str], names: set[str], decisions: recur.Decisions
+) -> CouncilWork:
+    mentions, stored = _stored(db, sorted(names))
+    return CouncilWork(
+        key,
+        mentions,
+        [(r["seq"], r["lemmas"] or "") for r in stored],
+        store.recurrence_inputs(db, document_ids),
+        decisions,
     )
 
 
-def _link_council(
-    db: Any,
-    config: recur.RecurConfig,
-    decisions: recur.Decisions,
-    key: str,
-    document_ids: list[str],
-    names: set[str],
-) -> int:
-    """Link one council's due documents into its stored concerns and write the result."""
-    mentions, stored = _stored(db, sorted(names))
+def link_council(settings: Settings, work: CouncilWork) -> CouncilLinked:
+    """Link one council's due documents into its stored concerns (no database: see `link_new_documents`)."""
+    return _link_council(recur.config_for(settings), work)
+
+
+def _link_council(config: recur.RecurConfig, work: CouncilWork) -> CouncilLinked:
     index = recur.index_from(
         (
             (
@@ -166,28 +198,27 @@ def _link_council(
                     m.local_authority,
                     m.date,
                     m.document_id,
-                    r["seq"],
+                    seq,
                     m.doc_type,
                     m.service,
-                    r["lemmas"] or "",
+                    lemmas,
                     m.areas,
                     m.role,
                 ),
                 m,
             )
-            for m, r in zip(mentions, stored, strict=True)
+            for m, (seq, lemmas) in zip(work.mentions, work.stored, strict=True)
         ),
         config,
     )
-    del stored
-    rows = store.recurrence_inputs(db, document_ids)
-    items = _pick(rows, config, decisions.fixed)
-    del rows
-    assignments, _ = recur.link(items, index, config, decisions)
+    items = _pick(work.rows, config, work.decisions.fixed)
+    assignments, _ = recur.link(items, index, config, work.decisions)
     new = [a.mention for a in assignments if a.mention is not None]
     # Every concern of the council is recomputed: a re-ingested document's old mentions are gone.
-    concerns = recur.concerns_from(m for m in [*mentions, *new] if recur.council_key(m.local_authority) == key)
-    return store.save_recurrence(db, new, concerns, _picked_rows(items, assignments))
+    concerns = recur.concerns_from(
+        m for m in [*work.mentions, *new] if recur.council_key(m.local_authority) == work.key
+    )
+    return new, concerns, _picked_rows(items, assignments)
 
 
 @dataclass(frozen=True)

@@ -246,6 +246,7 @@ def link_stored(settings: Settings) -> int:
     (incrementally, against the stored concerns) or, after a new linker or documents stored again over
     linked statements, everything from scratch. Returns the number of documents linked."""
     from pipeline import store
+    from pipeline.run.batches import spread
     from pipeline.run.linking import link_new_documents
     from pipeline.versions import link_version
 
@@ -259,7 +260,7 @@ def link_stored(settings: Settings) -> int:
             if full:
                 store.clear_recurrence(db)
                 due = store.document_ids(db)
-            link_new_documents(db, settings, due)
+            link_new_documents(db, settings, due, spread)  # councils side by side in the run's workers
             store.mark_linked(db, version)
         return len(due)
     finally:

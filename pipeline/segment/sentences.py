@@ -83,7 +83,7 @@ def _set_starts(doc: Doc, starts: list[bool]) -> None:
     """Mark sentence starts in one array write: setting `Token.is_sent_start` one token at a time checks the
     whole doc's annotation on every call."""
     values = np.where(np.array(starts, dtype=bool), 1, -1).astype(np.int64).astype(np.uint64)
-    doc.from_array([SENT_START], values.reshape(-1, 1))
+    doc.from_array([SENT_START], values.reshape(-1, 1))  # type: ignore[arg-type]  # thinc types it Ints2d
 
 
 def doc_context(doc: Doc) -> dict[str, Any]:

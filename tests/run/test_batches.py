@@ -3,6 +3,7 @@ batches processed in worker processes."""
 
 from __future__ import annotations
 
+import os
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -89,3 +90,31 @@ def test_batches_are_processed_in_worker_processes(tmp_path, settings):
     assert [type(r) for r in out] == [Processed] * 3
     assert [f"area {i}" in r.document.text for i, r in enumerate(out)] == [True] * 3  # type: ignore[union-attr]
     assert batches.process_batch([_fp(paths[0])], settings, classify=False)[0].document.id  # here again
+
+
+def _tenfold_where(settings, n: int) -> tuple[int, bool]:
+    """A module-level function for `spread`: n * 10, and whether it ran in a worker process."""
+    return n * 10, batches._in_worker
+
+
+def _dies_in_a_worker(settings, n: int) -> tuple[int, bool]:
+    if n == 3 and batches._in_worker:
+        os._exit(1)  # a worker killed while linking a council (out of memory, say)
+    return n * 10, batches._in_worker
+
+
+def test_spread_runs_in_the_worker_processes_and_keeps_the_order(settings):
+    assert list(batches.spread(_tenfold_where, settings, range(3))) == [(0, False), (10, False), (20, False)]
+    with batches.processes(2):
+        out = list(batches.spread(_tenfold_where, settings, iter(range(9))))
+    assert [n for n, _ in out] == [n * 10 for n in range(9)]
+    assert all(in_worker for _, in_worker in out)
+
+
+def test_spread_does_the_work_of_a_worker_that_died_here(settings):
+    with batches.processes(2):
+        out = list(batches.spread(_dies_in_a_worker, settings, range(8)))
+        assert [n for n, _ in out] == [n * 10 for n in range(8)]  # nothing lost
+        assert not out[3][1]  # the dead worker's item was done in this process
+        again = list(batches.spread(_tenfold_where, settings, range(2)))
+    assert all(in_worker for _, in_worker in again)  # the pool was renewed
