@@ -212,9 +212,10 @@ def merge_people(mentions: Iterable[tuple[str, Iterable[str]]]) -> list[Person]:
 
     names = [c.canonical() for c in clusters]
     probable: dict[int, list[tuple[str, float]]] = defaultdict(list)
+    closeness = _Closeness()
     for i in range(len(clusters)):
         for j in range(i + 1, len(clusters)):
-            score = _closeness(clusters[i], clusters[j])
+            score = closeness(clusters[i], clusters[j])
             if score >= PROBABLE_AT:
                 probable[i].append((names[j], score))
                 probable[j].append((names[i], score))
@@ -231,25 +232,50 @@ def merge_people(mentions: Iterable[tuple[str, Iterable[str]]]) -> list[Person]:
     return sorted(people, key=lambda p: (-p.mentions, p.name))
 
 
-def _closeness(a: _Cluster, b: _Cluster) -> float:
-    """How likely two unmerged clusters are one person misspelt: similarity of their closest forms."""
-    best = 0.0
-    for fa in a.forms:
-        for fb in b.forms:
-            pa, pb = split_name(fa), split_name(fb)
-            if pa is None or pb is None:
-                continue
-            surname = SequenceMatcher(None, fold(pa.surname), fold(pb.surname)).ratio()
-            if surname < 0.75:
-                continue
-            if pa.given and pb.given:
-                score = name_similarity(fa, fb)
-            elif fold(pa.surname) == fold(pb.surname):  # "A Bulman" when two Bulmans fit
-                score = 0.9
+class _Closeness:
+    """How likely two unmerged clusters are one person misspelt: similarity of their closest forms. Every pair of
+    clusters is compared, so each form is split once and each pair of surnames compared once."""
+
+    def __init__(self) -> None:
+        self._forms: dict[str, tuple[NameParts, str, str] | None] = {}
+        self._surnames: dict[tuple[str, str], float] = {}
+
+    def _form(self, form: str) -> tuple[NameParts, str, str] | None:
+        if form not in self._forms:
+            parts = split_name(form)
+            self._forms[form] = None if parts is None else (parts, fold(parts.surname), fold(bare_name(form)))
+        return self._forms[form]
+
+    def _surname(self, a: str, b: str) -> float:
+        ratio = self._surnames.get((a, b))
+        if ratio is None:
+            # SequenceMatcher's ratio is at most 2 * min(len) / (len a + len b): a bound under 0.75 settles it
+            if len(a) + len(b) and 2 * min(len(a), len(b)) < 0.75 * (len(a) + len(b)):
+                ratio = 0.0
             else:
-                score = round(surname, 3) if not (pa.given or pb.given) else 0.0
-            best = max(best, score)
-    return best
+                ratio = SequenceMatcher(None, a, b).ratio()
+            self._surnames[(a, b)] = ratio
+        return ratio
+
+    def __call__(self, a: _Cluster, b: _Cluster) -> float:
+        best = 0.0
+        for fa in a.forms:
+            for fb in b.forms:
+                ia, ib = self._form(fa), self._form(fb)
+                if ia is None or ib is None:
+                    continue
+                (pa, sa, na), (pb, sb, nb) = ia, ib
+                surname = self._surname(sa, sb)
+                if surname < 0.75:
+                    continue
+                if pa.given and pb.given:
+                    score = round(SequenceMatcher(None, na, nb).ratio(), 3)  # name_similarity(fa, fb)
+                elif sa == sb:  # "A Bulman" when two Bulmans fit
+                    score = 0.9
+                else:
+                    score = round(surname, 3) if not (pa.given or pb.given) else 0.0
+                best = max(best, score)
+        return best
 
 
 def people_from(statements: Iterable[Statement]) -> list[Person]:
