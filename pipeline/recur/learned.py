@@ -275,8 +275,19 @@ def save_models(models: Models, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {k: getattr(models, k) for k in ("text", "issue", "status", "pick", "pair", "status_context")}
     payload["settings"] = json.dumps(models.settings)
+    # The vocabularies go in as one JSON string: skops would audit and rebuild every word as a node of its own,
+    # which made loading take seconds and a hundred megabytes more at its peak.
+    vectorizers = [v for _, v in models.text.transformer_list]
+    vocabularies = [v.vocabulary_ for v in vectorizers]
+    payload["vocabularies"] = json.dumps(vocabularies)
     tmp = path.with_name(path.name + ".tmp")
-    sio.dump(payload, tmp, compression=zipfile.ZIP_DEFLATED)
+    try:
+        for v in vectorizers:
+            v.vocabulary_ = {}
+        sio.dump(payload, tmp, compression=zipfile.ZIP_DEFLATED)
+    finally:
+        for v, vocabulary in zip(vectorizers, vocabularies, strict=True):
+            v.vocabulary_ = vocabulary
     tmp.replace(path)
     Path(f"{path}.json").write_text(
         json.dumps({**models.metadata, "settings": models.settings}, indent=2, default=str) + "\n", encoding="utf-8"
@@ -298,6 +309,11 @@ def load_models(path: Path) -> Models:
 @lru_cache(maxsize=4)
 def _load(path: Path, mtime_ns: int, size: int) -> Models:
     payload = load_trusted(path, TRUSTED_TYPES, RecurModelError, "a recurrence model")
+    if "vocabularies" in payload:  # saved by save_models; a file from before keeps them inside
+        for (_, v), vocabulary in zip(
+            payload["text"].transformer_list, json.loads(payload["vocabularies"]), strict=True
+        ):
+            v.vocabulary_ = vocabulary
     side = Path(f"{path}.json")
     metadata = json.loads(side.read_text(encoding="utf-8")) if side.is_file() else {}
     return Models(
