@@ -93,12 +93,13 @@ def process_batch(fps: list[Fingerprint], settings: Settings, classify: bool) ->
         return [Failure(fp.source.path, "ingest", reason, __version__) for fp in fps]
 
 
-def _renew(pool: ProcessPoolExecutor) -> None:
-    """Replace a pool whose worker died (once, however many callers saw it die)."""
+def _renew(pool: ProcessPoolExecutor, wait: bool = False) -> None:
+    """Replace the pool with new worker processes: one whose worker died (once, however many callers saw it
+    die), or, with `wait`, a healthy one once its work is done."""
     global _pool
     with _pool_lock:
         if _pool is pool:
-            pool.shutdown(wait=False, cancel_futures=True)
+            pool.shutdown(wait=wait, cancel_futures=not wait)
             _pool = _new_pool(_pool_size)
 
 
@@ -123,15 +124,20 @@ def processes(workers: int) -> Iterator[None]:
             pool.shutdown(wait=True, cancel_futures=True)
 
 
-def spread(fn: Callable[[Settings, T], R], settings: Settings, items: Iterable[T]) -> Iterator[R]:
+def spread(fn: Callable[[Settings, T], R], settings: Settings, items: Iterable[T], fresh: bool = False) -> Iterator[R]:
     """`fn(settings, item)` for each item, in order: in the worker processes when `processes` set a pool up in
     this process (at most AHEAD items per worker in flight, so that reading the next items, running these and
     writing the finished ones overlap), else here. `fn` must be a module-level function; a worker that dies
-    costs nothing: its item and the rest are done here."""
+    costs nothing: its item and the rest are done here. `fresh` starts new workers first, so that what the
+    old ones loaded (the PDF readers, spaCy, the classifier) does not stay in memory beside this work."""
     pool = _pool
     if pool is None:
         yield from (fn(settings, item) for item in items)
         return
+    if fresh:
+        _renew(pool, wait=True)
+        pool = _pool
+        assert pool is not None
     pending: deque[tuple[T, Future]] = deque()
     broken = False
     for item in items:

@@ -131,8 +131,8 @@ def link_new_documents(db: Any, settings: Settings, document_ids: list[str], spr
     documents' statements are read from the database, linked and written before the next council's are read.
     Memory is bounded by the largest councils in flight, not by the database (a full relink of 10,000 documents
     holds a few councils' statements at a time). `spread` (pipeline.run.batches.spread during an ingest run)
-    links councils side by side in the run's worker processes, a few at a time and written in order; without
-    it each council is linked here."""
+    links councils side by side in fresh worker processes, a few at a time and written in order; without it
+    each council is linked here."""
     decisions = review.decisions_from(store.link_reviews(db))
     due = set(document_ids)
     by_council: dict[str, list[str]] = {}
@@ -149,7 +149,7 @@ def link_new_documents(db: Any, settings: Settings, document_ids: list[str], spr
         config = recur.config_for(settings)
         linked: Iterable[CouncilLinked] = (_link_council(config, w) for w in work)
     else:
-        linked = spread(link_council, settings, work)
+        linked = spread(link_council, settings, work, True)  # fresh workers: the processing models let go
     return sum(store.save_recurrence(db, *result) for result in linked)
 
 
@@ -167,7 +167,9 @@ class CouncilWork:
 
 # new mentions, the council's concerns, the picked rows: the arguments of store.save_recurrence after `db`
 CouncilLinked = tuple[list[recur.Mention], list[recur.Concern], list[dict[str, Any]]]
-Spread = Callable[[Callable[[Settings, CouncilWork], CouncilLinked], Settings, Iterable[CouncilWork]], Iterable[Any]]
+Spread = Callable[
+    [Callable[[Settings, CouncilWork], CouncilLinked], Settings, Iterable[CouncilWork], bool], Iterable[Any]
+]
 
 
 def _council_work(

@@ -118,3 +118,14 @@ def test_spread_does_the_work_of_a_worker_that_died_here(settings):
         assert not out[3][1]  # the dead worker's item was done in this process
         again = list(batches.spread(_tenfold_where, settings, range(2)))
     assert all(in_worker for _, in_worker in again)  # the pool was renewed
+
+
+def _worker_pid(settings, n: int) -> int:
+    return os.getpid()
+
+
+def test_spread_can_start_fresh_workers(settings):
+    with batches.processes(2):
+        before = set(batches.spread(_worker_pid, settings, range(6)))
+        after = set(batches.spread(_worker_pid, settings, range(6), True))
+    assert before and after and not before & after  # new processes: nothing the old ones loaded is kept
