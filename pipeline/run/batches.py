@@ -6,7 +6,8 @@ dozen task runs instead of two thousand. Each batch is processed in a worker pro
 `workers` processes, each with its own PDF reader child, spaCy pipeline and model), so extraction,
 segmentation and classification use every core while the flow's process stores what is done. At most
 `AHEAD` batches per worker are in flight, and a batch's results are dropped once stored, so the run's memory
-does not grow with the number of documents.
+does not grow with the number of documents. The run's linking uses the pool too (`spread`, fresh workers):
+councils are linked side by side while the flow's process reads and writes the database.
 """
 
 from __future__ import annotations
