@@ -96,6 +96,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="statements to link (default 100 per document, at most 100,000: 100,000 at the default scale)",
     )
     p.add_argument(
+        "--model",
+        default="default",
+        help="classifier of the whole run (scrutiny ingest --model: default, fast, encoder or a file)",
+    )
+    p.add_argument(
         "--only",
         help=f"comma-separated stages to measure ({', '.join(STAGES)}, run); the rest are listed as not measured",
     )
@@ -124,6 +129,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
         long_first=3 if quick else 10,
         prefect=not quick,
         max_pages=4 if quick else None,
+        model=args.model,
         # in a fresh process each probe loads spaCy, the model, ... again: the smoke run keeps the cheap one
         probes=("extract",) if quick else ("extract", "segment", "classify", "link", "store", "search_1"),
     )

@@ -212,6 +212,18 @@ def _memory(s: StageResult) -> str:
     return f"{m.peak_mb:,.0f} MB" if m.increment_mb is None else f"{m.peak_mb:,.0f} MB (+{m.increment_mb:,.0f})"
 
 
+def _phases(run: dict[str, Any]) -> str:
+    p = run.get("phases")
+    if not p:
+        return ""
+    stored = run["documents"] / p["documents_s"] * 60 if p["documents_s"] else 0
+    return (
+        f"; {p['to_first_document_s']:.0f} s from the run's start to the first document stored, "
+        f"{p['documents_s']:.0f} s storing them all ({stored:,.0f} per minute), {p['tail_s']:.0f} s after the last "
+        "(pairing, people, linking)"
+    )
+
+
 def _orchestration(run: dict[str, Any], stages: list[StageResult]) -> str:
     """Prefect's share of the cold run: its task runs times the overhead per task the Prefect row measured."""
     per_task = next((s.details.get("overhead_per_task_ms") for s in stages if s.key == "prefect"), None)
@@ -266,6 +278,8 @@ def markdown(data: dict[str, Any], stages: list[StageResult]) -> str:
                 else ""
             )
             + (f"; {run['note']}" if run.get("note") else "")
+            + (f"; classifier `--model {run['model']}`" if run.get("model", "default") != "default" else "")
+            + _phases(run)
             + _orchestration(run, stages)
             + ".",
         ]

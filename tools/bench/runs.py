@@ -217,8 +217,27 @@ def prefect(ctx: Context) -> StageResult:
 # ---------------------------------------------------------------- cold run and re-run
 
 
-def _ingest_argv(manifest: Path, db: Path) -> list[str]:
-    return [sys.executable, "-m", "pipeline.cli", "ingest", str(manifest), "--db", str(db), "--workers", "2"]
+def _ingest_argv(manifest: Path, db: Path, model: str) -> list[str]:
+    return [
+        *(sys.executable, "-m", "pipeline.cli", "ingest", str(manifest), "--db", str(db), "--workers", "2"),
+        *("--model", model),
+    ]
+
+
+def _phases(db: Path) -> dict[str, float]:
+    """Where a cold run's time went, from the database's own stamps (whole seconds): from the run's start to
+    the first document stored (Prefect's start-up is before the run starts), storing all of them, and the tail
+    after the last (pairing, people, linking)."""
+    from datetime import datetime
+
+    con = sqlite3.connect(db)
+    try:
+        first, last = con.execute("SELECT min(ingested_at), max(ingested_at) FROM documents").fetchone()
+        started, finished = con.execute("SELECT min(started_at), max(finished_at) FROM runs").fetchone()
+    finally:
+        con.close()
+    t = [datetime.fromisoformat(x).timestamp() for x in (started, first, last, finished)]
+    return {"to_first_document_s": t[1] - t[0], "documents_s": t[2] - t[1], "tail_s": t[3] - t[2]}
 
 
 def _summary(stdout: str) -> dict[str, Any]:
@@ -241,7 +260,8 @@ def cold_run(ctx: Context, corpus: Corpus) -> dict[str, Any]:
     db = _fresh(ctx.work / "runs", f"cold-{corpus.documents}")
     ctx.log(f"cold run: {corpus.documents:,} documents ({'scrutiny ingest' if ctx.plan.prefect else 'direct'})")
     if ctx.plan.prefect:
-        cmd = run_command(_ingest_argv(corpus.manifest, db), env=environment(ctx.plan.out), cwd=PROJECT)
+        argv = _ingest_argv(corpus.manifest, db, ctx.plan.model)
+        cmd = run_command(argv, env=environment(ctx.plan.out), cwd=PROJECT)
         if cmd.returncode != 0:
             raise RuntimeError(f"scrutiny ingest failed ({cmd.returncode}): {cmd.stderr[-1500:]}")
         summary = _summary(cmd.stdout)
@@ -267,6 +287,8 @@ def cold_run(ctx: Context, corpus: Corpus) -> dict[str, Any]:
         "added": added,
         "failed": failed,
         "statements": _statements(db),
+        "phases": _phases(db) if ctx.plan.prefect else None,
+        "model": ctx.plan.model if ctx.plan.prefect else "default",
         "mode": mode,
         "db": str(db),
     }
@@ -275,7 +297,7 @@ def cold_run(ctx: Context, corpus: Corpus) -> dict[str, Any]:
 def rerun(ctx: Context, corpus: Corpus, cold: dict[str, Any]) -> StageResult:
     """The no-change re-run: the CLI over the same, unchanged corpus and database."""
     db = Path(cold["db"])
-    argv, env = _ingest_argv(corpus.manifest, db), environment(ctx.plan.out)
+    argv, env = _ingest_argv(corpus.manifest, db, ctx.plan.model), environment(ctx.plan.out)
     peaks: list[float] = []
 
     def again() -> None:

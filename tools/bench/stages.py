@@ -53,6 +53,7 @@ class Plan:
     long_first: int
     prefect: bool  # the ephemeral Prefect server takes 10-50 s to start: --quick does without
     max_pages: int | None = None  # shorter PDFs in the corpus (--quick)
+    model: str = "default"  # the classifier of the whole run and re-run (`scrutiny ingest --model`)
     probes: tuple[str, ...] = ("extract", "segment", "classify", "link", "store", "search_1")  # memory measured
 
 
