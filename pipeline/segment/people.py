@@ -149,7 +149,11 @@ def given_compatible(a: str, b: str) -> bool:
 
 def name_similarity(a: str, b: str) -> float:
     """Similarity of two names in [0, 1], on folded names without titles."""
-    return round(SequenceMatcher(None, fold(bare_name(a)), fold(bare_name(b))).ratio(), 3)
+    return _similarity(fold(bare_name(a)), fold(bare_name(b)))
+
+
+def _similarity(folded_a: str, folded_b: str) -> float:
+    return round(SequenceMatcher(None, folded_a, folded_b).ratio(), 3)
 
 
 @dataclass
@@ -269,7 +273,7 @@ class _Closeness:
                 if surname < 0.75:
                     continue
                 if pa.given and pb.given:
-                    score = round(SequenceMatcher(None, na, nb).ratio(), 3)  # name_similarity(fa, fb)
+                    score = _similarity(na, nb)  # name_similarity(fa, fb), on the names folded once
                 elif sa == sb:  # "A Bulman" when two Bulmans fit
                     score = 0.9
                 else:

@@ -80,9 +80,9 @@ def unmirrored_tasks() -> list[str]:
     return sorted(name for name, obj in vars(module).items() if isinstance(obj, Task) and name not in known)
 
 
-def direct_ingest(paths: list[str], db_path: Path, workers: int = 2) -> dict[str, int]:
+def direct_ingest(paths: list[str], db_path: Path, workers: int = 2, model: str = "default") -> dict[str, int]:
     """What `ingest_flow` does, without Prefect: its task functions on a thread pool, one writer, then the
-    per-run tasks over the stored documents."""
+    per-run tasks over the stored documents; `model` is the classifier, as `scrutiny ingest --model`."""
     import flows.ingest as module
     from flows.ingest import process_task, store_task
     from pipeline import __version__, store
@@ -91,7 +91,7 @@ def direct_ingest(paths: list[str], db_path: Path, workers: int = 2) -> dict[str
     from pipeline.run.plan import plan_ingest
     from pipeline.versions import stage_versions
 
-    settings = Settings(db_path=Path(db_path), workers=workers)
+    settings = Settings(db_path=Path(db_path), workers=workers, classifier=model)
     versions = stage_versions(settings.models_dir, settings.classifier)
     work = plan_ingest(paths, settings)
     run_id = f"direct-{uuid.uuid4().hex[:8]}"
@@ -270,7 +270,7 @@ def cold_run(ctx: Context, corpus: Corpus) -> dict[str, Any]:
         added, failed = summary["added"], summary["failed"]
     else:
         started = time.perf_counter()
-        counts = direct_ingest([str(corpus.manifest)], db, 2)
+        counts = direct_ingest([str(corpus.manifest)], db, 2, ctx.plan.model)
         seconds, peak, mode = time.perf_counter() - started, None, "--quick: the flow's tasks called directly"
         largest = None
         added, failed = counts["added"], counts["failed"]
@@ -288,7 +288,7 @@ def cold_run(ctx: Context, corpus: Corpus) -> dict[str, Any]:
         "failed": failed,
         "statements": _statements(db),
         "phases": _phases(db) if ctx.plan.prefect else None,
-        "model": ctx.plan.model if ctx.plan.prefect else "default",
+        "model": ctx.plan.model,
         "mode": mode,
         "db": str(db),
     }
