@@ -51,10 +51,12 @@ import scipy.sparse as sp
 from pipeline.recur.cues import (
     INSPECTION,
     Cues,
+    Described,
     RecurConfig,
     config_for,
     cues,
     describe,
+    describe_statements,
     is_concern,
     load_config,
     normalise,
@@ -91,6 +93,7 @@ __all__ = [
     "ConcernState",
     "Cues",
     "Decisions",
+    "Described",
     "Index",
     "Item",
     "Link",
@@ -106,6 +109,7 @@ __all__ = [
     "concern_label",
     "cues",
     "describe",
+    "describe_statements",
     "index_from",
     "is_concern",
     "link",
@@ -358,17 +362,26 @@ def _without_cycle_collector() -> Iterator[None]:
 
 
 def link(
-    items: Sequence[Item], index: Index | None, config: RecurConfig, decisions: Decisions | None = None
+    items: Sequence[Item],
+    index: Index | None,
+    config: RecurConfig,
+    decisions: Decisions | None = None,
+    described: Described | None = None,
 ) -> tuple[list[Assignment], Index]:
     """Link `items` into the concerns of `index` (None: an empty index). Returns one `Assignment` per item,
     in the order given, and the new index; the old index is unchanged. Within each council, items are
-    taken in time order (date, document, seq)."""
+    taken in time order (date, document, seq). `described`: the items as picking described them, so the models
+    do not run on them twice."""
     with _without_cycle_collector():
-        return _link(items, index if index is not None else Index(config.version), config, decisions)
+        return _link(items, index if index is not None else Index(config.version), config, decisions, described)
 
 
 def _link(
-    items: Sequence[Item], index: Index, config: RecurConfig, decisions: Decisions | None
+    items: Sequence[Item],
+    index: Index,
+    config: RecurConfig,
+    decisions: Decisions | None,
+    described: Described | None = None,
 ) -> tuple[list[Assignment], Index]:
     if not items:
         return [], index
@@ -376,7 +389,8 @@ def _link(
     keys = [council_key(item.local_authority) for item in items]
     order = sorted(range(len(items)), key=lambda i: (keys[i], order_key(items[i], i)))
     ordered = [items[i] for i in order]
-    item_cues, info = describe(ordered, config)  # one call to the models for the batch
+    # one call to the models for the batch, or none when picking described the items
+    item_cues, info = described.take(ordered, config) if described is not None else describe(ordered, config)
     x = info.vectors  # each block takes its rows
     results: dict[int, Assignment] = {}
     start = 0

@@ -13,11 +13,12 @@ import re
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from pipeline.config import Settings
 from pipeline.recur.learned import (
@@ -150,6 +151,62 @@ def describe(items: Sequence[Item], config: RecurConfig) -> tuple[list[Cues], In
     return out, info
 
 
+@dataclass(frozen=True)
+class Described:
+    """Statements already described by `describe`, by id: `link` takes their rows instead of running the models
+    on them again (picking describes every statement of a document; linking needs the picked ones)."""
+
+    ids: Sequence[str]
+    cues: Sequence[Cues]
+    info: Info
+
+    @cached_property
+    def row(self) -> dict[str, int]:
+        return {i: k for k, i in enumerate(self.ids)}
+
+    def has(self, ids: Iterable[str]) -> bool:
+        return all(i in self.row for i in ids)
+
+    def only(self, ids: Iterable[str]) -> Described:
+        index = [self.row[i] for i in ids]
+        return Described([self.ids[k] for k in index], [self.cues[k] for k in index], self.info.rows(index))
+
+    @staticmethod
+    def joined(parts: Iterable[Described]) -> Described | None:
+        """One `Described` of several (None when they hold nothing)."""
+        parts = [p for p in parts if p.ids]
+        if not parts:
+            return None
+        return Described(
+            [i for p in parts for i in p.ids],
+            [c for p in parts for c in p.cues],
+            Info(
+                sp.vstack([p.info.vectors for p in parts], format="csr"),
+                np.vstack([p.info.issue for p in parts]),
+                np.vstack([p.info.status for p in parts]),
+                np.concatenate([p.info.pick for p in parts]),
+            ),
+        )
+
+    def take(self, items: Sequence[Item], config: RecurConfig) -> tuple[list[Cues], Info]:
+        """What `describe(items, config)` gives: the rows of these items, with each item's own service (the
+        text's when the item has none, as `describe` does); when any item was not described, all are now."""
+        if not self.has(item.id for item in items):
+            return describe(items, config)
+        index = [self.row[item.id] for item in items]
+        out = [
+            self.cues[k] if item.service is None else replace(self.cues[k], service=item.service)
+            for k, item in zip(index, items, strict=True)
+        ]
+        return out, self.info.rows(index)
+
+
+def describe_statements(ids: Sequence[str], texts: Sequence[str], config: RecurConfig) -> Described:
+    """`describe` for statements in one call to the models, kept by id for `link`."""
+    found, info = describe([Item(i, t, "") for i, t in zip(ids, texts, strict=True)], config)
+    return Described(list(ids), found, info)
+
+
 def cues(item: Item, config: RecurConfig) -> Cues:
     return describe([item], config)[0][0]
 
@@ -207,13 +264,19 @@ def pick_recommendations(
     service: str | None,
     config: RecurConfig,
     labels: Mapping[str, Sequence[str]] | None = None,
+    described: Described | None = None,
 ) -> list[Item]:
     """The `Item`s to link from one document's `Statement`s, chosen by `is_concern` (the picker's probabilities
-    worked out for the whole document at once)."""
+    worked out for the whole document at once, or taken from `described`)."""
     statements = list(statements)
-    described = describe([Item(s.id, s.text, local_authority) for s in statements], config)[0] if statements else []
+    if not statements:
+        described_cues: list[Cues] = []
+    elif described is not None and described.has(s.id for s in statements):
+        described_cues = [described.cues[described.row[s.id]] for s in statements]
+    else:
+        described_cues = describe([Item(s.id, s.text, local_authority) for s in statements], config)[0]
     items = []
-    for s, c in zip(statements, described, strict=True):
+    for s, c in zip(statements, described_cues, strict=True):
         pick = is_concern(s.text, s.kind, s.heading, doc_type, config, c)
         if pick is not None:
             items.append(

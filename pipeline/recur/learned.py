@@ -95,7 +95,7 @@ def normalise(text: str) -> str:
 
 
 def cue_flags(texts: Sequence[str]) -> sp.csr_matrix:
-    rows = [[1.0 if rx.search(normalise(t)) else 0.0 for rx in _CUE_RX] for t in texts]
+    rows = [[1.0 if rx.search(t) else 0.0 for rx in _CUE_RX] for t in map(normalise, texts)]
     return sp.csr_matrix(np.array(rows, dtype=np.float64).reshape(len(texts), len(_CUE_RX)))
 
 

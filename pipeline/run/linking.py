@@ -49,28 +49,36 @@ def _by_document(rows: list[dict[str, Any]]) -> Iterable:
     )
 
 
-def _pick(rows: list[dict[str, Any]], config: recur.RecurConfig, forced: Iterable[str] = ()) -> list[recur.Item]:
+def _pick(
+    rows: list[dict[str, Any]], config: recur.RecurConfig, forced: Iterable[str] = ()
+) -> tuple[list[recur.Item], recur.Described | None]:
     """The items to link from `recurrence_inputs` rows: those `recur.pick_recommendations` picks, plus any
-    statement a reviewer put in a concern (`forced`) that the picker leaves out."""
+    statement a reviewer put in a concern (`forced`) that the picker leaves out; and the picked statements as
+    the models described them while picking, for `recur.link` to reuse."""
     forced = set(forced)
     items: list[recur.Item] = []
+    kept: list[recur.Described] = []
     for (_, council, doc_type, date, service), group in _by_document(rows):
         group = list(group)
         statements = [
             _StatementView(**{k: r[k] for k in ("id", "document_id", "seq", "text", "kind", "heading", "lemmas")})
             for r in group
         ]
-        english = {r["id"] for r in group if r["language"] == "en"}  # the cues are English
+        english_ids = {r["id"] for r in group if r["language"] == "en"}
+        english = [s for s in statements if s.id in english_ids]
         labels = {r["id"]: json.loads(r["labels"]) for r in group if r["labels"]}
+        described = recur.describe_statements([s.id for s in english], [s.text for s in english], config)
         picked = recur.pick_recommendations(
-            [s for s in statements if s.id in english],
+            english,  # the cues are English
             local_authority=council,
             doc_type=doc_type,
             date=date,
             service=service,
             config=config,
             labels=labels,
+            described=described,
         )
+        kept.append(described.only(i.id for i in picked))
         chosen = {i.id for i in picked}
         picked += [
             recur.Item(
@@ -89,7 +97,7 @@ def _pick(rows: list[dict[str, Any]], config: recur.RecurConfig, forced: Iterabl
             if s.id in forced - chosen
         ]
         items += sorted(picked, key=lambda i: i.seq if i.seq is not None else -1)
-    return items
+    return items, recur.Described.joined(kept)
 
 
 def _picked_rows(items: list[recur.Item], assignments: list[recur.Assignment]) -> list[dict[str, Any]]:
@@ -213,8 +221,8 @@ def _link_council(config: recur.RecurConfig, work: CouncilWork) -> CouncilLinked
         ),
         config,
     )
-    items = _pick(work.rows, config, work.decisions.fixed)
-    assignments, _ = recur.link(items, index, config, work.decisions)
+    items, described = _pick(work.rows, config, work.decisions.fixed)
+    assignments, _ = recur.link(items, index, config, work.decisions, described)
     new = [a.mention for a in assignments if a.mention is not None]
     # Every concern of the council is recomputed: a re-ingested document's old mentions are gone.
     concerns = recur.concerns_from(
@@ -240,8 +248,8 @@ def relink_councils(db: Any, settings: Settings, council_keys: Iterable[str], de
     config = recur.config_for(settings)
     keys = set(council_keys)
     documents = [(d, c) for d, c in store.council_documents(db) if recur.council_key(c) in keys]
-    items = _pick(store.recurrence_inputs(db, [d for d, _ in documents]), config, decisions.fixed)
-    assignments, _ = recur.link(items, None, config, decisions)
+    items, described = _pick(store.recurrence_inputs(db, [d for d, _ in documents]), config, decisions.fixed)
+    assignments, _ = recur.link(items, None, config, decisions, described)
     mentions = [a.mention for a in assignments if a.mention is not None]
     names = {c for _, c in documents} | {
         m["local_authority"] for m in store.stored_mentions(db) if recur.council_key(m["local_authority"]) in keys

@@ -298,6 +298,28 @@ def test_adding_documents_one_by_one_gives_the_batch_result(gold, linked, config
     assert incremental == batch
 
 
+def test_linking_what_picking_described_gives_the_same_concerns(gold, linked, config):
+    """Picking describes every statement; linking takes those rows instead of running the models again, and
+    must give what it gives on its own: the same concerns, links, statuses, with each item's own service."""
+    from pipeline.recur import describe, describe_statements
+
+    items = items_of(gold)
+    # described as picking describes them: by id and text, with no service (an item's own service wins)
+    described = describe_statements([it.id for it in items], [it.text for it in items], config)
+    assert {it.service for it in items} - {None}  # the gold's items carry services the description lacks
+    took, fresh = described.take(items, config)[0], describe(items, config)[0]
+    assert [(c.service, c.status, c.thread, c.recap) for c in took] == [
+        (c.service, c.status, c.thread, c.recap) for c in fresh
+    ]
+    again = link(items, None, config, described=described)[0]
+    assert [(a.id, a.concern_id, a.status, a.status_in_text, a.role, a.links) for a in again] == [
+        (a.id, a.concern_id, a.status, a.status_in_text, a.role, a.links) for a in linked[0]
+    ]
+    # an item picking never described (a reviewer's choice) sends the whole batch to the models
+    partial = describe_statements([it.id for it in items[1:]], [it.text for it in items[1:]], config)
+    assert [a.concern_id for a in link(items, None, config, described=partial)[0]] == [a.concern_id for a in linked[0]]
+
+
 def test_index_rebuilt_from_stored_mentions_links_the_same(gold, config):
     items = items_of(gold)
     early = [it for it in items if it.date < "2020-01-01"]
