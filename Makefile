@@ -12,7 +12,7 @@ MODEL  := models/areas.skops
 LABELS := $(wildcard corpus/labels/*.jsonl)
 RECUR_MODEL := models/recur.skops
 RECUR_DATA  := corpus/recurrence-grounded.jsonl corpus/recurrence-gold.jsonl corpus/recurrence-picking.jsonl \
-               models/recurrence-issues.toml $(wildcard pipeline/recur/learned.py pipeline/recur/training.py)
+               models/recurrence-issues.toml $(wildcard pipeline/recur/learned.py pipeline/recur/training.py pipeline/recur/evaluation.py)
 
 .PHONY: venv model finetune recur-model run ingest serve test test-fast lint typecheck check bench drills clean
 

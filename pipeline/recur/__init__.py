@@ -80,7 +80,7 @@ from pipeline.recur.index import (
     order_key,
     vectorise,
 )
-from pipeline.recur.learned import CUES, Info, pair_features, pair_probability, read_status
+from pipeline.recur.learned import CUES, Info, pair_features, pair_probability
 from pipeline.recur.records import Assignment, Concern, Decisions, Item, Link, Mention, Pick
 
 __all__ = [
@@ -294,7 +294,6 @@ class _Linker:
     def run(self, items: list[Item], item_cues: list[Cues], x: sp.csr_matrix) -> tuple[list[Assignment], Block]:
         xt = x.T.tocsr()  # the one conversion: the product's right side, and later the new chunk (as xt.T)
         out: list[Assignment] = []
-        model = self.config.learned
         candidates = _candidates(x, xt, self.block, self.cfg)
         probabilities = self._probabilities(items, item_cues, candidates)
         for item, c, (cols, _), probs in zip(items, item_cues, candidates, probabilities):
@@ -314,7 +313,7 @@ class _Linker:
             if opened and c.thread:
                 self.episodes[c.thread] = self.episodes.get(c.thread, ()) + (cid,)
             state = self.concerns.get(cid) or ConcernState(cid, c.thread if opened else None)
-            said = read_status(model, c.status_p[None, :], [[day_number(m.date) for m in state.mentions]], [day])[0]
+            said = c.status  # what the words say (with "new" only where they say so)
             links = tuple(Link(r.id, round(min(1.0, max(0.0, s)), 3)) for s, r in scored if r.concern_id == cid)[:3]
             mention = Mention(
                 item.id,

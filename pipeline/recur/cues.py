@@ -117,6 +117,7 @@ class Cues:
     issue: np.ndarray
     status_p: np.ndarray
     pick: float = 1.0
+    says_new: bool = False  # the words say the concern is new ("a new concern", "a new area for improvement")
 
 
 def normalise(text: str) -> str:
@@ -136,16 +137,18 @@ def describe(items: Sequence[Item], config: RecurConfig) -> tuple[list[Cues], In
         if service is None:
             named = [name for name in ("children", "adults") if p[f"service_{name}"].search(t)]
             service = named[0] if len(named) == 1 else ("both" if named else None)
+        says_new = bool(p["says_new"].search(t))
         status = STATUS_NAMES[int(info.status[k].argmax())]
         out.append(
             Cues(
                 info.thread(k, issues),
-                status,
+                "new" if status is None and says_new else status,
                 bool(p["recap"].search(t)),
                 service,
                 info.issue[k],
                 info.status[k],
                 float(info.pick[k]),
+                says_new,
             )
         )
     return out, info

@@ -8,8 +8,8 @@ names a council: the cues below are generic inspection language, used as feature
 council's statements are only ever compared with that council's.
 
 Per council and per batch: `statement_info` describes statements once (text vectors, issue and status
-probabilities, picking probability); `pair_features` describes an (earlier, later) pair; `read_status` reads the
-status in the text from the text and the statement's place in its concern.
+probabilities, picking probability); `pair_features` describes an (earlier, later) pair. The status in the text
+is the status model's reading of the words alone (the guidelines: a status only where the statement says one).
 """
 
 from __future__ import annotations
@@ -132,7 +132,6 @@ class Models:
     status: Any
     pick: Any
     pair: Any
-    status_context: Any
     settings: dict[str, Any]
     metadata: dict[str, Any] = field(default_factory=dict)
 
@@ -239,32 +238,6 @@ def pair_probability(models: Models, x: np.ndarray) -> np.ndarray:
     return models.pair.predict_proba(x)[:, 1] if len(x) else np.zeros(0)
 
 
-def context_features(status: np.ndarray, earlier_days: Sequence[Sequence[int]], days: Sequence[int]) -> np.ndarray:
-    """The text's status probabilities beside the statement's place in its concern: an earlier mention on an
-    earlier day, how many, and any earlier mention."""
-    rows = []
-    for probs, before, d in zip(status, earlier_days, days, strict=True):
-        earlier = [x for x in before if x < d < UNDATED]
-        rows.append([*probs, 1.0 if earlier else 0.0, min(len(earlier), 5) / 5.0, 1.0 if before else 0.0])
-    return np.array(rows, dtype=np.float64).reshape(len(rows), len(STATUSES) + 3)
-
-
-def read_status(
-    models: Models, status: np.ndarray, earlier_days: Sequence[Sequence[int]], days: Sequence[int]
-) -> list[str | None]:
-    """Status in the text (new, persisting, improved, resolved, or None), read from the text and the
-    statement's place in its concern."""
-    if not len(days):
-        return []
-    clf = models.status_context
-    x = context_features(status, earlier_days, days)
-    if clf.coef_.shape[0] == 1:  # two classes
-        found = clf.classes_[(x @ clf.coef_[0] + clf.intercept_[0] > 0).astype(int)]
-    else:  # the argmax of the decision function, as `predict`, without its per-call checks (one row per statement)
-        found = clf.classes_[(x @ clf.coef_.T + clf.intercept_).argmax(1)]
-    return [None if str(s) == "none" else str(s) for s in found]
-
-
 # ---------------------------------------------------------------- saving and loading
 
 
@@ -273,7 +246,7 @@ def save_models(models: Models, path: Path) -> None:
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {k: getattr(models, k) for k in ("text", "issue", "status", "pick", "pair", "status_context")}
+    payload = {k: getattr(models, k) for k in ("text", "issue", "status", "pick", "pair")}
     payload["settings"] = json.dumps(models.settings)
     # The vocabularies go in as one JSON string: skops would audit and rebuild every word as a node of its own,
     # which made loading take seconds and a hundred megabytes more at its peak.
@@ -321,8 +294,7 @@ def _load(path: Path, mtime_ns: int, size: int) -> Models:
         payload["issue"],
         payload["status"],
         payload["pick"],
-        payload["pair"],
-        payload["status_context"],
+        payload["pair"],  # a file from before may also hold a status-in-context model, no longer used
         json.loads(payload["settings"]),
         metadata,
     )

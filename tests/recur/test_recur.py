@@ -141,16 +141,13 @@ def test_concern_statuses_follow_the_gold(gold, linked):
 
 
 def test_status_in_text_and_roles(gold, linked, config):
-    """Status in the text as linking reads it. The gold leaves a first raising empty where the grounded data the
-    model learns from says "new", so the two are one here (strict agreement measured 0.418)."""
-
-    def same(s):
-        return None if s == "new" else s
-
+    """Status in the text as linking reads it, strictly against the gold (a status only where the words say one).
+    The status model learned from this gold too, so this checks the path, not how it carries to councils it never
+    saw (leave-one-council-out, README: "Measured council by council")."""
     said = [a.status_in_text for a in linked[0]]
-    assert sum(same(s) == same(r["status_in_text"]) for s, r in zip(said, gold)) / len(gold) >= 0.66  # 0.693
+    assert sum(s == r["status_in_text"] for s, r in zip(said, gold)) / len(gold) >= 0.95  # measured 0.997
     roles = [a.role for a in linked[0]]
-    assert sum(a == r["role"] for a, r in zip(roles, gold)) / len(gold) >= 0.9  # measured 0.935
+    assert sum(a == r["role"] for a, r in zip(roles, gold)) / len(gold) >= 0.95  # measured 0.977
 
 
 def test_concern_records(linked):
@@ -439,6 +436,13 @@ def test_cues(config):
     assert cues(Item("x", "A Warning Notice was issued in October 2017.", "Glanmor"), config).thread == "intervention"
     assert status_in_text("The recommendation on complaints has been met.", config) == "resolved"
     assert status_in_text("Social worker turnover remains high.", config) == "persisting"
+    # a status only where the words say one (the guidelines): a finding says nothing of being new, "a new
+    # concern" does, "no new concerns" does not
+    assert status_in_text("Inspectors found serious weaknesses in the supervision of social workers.", config) is None
+    assert status_in_text("We identified a new concern about the placements used for care leavers.", config) == "new"
+    assert (
+        status_in_text("Inspectors raised no new concerns about the placements used for care leavers.", config) is None
+    )
 
 
 def test_concern_status_latest_inspection_first():
