@@ -18,8 +18,8 @@ one concern is, is ../shared/recurrence-guidelines.md.
   whose best `support` probabilities average at least the threshold chosen in training (so one chance
   resemblance cannot snowball), else it opens a new concern; a concern silent for `max_gap_days` is a
   separate episode.
-- Its status in the text is read from the text and its place in its concern (a first mention is new; a later
-  one persisting, improved or resolved).
+- Its status in the text is what its words say (persisting, improved, resolved, "new" only where they say so;
+  most statements say none), read by the learned status model.
 - Statements are taken in time order, so a batch and the same statements added
   document by document give the same concerns. The `Index` keeps each block's
   vectors in immutable chunks: adding k statements costs k rows against their

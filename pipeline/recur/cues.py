@@ -117,7 +117,6 @@ class Cues:
     issue: np.ndarray
     status_p: np.ndarray
     pick: float = 1.0
-    says_new: bool = False  # the words say the concern is new ("a new concern", "a new area for improvement")
 
 
 def normalise(text: str) -> str:
@@ -137,18 +136,19 @@ def describe(items: Sequence[Item], config: RecurConfig) -> tuple[list[Cues], In
         if service is None:
             named = [name for name in ("children", "adults") if p[f"service_{name}"].search(t)]
             service = named[0] if len(named) == 1 else ("both" if named else None)
-        says_new = bool(p["says_new"].search(t))
+        # the model's reading, with "new" only where the words say so (a model file from before may read "new")
         status = STATUS_NAMES[int(info.status[k].argmax())]
+        if status in (None, "new"):
+            status = "new" if p["says_new"].search(t) and not p["denies_new"].search(t) else None
         out.append(
             Cues(
                 info.thread(k, issues),
-                "new" if status is None and says_new else status,
+                status,
                 bool(p["recap"].search(t)),
                 service,
                 info.issue[k],
                 info.status[k],
                 float(info.pick[k]),
-                says_new,
             )
         )
     return out, info
@@ -215,8 +215,8 @@ def cues(item: Item, config: RecurConfig) -> Cues:
 
 
 def status_in_text(text: str, config: RecurConfig) -> str | None:
-    """new, persisting, improved or resolved when the statement alone says so, else None (the learned status
-    model on the text; linking also weighs the statement's place in its concern)."""
+    """new, persisting, improved or resolved when the statement says so, else None: the learned status model
+    on the words, "new" by the `says_new` cue (what linking records as the mention's status in the text)."""
     return cues(Item("", text, ""), config).status
 
 

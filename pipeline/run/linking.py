@@ -78,7 +78,6 @@ def _pick(
             labels=labels,
             described=described,
         )
-        kept.append(described.only(i.id for i in picked))
         chosen = {i.id for i in picked}
         picked += [
             recur.Item(
@@ -96,6 +95,7 @@ def _pick(
             for s in statements
             if s.id in forced - chosen
         ]
+        kept.append(described.only(i.id for i in picked if i.id in english_ids))  # a forced one too, if described
         items += sorted(picked, key=lambda i: i.seq if i.seq is not None else -1)
     return items, recur.Described.joined(kept)
 
