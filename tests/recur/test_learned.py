@@ -106,6 +106,29 @@ def test_a_model_file_with_other_types_is_refused(tmp_path):
         load_models(tmp_path / "missing.skops")
 
 
+def test_a_model_file_from_before_still_loads(tmp_path):
+    """Files written before: vocabularies inside the vectorisers, and a status-in-context model no longer used.
+    They load, and read statements as the current file does (a "new" from their status model only by the cue)."""
+    import skops.io as sio
+    from sklearn.linear_model import LogisticRegression
+
+    config = config_for(Settings())
+    m = config.learned
+    old = {k: getattr(m, k) for k in ("text", "issue", "status", "pick", "pair")}
+    old["status_context"] = LogisticRegression().fit(np.eye(4), [0, 1, 0, 1])
+    old["settings"] = json.dumps(m.settings)
+    path = tmp_path / "recur.skops"
+    sio.dump(old, path)
+    loaded = load_models(path)
+    assert loaded.issues == m.issues and loaded.settings == m.settings
+    texts = ["Social worker turnover remains high.", "We identified a new concern about placements for care leavers."]
+    then = config.with_model(loaded)
+    assert [cues(Item("x", t, "Anytown"), then).status for t in texts] == ["persisting", "new"]
+    assert [cues(Item("x", t, "Anytown"), then).status for t in texts] == [
+        cues(Item("x", t, "Anytown"), config).status for t in texts
+    ]
+
+
 def test_the_issue_model_places_statements_it_never_saw():
     config = config_for(Settings())
     thread = cues(Item("x", "Ministers issued a statutory direction and appointed a commissioner.", "Anytown"), config)
