@@ -159,7 +159,8 @@ def fit_text_models(rows: Sequence[dict[str, Any]], pick_rows: Sequence[dict[str
     st = [r for r in rows if r["status_labelled"]]
     f = sp.hstack([union.transform([r["text"] for r in st]), cue_flags([r["text"] for r in st])], format="csr")
     # "new" is read from the words by a cue (models/recurrence.toml, says_new): a handful of examples teach no class.
-    # Balanced classes: resolved is rare (chosen by leave-one-council-out).
+    # Balanced classes: resolved is rare (leave-one-council-out on the grounded file: the same accuracy, and 8 of its 43
+    # resolved statements found instead of 2).
     status = sgd(class_weight="balanced").fit(f, [r["status"] if r["status"] != "new" else "none" for r in st])
     pick = None
     if pick_rows:
