@@ -72,7 +72,7 @@ def score_council(models: Models, rs: Sequence[dict[str, Any]], config_path: Pat
     config = load_config(config_path).with_model(models)
     assigned = link(_items(rs), None, config)[0]
     said = [a.status_in_text or "none" for a in assigned]
-    labelled = [(s, r["status"]) for s, r in zip(said, rs, strict=True) if r.get("status_labelled", True)]
+    labelled = list(zip(said, (r["status"] for r in rs), strict=True))
     return {
         "sums": scores([r["concern"] for r in rs], [a.concern_id for a in assigned]),
         "status_ok": sum(s == g for s, g in labelled),
