@@ -43,6 +43,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
+from functools import lru_cache
 from itertools import groupby
 
 import numpy as np
@@ -70,6 +71,7 @@ from pipeline.recur.index import (
     ConcernState,
     Index,
     Row,
+    capped,
     compatible,
     concern_id_for,
     council_key,
@@ -121,6 +123,7 @@ __all__ = [
 
 _ACTION = re.compile(CUES["action"])
 _PAIRS_PER_PIECE = 8192
+_DENSE_SHARE = 0.25  # a piece of the candidate product with more pairs above the floor is pruned densely
 _FINDING = re.compile(CUES["negative"])
 _ENGLISH = re.compile(r"\b(?:the|and|of|is|are|was|were|to)\b")
 
@@ -146,13 +149,32 @@ def _candidates(
             found.append((s.row[keep], s.col[keep] + (n_old if is_new else offset), s.data[keep]))
             offset += matrix.shape[1]
         rows, cols, vals = (np.concatenate(part) for part in zip(*found))
-        order = np.lexsort((-vals, rows))
+        if len(vals) > _DENSE_SHARE * xr.shape[0] * (n_old + k) and len(vals) > top * xr.shape[0]:
+            rows, cols, vals = _top_dense(rows, cols, vals, (xr.shape[0], n_old + k), top)
+        order = np.lexsort((cols, -vals, rows))  # best first; ties: the earlier statement first
         rows, cols, vals = rows[order], cols[order], vals[order]
         bounds = np.searchsorted(rows, np.arange(xr.shape[0] + 1))
         out += [
             (cols[a : min(b, a + top)].copy(), vals[a : min(b, a + top)].copy()) for a, b in zip(bounds, bounds[1:])
         ]
     return out
+
+
+def _top_dense(
+    rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, shape: tuple[int, int], top: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The entries among the `top` best of their row (ties: the lower column first), for a piece of the product
+    where most pairs score above the floor (a council repeating the same words): a partition of a dense copy of
+    the piece costs less than sorting its entries. The piece is at most `chunk_cells` cells."""
+    dense = np.full(shape, -np.inf, dtype=np.float64)
+    dense[rows, cols] = vals
+    t = min(top, shape[1])
+    kth = -np.partition(-dense, t - 1, axis=1)[:, t - 1 : t]  # each row's t-th best value
+    above, tied = dense > kth, dense == kth
+    take = above | (tied & (np.cumsum(tied, axis=1) <= t - above.sum(axis=1, keepdims=True)))
+    take &= dense > -np.inf
+    r, c = np.nonzero(take)
+    return r.astype(rows.dtype), c.astype(cols.dtype), dense[r, c].astype(vals.dtype)
 
 
 def _role(item: Item, c: Cues, status: str | None, state: ConcernState) -> str:
@@ -195,7 +217,10 @@ class _Linker:
         self.n_old = len(self.rows)
         self.must, self.cannot = decisions.partners("must_link"), decisions.partners("cannot_link")
         self.pairs = bool(self.must or self.cannot)
-        self.concern_of = {r.id: r.concern_id for r in self.rows if r} if self.pairs else {}
+        # every statement linked so far, also those the index no longer offers as candidates (`capped`)
+        self.concern_of = (
+            {m.statement_id: cid for cid, state in self.concerns.items() for m in state.mentions} if self.pairs else {}
+        )
 
     def _best(self, item: Item, c: Cues, day: int, scored: list[tuple[float, Row]], banned: set[str]) -> str | None:
         """The concern whose best `support` pair probabilities (best first; statements that are no candidates
@@ -336,14 +361,18 @@ class _Linker:
                 self.concern_of[item.id] = cid
             out.append(Assignment(item.id, cid, None, mention.role, said, links, mention))
         kept = [i for i, r in enumerate(self.rows[self.n_old :]) if r is not None]
-        chunks = self.block.chunks
+        new_rows = tuple(r for r in self.rows[self.n_old :] if r is not None)
+        chunks, indexed, cap = self.block.chunks, dict(self.block.indexed), int(self.cfg["rows_per_concern"])
         if kept:
             matrix = xt.T if len(kept) == x.shape[0] else xt[:, kept].T  # CSC, rows are statements
-            new = Chunk(sp.csc_matrix(matrix), tuple(self.rows[self.n_old + i] for i in kept))  # type: ignore[misc]
-            chunks = merged(chunks + (new,), int(self.cfg["max_chunks"]))
+            chunks = merged(chunks + (Chunk(sp.csc_matrix(matrix), new_rows),), int(self.cfg["max_chunks"]))
+            for r in new_rows:
+                indexed[r.concern_id] = indexed.get(r.concern_id, 0) + 1
+            if any(indexed[r.concern_id] > cap for r in new_rows):
+                chunks, indexed = capped(chunks, cap)
         status = {cid: concern_status(self.concerns[cid].mentions) for cid in {a.concern_id for a in out} if cid}
         out = [replace(a, status=status[a.concern_id]) if a.concern_id else a for a in out]
-        return out, Block(self.block.key, chunks, self.concerns, self.episodes)
+        return out, Block(self.block.key, chunks, self.concerns, self.episodes, indexed)
 
 
 @contextmanager
@@ -441,16 +470,21 @@ def concern_label(mentions: Sequence[Mention]) -> str:
     first (English first: the cues are English). Never a heading or a thread's name."""
 
     def rank(m: Mention) -> tuple:
-        t = normalise(m.text)
-        n = len(t.split())
-        return (
-            not _ENGLISH.search(t),
-            m.role == "discussed",
-            not _ACTION.search(t),
-            not _FINDING.search(t),
-            not 6 <= n <= 45,
-            day_number(m.date),
-        )
+        english, action, finding, sentence = _label_text(m.text)
+        return (not english, m.role == "discussed", not action, not finding, not sentence, day_number(m.date))
 
     words = min(mentions, key=rank).text.split()
     return " ".join(words[:14]) + (" ..." if len(words) > 14 else "")
+
+
+@lru_cache(maxsize=65536)
+def _label_text(text: str) -> tuple[bool, bool, bool, bool]:
+    """What `concern_label` asks of a text (English, an action, a stated shortcoming, a full sentence); cached,
+    as a concern's label is recomputed whenever a mention joins it."""
+    t = normalise(text)
+    return (
+        bool(_ENGLISH.search(t)),
+        bool(_ACTION.search(t)),
+        bool(_FINDING.search(t)),
+        6 <= len(t.split()) <= 45,
+    )

@@ -4,6 +4,12 @@ with the state of each concern.
 
 Adding k statements costs k rows against their block, never an N x N matrix, and an old index stays
 valid (copy on write). `index_from` rebuilds an index from stored mentions without relinking anything.
+
+A block offers at most `rows_per_concern` statements of each concern as candidates: its newest ones (`capped`).
+Linking joins a concern by its best pair (`support` 1), so a concern mentioned again and again stays as easy to
+find, while a block grows with the number of concerns of its council, not with the number of times an archive
+repeats them: the cost of adding a document stays flat as the archive grows. No concern of the evaluation files
+or the bundled corpus has that many statements, so the cap changes nothing there.
 """
 
 from __future__ import annotations
@@ -100,6 +106,7 @@ class Block:
     chunks: tuple[Chunk, ...] = ()
     concerns: Mapping[str, ConcernState] = field(default_factory=dict)
     episodes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # thread -> concern ids, oldest first
+    indexed: Mapping[str, int] = field(default_factory=dict)  # concern id -> its statements among the chunks' rows
 
     @property
     def size(self) -> int:
@@ -166,19 +173,45 @@ def merged(chunks: tuple[Chunk, ...], max_chunks: int) -> tuple[Chunk, ...]:
     return tuple(out)
 
 
+def newest(concern_ids: Sequence[str], per_concern: int) -> np.ndarray:
+    """Which of these rows (oldest first) are among the newest `per_concern` of their concern."""
+    seen: dict[str, int] = {}
+    keep = np.zeros(len(concern_ids), dtype=bool)
+    for i in range(len(concern_ids) - 1, -1, -1):
+        n = seen.get(concern_ids[i], 0)
+        keep[i] = n < per_concern
+        seen[concern_ids[i]] = n + 1
+    return keep
+
+
+def capped(chunks: tuple[Chunk, ...], per_concern: int) -> tuple[tuple[Chunk, ...], dict[str, int]]:
+    """The chunks with only the newest `per_concern` rows of each concern (one chunk when any had to go), and
+    the rows each concern keeps."""
+    rows = [r for c in chunks for r in c.rows]
+    keep = newest([r.concern_id for r in rows], per_concern)
+    counts: dict[str, int] = {}
+    for r, k in zip(rows, keep):
+        if k:
+            counts[r.concern_id] = counts.get(r.concern_id, 0) + 1
+    if keep.all():
+        return chunks, counts
+    matrix = sp.vstack([c.matrix for c in chunks], format="csr")[np.flatnonzero(keep)]
+    return (Chunk(sp.csc_matrix(matrix), tuple(r for r, k in zip(rows, keep) if k)),), counts
+
+
 def order_key(item: Item, position: int) -> tuple:
     return (day_number(item.date), item.document_id or "", item.seq if item.seq is not None else position, position)
 
 
 def index_from(linked: Iterable[tuple[Item, Mention]], config: RecurConfig) -> Index:
-    """Rebuild the index from stored mentions (after a restart or a review), relinking nothing."""
+    """Rebuild the index from stored mentions (after a restart or a review), relinking nothing: every mention
+    in its concern's state, the newest `rows_per_concern` of each concern as rows (only those are described)."""
     per_block: dict[str, list[tuple[Item, Mention]]] = {}
     for item, mention in linked:
         per_block.setdefault(council_key(item.local_authority), []).append((item, mention))
     blocks = {}
     for key, pairs in per_block.items():
         pairs.sort(key=lambda p: order_key(p[0], 0))
-        item_cues, info = describe([item for item, _ in pairs], config)
         concerns: dict[str, ConcernState] = {}
         episodes: dict[str, tuple[str, ...]] = {}
         for _, m in pairs:
@@ -186,7 +219,13 @@ def index_from(linked: Iterable[tuple[Item, Mention]], config: RecurConfig) -> I
             if not state.mentions and m.thread:
                 episodes[m.thread] = episodes.get(m.thread, ()) + (m.concern_id,)
             concerns[m.concern_id] = state.adding(m)
+        keep = newest([m.concern_id for _, m in pairs], int(config.linking["rows_per_concern"]))
+        pairs = [p for p, k in zip(pairs, keep) if k]
+        item_cues, info = describe([item for item, _ in pairs], config)
         rows = tuple(index_row(item, c, m.concern_id) for (item, m), c in zip(pairs, item_cues, strict=True))
         chunk = Chunk(info.vectors.tocsc(), rows)
-        blocks[key] = Block(key, (chunk,), concerns, episodes)
+        counts: dict[str, int] = {}
+        for _, m in pairs:
+            counts[m.concern_id] = counts.get(m.concern_id, 0) + 1
+        blocks[key] = Block(key, (chunk,), concerns, episodes, counts)
     return Index(config.version, blocks)

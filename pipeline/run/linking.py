@@ -14,7 +14,7 @@ after new documents and re-ingestion too.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import groupby
 from pathlib import Path
@@ -118,16 +118,110 @@ def _picked_rows(items: list[recur.Item], assignments: list[recur.Assignment]) -
     ]
 
 
-def _stored(
-    db: Any, local_authorities: Iterable[str] | None = None
-) -> tuple[list[recur.Mention], list[dict[str, Any]]]:
-    stored = store.stored_mentions(db, local_authorities)
-    return [
-        recur.Mention(
+def _stored(db: Any, local_authorities: Iterable[str]) -> list[tuple[recur.Item, recur.Mention]]:
+    """The stored mentions of these councils (by the names stored with them), each with the item it was linked
+    as: what `recur.index_from` rebuilds an index from."""
+    out = []
+    for r in store.stored_mentions(db, local_authorities):
+        m = recur.Mention(
             **{f: r[f] for f in store.MENTION_FIELDS if f != "areas"}, areas=tuple(json.loads(r["areas"] or "[]"))
         )
-        for r in stored
-    ], stored
+        item = recur.Item(
+            m.statement_id,
+            m.text,
+            m.local_authority,
+            m.date,
+            m.document_id,
+            r["seq"],
+            m.doc_type,
+            m.service,
+            r["lemmas"] or "",
+            m.areas,
+            m.role,
+        )
+        out.append((item, m))
+    return out
+
+
+@dataclass(frozen=True)
+class PickWork:
+    """One batch of a council's due documents, in time order: their statements (`store.recurrence_inputs`) and
+    the statements reviewers placed in concerns (picked whatever the picker says)."""
+
+    key: str
+    rows: list[dict[str, Any]]
+    forced: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Picked:
+    """What picking found in one `PickWork`: the items to link, in time order, and how the models described them."""
+
+    key: str
+    items: list[recur.Item]
+    described: recur.Described | None
+
+
+def pick_batch(settings: Settings, work: PickWork) -> Picked:
+    """Pick the items of one batch (no database: runs in a worker process during an ingest run)."""
+    items, described = _pick(work.rows, recur.config_for(settings), work.forced)
+    return Picked(work.key, items, described)
+
+
+def _batches(documents: list[tuple[str, int]], limit: int) -> Iterator[list[str]]:
+    """Time-ordered (document id, statements) split into runs of whole documents of about `limit` statements."""
+    batch: list[str] = []
+    size = 0
+    for document_id, n in documents:
+        if batch and size + n > limit:
+            yield batch
+            batch, size = [], 0
+        batch.append(document_id)
+        size += n
+    if batch:
+        yield batch
+
+
+def _council_batches(db: Any, keys: set[str] | None, due: set[str] | None, limit: int) -> dict[str, list[list[str]]]:
+    """For each council (of `keys`, or all), its documents (of `due`, or all) in time order, in batches."""
+    sizes = store.document_sizes(db)
+    by_council: dict[str, list[tuple[str, int]]] = {}
+    for document_id, council in store.council_documents(db):
+        key = recur.council_key(council)
+        if (due is None or document_id in due) and (keys is None or key in keys):
+            by_council.setdefault(key, []).append((document_id, sizes.get(document_id, 0)))
+    return {key: list(_batches(documents, limit)) for key, documents in by_council.items()}
+
+
+def _link_batches(
+    db: Any,
+    config: recur.RecurConfig,
+    picked: Iterable[Picked],
+    names: dict[str, set[str]],
+    decisions: recur.Decisions,
+    save: Callable[[list[recur.Mention], list[recur.Concern], list[dict[str, Any]]], int],
+) -> int:
+    """Link picked batches, council after council and each council's in time order, into an index of the
+    council's stored mentions that is carried from batch to batch; `save` gets each batch's new mentions, the
+    concerns they touch (every concern of the council with the first batch: a re-ingested document's old
+    mentions are gone) and the picked rows. Returns the mentions saved. Holds one council's index (bounded by
+    `rows_per_concern`), its concerns' states and one batch at a time."""
+    written = 0
+    for key, batches in groupby(picked, key=lambda p: p.key):
+        index = recur.index_from(_stored(db, sorted(names.get(key, set()))), config)
+        first = True
+        for batch in batches:
+            assignments, index = recur.link(batch.items, index, config, decisions, batch.described)
+            new = [a.mention for a in assignments if a.mention is not None]
+            block = index.blocks.get(key)
+            states = block.concerns if block is not None else {}
+            touched = set(states) if first else {m.concern_id for m in new}
+            concerns = recur.concerns_from(
+                m for cid in touched for m in states[cid].mentions if recur.council_key(m.local_authority) == key
+            )
+            written += save(new, concerns, _picked_rows(batch.items, assignments))
+            first = False
+    return written
 
 
 def link_new_documents(db: Any, settings: Settings, document_ids: list[str], spread: Spread | None = None) -> int:
@@ -135,100 +229,34 @@ def link_new_documents(db: Any, settings: Settings, document_ids: list[str], spr
     the stored concerns, with reviewers' decisions applied; returns new mentions written. `db` is an open store
     database (pipeline.store.open_db); all reads and writes go through pipeline.store, in this process.
 
-    Linking never crosses councils, so it goes council by council: a council's stored mentions and its due
-    documents' statements are read from the database, linked and written before the next council's are read.
-    Memory is bounded by the largest councils in flight, not by the database (a full relink of 10,000 documents
-    holds a few councils' statements at a time). `spread` (pipeline.run.batches.spread during an ingest run)
-    links councils side by side in fresh worker processes, a few at a time and written in order; without it
-    each council is linked here."""
+    Linking never crosses councils, so it goes council by council, and within a council in time-ordered batches
+    of whole documents (`batch_statements` statements or so): a batch's statements are read, picked, linked into
+    the council's index and written before the next batch's are read. Memory is bounded by a batch and one
+    council's index (which `rows_per_concern` bounds by the council's concerns), not by the database. `spread`
+    (pipeline.run.batches.spread during an ingest run) picks batches side by side in fresh worker processes
+    (picking runs the models on every statement: the bulk of the work), while this process links them in order;
+    without it everything happens here."""
+    config = recur.config_for(settings)
     decisions = review.decisions_from(store.link_reviews(db))
-    due = set(document_ids)
-    by_council: dict[str, list[str]] = {}
-    for document_id, council in store.council_documents(db):
-        if document_id in due:
-            by_council.setdefault(recur.council_key(council), []).append(document_id)
+    limit = int(config.linking["batch_statements"])
+    batches = _council_batches(db, None, set(document_ids), limit)
     names: dict[str, set[str]] = {}
     for name in store.mention_councils(db):
         names.setdefault(recur.council_key(name), set()).add(name)
+    forced = frozenset(decisions.fixed)
     work = (
-        _council_work(db, key, documents, names.get(key, set()), decisions) for key, documents in by_council.items()
+        PickWork(key, store.recurrence_inputs(db, batch), forced)
+        for key, council in batches.items()
+        for batch in council
     )
-    if spread is None:
-        config = recur.config_for(settings)
-        linked: Iterable[CouncilLinked] = (_link_council(config, w) for w in work)
-    else:
-        linked = spread(link_council, settings, work, True)  # fresh workers: the processing models let go
-    return sum(store.save_recurrence(db, *result) for result in linked)
-
-
-@dataclass(frozen=True)
-class CouncilWork:
-    """What linking one council needs from the database: its stored mentions (with their statements' seq and
-    lemmas), its due documents' statements (`store.recurrence_inputs`) and the reviewers' decisions."""
-
-    key: str
-    mentions: list[recur.Mention]
-    stored: list[tuple[int | None, str]]
-    rows: list[dict[str, Any]]
-    decisions: recur.Decisions
-
-
-# new mentions, the council's concerns, the picked rows: the arguments of store.save_recurrence after `db`
-CouncilLinked = tuple[list[recur.Mention], list[recur.Concern], list[dict[str, Any]]]
-Spread = Callable[
-    [Callable[[Settings, CouncilWork], CouncilLinked], Settings, Iterable[CouncilWork], bool], Iterable[Any]
-]
-
-
-def _council_work(
-    db: Any, key: str, document_ids: list[str], names: set[str], decisions: recur.Decisions
-) -> CouncilWork:
-    mentions, stored = _stored(db, sorted(names))
-    return CouncilWork(
-        key,
-        mentions,
-        [(r["seq"], r["lemmas"] or "") for r in stored],
-        store.recurrence_inputs(db, document_ids),
-        decisions,
+    picked: Iterable[Picked] = (
+        (pick_batch(settings, w) for w in work) if spread is None else spread(pick_batch, settings, work, True)
     )
+    return _link_batches(db, config, picked, names, decisions, lambda *rows: store.save_recurrence(db, *rows))
 
 
-def link_council(settings: Settings, work: CouncilWork) -> CouncilLinked:
-    """Link one council's due documents into its stored concerns (no database: see `link_new_documents`)."""
-    return _link_council(recur.config_for(settings), work)
-
-
-def _link_council(config: recur.RecurConfig, work: CouncilWork) -> CouncilLinked:
-    index = recur.index_from(
-        (
-            (
-                recur.Item(
-                    m.statement_id,
-                    m.text,
-                    m.local_authority,
-                    m.date,
-                    m.document_id,
-                    seq,
-                    m.doc_type,
-                    m.service,
-                    lemmas,
-                    m.areas,
-                    m.role,
-                ),
-                m,
-            )
-            for m, (seq, lemmas) in zip(work.mentions, work.stored, strict=True)
-        ),
-        config,
-    )
-    items, described = _pick(work.rows, config, work.decisions.fixed)
-    assignments, _ = recur.link(items, index, config, work.decisions, described)
-    new = [a.mention for a in assignments if a.mention is not None]
-    # Every concern of the council is recomputed: a re-ingested document's old mentions are gone.
-    concerns = recur.concerns_from(
-        m for m in [*work.mentions, *new] if recur.council_key(m.local_authority) == work.key
-    )
-    return new, concerns, _picked_rows(items, assignments)
+# the worker's function, settings and work items, and whether to start fresh workers: pipeline.run.batches.spread
+Spread = Callable[[Callable[[Settings, PickWork], Picked], Settings, Iterable[PickWork], bool], Iterable[Any]]
 
 
 @dataclass(frozen=True)
@@ -242,19 +270,33 @@ class Relinked:
 
 
 def relink_councils(db: Any, settings: Settings, council_keys: Iterable[str], decisions: recur.Decisions) -> Relinked:
-    """Link every document of these councils again, in time order, from an empty index and with `decisions`
-    (the batch gives what document-by-document linking gives, so unreviewed concerns come out as they were).
-    Writes nothing."""
+    """Link every document of these councils again, in time order and in the batches an ingest of all of them
+    links, from an empty index and with `decisions` (so unreviewed concerns come out as they were). Writes
+    nothing."""
     config = recur.config_for(settings)
     keys = set(council_keys)
-    documents = [(d, c) for d, c in store.council_documents(db) if recur.council_key(c) in keys]
-    items, described = _pick(store.recurrence_inputs(db, [d for d, _ in documents]), config, decisions.fixed)
-    assignments, _ = recur.link(items, None, config, decisions, described)
-    mentions = [a.mention for a in assignments if a.mention is not None]
-    names = {c for _, c in documents} | {
-        m["local_authority"] for m in store.stored_mentions(db) if recur.council_key(m["local_authority"]) in keys
+    batches = _council_batches(db, keys, None, int(config.linking["batch_statements"]))
+    forced = frozenset(decisions.fixed)
+    picked = (
+        pick_batch(settings, PickWork(key, store.recurrence_inputs(db, batch), forced))
+        for key, council in batches.items()
+        for batch in council
+    )
+    mentions: dict[str, recur.Mention] = {}
+    concerns: dict[str, recur.Concern] = {}
+    rows: list[dict[str, Any]] = []
+
+    def keep(new: list[recur.Mention], touched: list[recur.Concern], picked_rows: list[dict[str, Any]]) -> int:
+        mentions.update((m.statement_id, m) for m in new)
+        concerns.update((c.concern_id, c) for c in touched)
+        rows.extend(picked_rows)
+        return len(new)
+
+    _link_batches(db, config, picked, {}, decisions, keep)
+    names = {c for d, c in store.council_documents(db) if recur.council_key(c) in keys} | {
+        name for name in store.mention_councils(db) if recur.council_key(name) in keys
     }
-    return Relinked(frozenset(names), mentions, recur.concerns_from(mentions), _picked_rows(items, assignments))
+    return Relinked(frozenset(names), list(mentions.values()), list(concerns.values()), rows)
 
 
 @dataclass

@@ -46,6 +46,11 @@ def document_ids(db: sqlite_utils.Database) -> list[str]:
     return [r[0] for r in db.execute("SELECT id FROM documents ORDER BY id")]
 
 
+def document_sizes(db: sqlite_utils.Database) -> dict[str, int]:
+    """Document id -> its number of statements."""
+    return {r[0]: r[1] or 0 for r in db.execute("SELECT id, statement_count FROM documents")}
+
+
 def statement_count(db: sqlite_utils.Database) -> int:
     return db["statements"].count
 

@@ -329,6 +329,35 @@ def test_index_rebuilt_from_stored_mentions_links_the_same(gold, config):
     ]
 
 
+def test_a_concern_repeated_past_the_cap_is_still_found_and_the_index_stays_small(gold, config):
+    """The index offers the newest `rows_per_concern` statements of each concern as candidates. With a cap of
+    16, below the gold's largest concerns (27 statements), the gold comes out as without a cap, document by
+    document or rebuilt from stored mentions, while the index holds at most 16 rows a concern. (Lower caps
+    start to move statements: at 8, one of the gold's 352; at 4, fifteen.)"""
+    items = sorted(items_of(gold), key=lambda it: (it.date, it.document_id))
+    cap = 16
+    small = config.with_overrides(linking={"rows_per_concern": cap})
+    expected = [a.concern_id for a in link(items, None, config)[0]]
+    assert max(Counter(expected).values()) > cap  # the cap binds
+    index, got = None, []
+    for _, group in itertools.groupby(items, key=lambda it: it.document_id):
+        assignments, index = link(list(group), index, small)
+        got += [a.concern_id for a in assignments]
+    assert got == expected
+    assert len(index) < len(items)
+    for b in index.blocks.values():
+        newest = {i for s in b.concerns.values() for i in [m.statement_id for m in s.mentions][-cap:]}
+        assert [r.id for c in b.chunks for r in c.rows if r.id not in newest] == []
+        assert b.size == len(newest) == sum(b.indexed.values())
+    # rebuilt from stored mentions: the same rows, and the same links for what comes next
+    early = [it for it in items if it.date < "2021-01-01"]
+    late = [it for it in items if it.date >= "2021-01-01"]
+    assignments, live = link(early, None, small)
+    rebuilt = index_from(zip(early, (a.mention for a in assignments)), small)
+    assert len(rebuilt) == len(live) < len(early)
+    assert [a.concern_id for a in link(late, rebuilt, small)[0]] == [a.concern_id for a in link(late, live, small)[0]]
+
+
 def test_reviewer_decisions_win(gold, config):
     items = items_of(gold)[:60]
     base = {a.id: a.concern_id for a in link(items, None, config)[0]}
@@ -367,8 +396,51 @@ def test_no_dense_n_by_n_matrix(config):
     big_peak, block = peak_for(3000)
     dense = 3000 * 3000 * 8  # 72 MB; measured peaks are about 19 MB (1,500) and 27 MB (3,000)
     assert big_peak < dense / 2 and big_peak - small_peak < (dense - 1500 * 1500 * 8) / 4, (small_peak, big_peak)
-    assert block.size == 3000 and all(chunk.matrix.shape[0] == len(chunk.rows) for chunk in block.chunks)
+    # the index keeps the newest `rows_per_concern` statements of each concern as candidates
+    cap = int(config.linking["rows_per_concern"])
+    assert sum(len(s.mentions) for s in block.concerns.values()) == 3000
+    assert block.size == sum(min(cap, len(s.mentions)) for s in block.concerns.values()) < 3000
+    assert all(chunk.matrix.shape[0] == len(chunk.rows) for chunk in block.chunks)
     assert all(chunk.matrix.nnz < chunk.matrix.shape[0] * 400 for chunk in block.chunks)  # word and char n-grams
+
+
+def test_dense_pruning_of_candidates_gives_what_sorting_gives(monkeypatch):
+    """Where most pairs of a piece score above the floor (a council repeating its words), the best candidates
+    are taken by a partition of a dense copy: the same candidates, scores and order (ties: the earlier row
+    first) as sorting every pair."""
+    import numpy as np
+    import scipy.sparse as sp
+
+    import pipeline.recur as recur_module
+    from pipeline.recur import Block, Chunk, Row
+
+    rng = np.random.default_rng(0)
+    real, calls = recur_module._top_dense, []
+    monkeypatch.setattr(recur_module, "_top_dense", lambda *a: calls.append(1) or real(*a))
+
+    def matrix(n: int, vocab: int) -> sp.csr_matrix:
+        m = sp.random(n, vocab, density=0.3, random_state=int(rng.integers(10**9)), format="csr")
+        m.data = np.round(m.data * 4) / 4  # many equal scores
+        return m.astype(np.float32)
+
+    went_dense = 0
+    for _ in range(12):
+        k, n_old, vocab = int(rng.integers(1, 200)), int(rng.integers(0, 300)), int(rng.integers(5, 40))
+        x, old = matrix(k, vocab), matrix(n_old, vocab)
+        rows = tuple(
+            Row(f"r{i}", "c", None, None, 0, None, frozenset(), np.zeros(1), np.zeros(1)) for i in range(n_old)
+        )
+        block = Block("k", (Chunk(old.tocsc(), rows),) if n_old else ())
+        cfg = {"max_candidates": int(rng.integers(1, 50)), "candidate_floor": 0.02, "chunk_cells": 20_000}
+        monkeypatch.setattr(recur_module, "_DENSE_SHARE", 10.0)  # never dense
+        sorted_ = recur_module._candidates(x, x.T.tocsr(), block, cfg)
+        assert not calls
+        monkeypatch.setattr(recur_module, "_DENSE_SHARE", 0.0)  # dense wherever there are more pairs than kept
+        dense = recur_module._candidates(x, x.T.tocsr(), block, cfg)
+        went_dense += bool(calls)
+        calls.clear()
+        assert [(c.tolist(), v.tolist()) for c, v in dense] == [(c.tolist(), v.tolist()) for c, v in sorted_]
+    assert went_dense >= 6
 
 
 # ---------------------------------------------------------------- picking statements

@@ -272,6 +272,28 @@ def test_the_algorithm_links_the_inspections(built):
     consistent(built)
 
 
+def test_linking_in_batches_of_one_document_gives_the_same_tables(built, folder, tmp_path, monkeypatch):
+    """A council's documents are read, picked, linked and written in time-ordered batches carrying the index:
+    one document per batch gives the rows one batch of all of them gives."""
+    config = recur.config_for(Settings())
+    monkeypatch.setattr(recur, "config_for", lambda settings: config.with_overrides(linking={"batch_statements": 1}))
+    one_by_one = tmp_path / "one.db"
+    store_and_link(one_by_one, folder)
+
+    def tables(path: Path) -> list[list[tuple]]:
+        return [
+            query(
+                path,
+                "SELECT * FROM concern_mentions ORDER BY 1",
+            ),
+            query(path, "SELECT * FROM concerns ORDER BY concern_id"),
+            query(path, "SELECT * FROM recommendations ORDER BY statement_id"),
+        ]
+
+    assert len(query(one_by_one, "SELECT DISTINCT document_id FROM concern_mentions")) > 2  # several batches
+    assert tables(one_by_one) == tables(built)
+
+
 # ---------------------------------------------------------------- each action
 
 
