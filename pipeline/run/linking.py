@@ -14,11 +14,13 @@ after new documents and re-ingestion too.
 from __future__ import annotations
 
 import json
+import pickle
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import groupby
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from pipeline import recur, store
 from pipeline.config import Settings
@@ -58,6 +60,9 @@ def _pick(
     forced = set(forced)
     items: list[recur.Item] = []
     kept: list[recur.Described] = []
+    english_rows = [r for r in rows if r["language"] == "en"]
+    # one call to the models for the whole batch (each statement's description is its own)
+    described = recur.describe_statements([r["id"] for r in english_rows], [r["text"] for r in english_rows], config)
     for (_, council, doc_type, date, service), group in _by_document(rows):
         group = list(group)
         statements = [
@@ -67,7 +72,6 @@ def _pick(
         english_ids = {r["id"] for r in group if r["language"] == "en"}
         english = [s for s in statements if s.id in english_ids]
         labels = {r["id"]: json.loads(r["labels"]) for r in group if r["labels"]}
-        described = recur.describe_statements([s.id for s in english], [s.text for s in english], config)
         picked = recur.pick_recommendations(
             english,  # the cues are English
             local_authority=council,
@@ -143,31 +147,6 @@ def _stored(db: Any, local_authorities: Iterable[str]) -> list[tuple[recur.Item,
     return out
 
 
-@dataclass(frozen=True)
-class PickWork:
-    """One batch of a council's due documents, in time order: their statements (`store.recurrence_inputs`) and
-    the statements reviewers placed in concerns (picked whatever the picker says)."""
-
-    key: str
-    rows: list[dict[str, Any]]
-    forced: frozenset[str]
-
-
-@dataclass(frozen=True)
-class Picked:
-    """What picking found in one `PickWork`: the items to link, in time order, and how the models described them."""
-
-    key: str
-    items: list[recur.Item]
-    described: recur.Described | None
-
-
-def pick_batch(settings: Settings, work: PickWork) -> Picked:
-    """Pick the items of one batch (no database: runs in a worker process during an ingest run)."""
-    items, described = _pick(work.rows, recur.config_for(settings), work.forced)
-    return Picked(work.key, items, described)
-
-
 def _batches(documents: list[tuple[str, int]], limit: int) -> Iterator[list[str]]:
     """Time-ordered (document id, statements) split into runs of whole documents of about `limit` statements."""
     batch: list[str] = []
@@ -193,35 +172,68 @@ def _council_batches(db: Any, keys: set[str] | None, due: set[str] | None, limit
     return {key: list(_batches(documents, limit)) for key, documents in by_council.items()}
 
 
+# one batch linked: its new mentions, the concerns they touch and the picked rows (store.save_recurrence's
+# arguments after `db`)
+BatchLinked = tuple[list[recur.Mention], list[recur.Concern], list[dict[str, Any]]]
+
+
 def _link_batches(
-    db: Any,
+    key: str,
+    stored: list[tuple[recur.Item, recur.Mention]],
+    batches: Iterable[list[dict[str, Any]]],
     config: recur.RecurConfig,
-    picked: Iterable[Picked],
-    names: dict[str, set[str]],
     decisions: recur.Decisions,
-    save: Callable[[list[recur.Mention], list[recur.Concern], list[dict[str, Any]]], int],
-) -> int:
-    """Link picked batches, council after council and each council's in time order, into an index of the
-    council's stored mentions that is carried from batch to batch; `save` gets each batch's new mentions, the
-    concerns they touch (every concern of the council with the first batch: a re-ingested document's old
-    mentions are gone) and the picked rows. Returns the mentions saved. Holds one council's index (bounded by
-    `rows_per_concern`), its concerns' states and one batch at a time."""
-    written = 0
-    for key, batches in groupby(picked, key=lambda p: p.key):
-        index = recur.index_from(_stored(db, sorted(names.get(key, set()))), config)
-        first = True
-        for batch in batches:
-            assignments, index = recur.link(batch.items, index, config, decisions, batch.described)
-            new = [a.mention for a in assignments if a.mention is not None]
-            block = index.blocks.get(key)
-            states = block.concerns if block is not None else {}
-            touched = set(states) if first else {m.concern_id for m in new}
-            concerns = recur.concerns_from(
-                m for cid in touched for m in states[cid].mentions if recur.council_key(m.local_authority) == key
-            )
-            written += save(new, concerns, _picked_rows(batch.items, assignments))
-            first = False
-    return written
+) -> Iterator[BatchLinked]:
+    """Link one council's batches of statements (`store.recurrence_inputs` rows, time-ordered) into an index of
+    its stored mentions carried from batch to batch: for each batch, its new mentions, the concerns they touch
+    (every concern of the council with the first batch: a re-ingested document's old mentions are gone) and
+    the picked rows. Holds the council's index (bounded by `rows_per_concern`), its concerns' states and one
+    batch at a time."""
+    index = recur.index_from(stored, config)
+    del stored
+    first = True
+    for rows in batches:
+        items, described = _pick(rows, config, decisions.fixed)
+        assignments, index = recur.link(items, index, config, decisions, described)
+        new = [a.mention for a in assignments if a.mention is not None]
+        block = index.blocks.get(key)
+        states = block.concerns if block is not None else {}
+        touched = set(states) if first else {m.concern_id for m in new}
+        concerns = recur.concerns_from(
+            m for cid in touched for m in states[cid].mentions if recur.council_key(m.local_authority) == key
+        )
+        yield new, concerns, _picked_rows(items, assignments)
+        first = False
+
+
+@dataclass(frozen=True)
+class CouncilWork:
+    """One council to link: `path` holds (pickled, written by `link_new_documents`) its stored mentions as
+    (item, mention) pairs, then one list of `store.recurrence_inputs` rows per batch of its due documents."""
+
+    key: str
+    path: str
+    decisions: recur.Decisions
+
+
+def link_council(settings: Settings, work: CouncilWork) -> str:
+    """Link one council from its work file, batch by batch, writing each batch's `BatchLinked` (pickled) to a
+    results file beside it, whose path it returns. No database: this runs in a worker process during an ingest
+    run, and reads and writes one batch at a time."""
+    config = recur.config_for(settings)
+    out = work.path + ".linked"
+    with open(work.path, "rb") as source, open(out, "wb") as sink:
+        for linked in _link_batches(work.key, pickle.load(source), _pickled(source), config, work.decisions):
+            pickle.dump(linked, sink, protocol=pickle.HIGHEST_PROTOCOL)
+    return out
+
+
+def _pickled(f: BinaryIO) -> Iterator[Any]:
+    while True:
+        try:
+            yield pickle.load(f)
+        except EOFError:
+            return
 
 
 def link_new_documents(db: Any, settings: Settings, document_ids: list[str], spread: Spread | None = None) -> int:
@@ -230,33 +242,47 @@ def link_new_documents(db: Any, settings: Settings, document_ids: list[str], spr
     database (pipeline.store.open_db); all reads and writes go through pipeline.store, in this process.
 
     Linking never crosses councils, so it goes council by council, and within a council in time-ordered batches
-    of whole documents (`batch_statements` statements or so): a batch's statements are read, picked, linked into
-    the council's index and written before the next batch's are read. Memory is bounded by a batch and one
-    council's index (which `rows_per_concern` bounds by the council's concerns), not by the database. `spread`
-    (pipeline.run.batches.spread during an ingest run) picks batches side by side in fresh worker processes
-    (picking runs the models on every statement: the bulk of the work), while this process links them in order;
-    without it everything happens here."""
+    of whole documents (`batch_statements` statements or so), linked into the council's index carried from
+    batch to batch. This process streams each council's stored mentions and batches from the database into a
+    temporary file, a worker (`spread`: pipeline.run.batches.spread during an ingest run, fresh workers so
+    that the processing models are let go; without it, this process) picks and links them batch by batch into
+    a results file, and this process writes the results to the database batch by batch, council after council
+    in order. Two councils are linked side by side; memory is bounded by a batch and one council's index per
+    process (`rows_per_concern` bounds it by the council's concerns), not by the database."""
     config = recur.config_for(settings)
     decisions = review.decisions_from(store.link_reviews(db))
-    limit = int(config.linking["batch_statements"])
-    batches = _council_batches(db, None, set(document_ids), limit)
+    batches = _council_batches(db, None, set(document_ids), int(config.linking["batch_statements"]))
     names: dict[str, set[str]] = {}
     for name in store.mention_councils(db):
         names.setdefault(recur.council_key(name), set()).add(name)
-    forced = frozenset(decisions.fixed)
-    work = (
-        PickWork(key, store.recurrence_inputs(db, batch), forced)
-        for key, council in batches.items()
-        for batch in council
-    )
-    picked: Iterable[Picked] = (
-        (pick_batch(settings, w) for w in work) if spread is None else spread(pick_batch, settings, work, True)
-    )
-    return _link_batches(db, config, picked, names, decisions, lambda *rows: store.save_recurrence(db, *rows))
+    with tempfile.TemporaryDirectory(prefix="scrutiny-link-") as tmp:
+
+        def works() -> Iterator[CouncilWork]:
+            for n, (key, council) in enumerate(batches.items()):
+                path = str(Path(tmp) / f"council-{n}")
+                with open(path, "wb") as f:
+                    pickle.dump(_stored(db, sorted(names.get(key, set()))), f, protocol=pickle.HIGHEST_PROTOCOL)
+                    for batch in council:
+                        pickle.dump(store.recurrence_inputs(db, batch), f, protocol=pickle.HIGHEST_PROTOCOL)
+                yield CouncilWork(key, path, decisions)
+
+        done = (
+            (link_council(settings, w) for w in works())
+            if spread is None
+            else spread(link_council, settings, works(), True)
+        )
+        written = 0
+        for out in done:
+            with open(out, "rb") as f:
+                for new, concerns, picked in _pickled(f):
+                    written += store.save_recurrence(db, new, concerns, picked)
+            Path(out).unlink()
+            Path(out.removesuffix(".linked")).unlink(missing_ok=True)
+        return written
 
 
 # the worker's function, settings and work items, and whether to start fresh workers: pipeline.run.batches.spread
-Spread = Callable[[Callable[[Settings, PickWork], Picked], Settings, Iterable[PickWork], bool], Iterable[Any]]
+Spread = Callable[[Callable[[Settings, CouncilWork], str], Settings, Iterable[CouncilWork], bool], Iterable[Any]]
 
 
 @dataclass(frozen=True)
@@ -275,24 +301,15 @@ def relink_councils(db: Any, settings: Settings, council_keys: Iterable[str], de
     nothing."""
     config = recur.config_for(settings)
     keys = set(council_keys)
-    batches = _council_batches(db, keys, None, int(config.linking["batch_statements"]))
-    forced = frozenset(decisions.fixed)
-    picked = (
-        pick_batch(settings, PickWork(key, store.recurrence_inputs(db, batch), forced))
-        for key, council in batches.items()
-        for batch in council
-    )
     mentions: dict[str, recur.Mention] = {}
     concerns: dict[str, recur.Concern] = {}
     rows: list[dict[str, Any]] = []
-
-    def keep(new: list[recur.Mention], touched: list[recur.Concern], picked_rows: list[dict[str, Any]]) -> int:
-        mentions.update((m.statement_id, m) for m in new)
-        concerns.update((c.concern_id, c) for c in touched)
-        rows.extend(picked_rows)
-        return len(new)
-
-    _link_batches(db, config, picked, {}, decisions, keep)
+    for key, council in _council_batches(db, keys, None, int(config.linking["batch_statements"])).items():
+        batches = (store.recurrence_inputs(db, batch) for batch in council)
+        for new, touched, picked in _link_batches(key, [], batches, config, decisions):
+            mentions.update((m.statement_id, m) for m in new)
+            concerns.update((c.concern_id, c) for c in touched)
+            rows.extend(picked)
     names = {c for d, c in store.council_documents(db) if recur.council_key(c) in keys} | {
         name for name in store.mention_councils(db) if recur.council_key(name) in keys
     }
