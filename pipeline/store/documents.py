@@ -47,8 +47,9 @@ def document_ids(db: sqlite_utils.Database) -> list[str]:
 
 
 def document_sizes(db: sqlite_utils.Database) -> dict[str, int]:
-    """Document id -> its number of statements."""
-    return {r[0]: r[1] or 0 for r in db.execute("SELECT id, statement_count FROM documents")}
+    """Document id -> its number of statements (counted, so a database from before `statement_count` was
+    filled in gives the right sizes too)."""
+    return {r[0]: r[1] for r in db.execute("SELECT document_id, COUNT(*) FROM statements GROUP BY document_id")}
 
 
 def statement_count(db: sqlite_utils.Database) -> int:

@@ -277,8 +277,12 @@ def test_linking_in_batches_of_one_document_gives_the_same_tables(built, folder,
     one document per batch gives the rows one batch of all of them gives."""
     config = recur.config_for(Settings())
     monkeypatch.setattr(recur, "config_for", lambda settings: config.with_overrides(linking={"batch_statements": 1}))
+    calls: list[int] = []
+    read = store.recurrence_inputs
+    monkeypatch.setattr(store, "recurrence_inputs", lambda db, ids: calls.append(len(ids)) or read(db, ids))
     one_by_one = tmp_path / "one.db"
     store_and_link(one_by_one, folder)
+    assert len(calls) > 2 and set(calls) == {1}  # a batch for each document
 
     def tables(path: Path) -> list[list[tuple]]:
         return [
