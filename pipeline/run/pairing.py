@@ -14,7 +14,7 @@ Pure functions; `pipeline.store` reads the candidates and writes the pairs.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Set
+from collections.abc import Callable, Iterable, Set
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
@@ -57,6 +57,10 @@ class Candidate:
     part_of: str | None = None
     aliases: tuple[str, ...] = ()  # its path and address, for manifest `translation_of` references
     translation_of: str | None = None  # from its manifest row
+    # what pairing compares of the text, worked out when the candidate is read (then `text` can be left empty):
+    # the text's length, and its figures, dates and names
+    length: int | None = None
+    features: tuple[frozenset[str], frozenset[str], frozenset[str]] | None = None
 
 
 def _numbers(text: str) -> set[str]:
@@ -73,10 +77,24 @@ def _names(text: str) -> set[str]:
     return names
 
 
-@lru_cache(maxsize=4096)
-def _text_features(text: str) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
-    """Figures, dates and names of a text, once per text however many candidates it is compared with."""
+def _features(text: str) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    """Figures, dates and names of a text."""
     return frozenset(_numbers(text)), frozenset(all_dates(text)), frozenset(_names(text))
+
+
+_text_features = lru_cache(maxsize=4096)(_features)  # once per text however many candidates it is compared with
+
+
+Features = tuple[frozenset[str], frozenset[str], frozenset[str]]
+
+
+def _length_and_features(c: Candidate, features_of: Callable[[Candidate], Features] | None) -> tuple[int, Features]:
+    length = c.length if c.length is not None else len(c.text)
+    if c.features is not None:
+        return length, c.features
+    if features_of is not None and not c.text:
+        return length, features_of(c)
+    return length, _text_features(c.text)
 
 
 def _jaccard(a: frozenset[str], b: frozenset[str]) -> float | None:
@@ -105,8 +123,12 @@ def _date_closeness(a: str | None, b: str | None) -> float | None:
     return max(0.0, 1.0 - days / MAX_DAYS)
 
 
-def pair_score(a: Candidate, b: Candidate) -> tuple[float, dict[str, Any]]:
-    """How likely `a` and `b` are the two language versions of one document (0..1), with the evidence."""
+def pair_score(
+    a: Candidate, b: Candidate, features_of: Callable[[Candidate], Features] | None = None
+) -> tuple[float, dict[str, Any]]:
+    """How likely `a` and `b` are the two language versions of one document (0..1), with the evidence.
+    `features_of`: the figures, dates and names of a candidate read without its text (worked out only for
+    pairs that pass the cheap checks)."""
     if {a.language, b.language} != {"en", "cy"}:
         return 0.0, {"reason": "not one English and one Welsh document"}
     if a.local_authority and b.local_authority and a.local_authority != b.local_authority:
@@ -114,11 +136,11 @@ def pair_score(a: Candidate, b: Candidate) -> tuple[float, dict[str, Any]]:
     close = _date_closeness(a.published, b.published)
     if close == 0.0:
         return 0.0, {"reason": "published too far apart"}
-    lengths = sorted([len(a.text), len(b.text)])
+    (length_a, fa), (length_b, fb) = _length_and_features(a, features_of), _length_and_features(b, features_of)
+    lengths = sorted([length_a, length_b])
     length = min(1.0, lengths[0] / max(1, lengths[1]) / 0.7)  # Welsh runs up to about a third longer
     if a.pages and b.pages:
         length = min(length, min(a.pages, b.pages) / max(a.pages, b.pages) / 0.8, 1.0)
-    fa, fb = _text_features(a.text), _text_features(b.text)
     features: dict[str, float | None] = {
         "council": 1.0 if a.local_authority and a.local_authority == b.local_authority else None,
         "date": close,
@@ -140,14 +162,44 @@ def _refers_to(ref: str, other: Candidate) -> bool:
 
 
 def find_pairs(
-    new: Iterable[Candidate], stored: Iterable[Candidate], already: Set[str] = frozenset(), threshold: float = THRESHOLD
+    new: Iterable[Candidate],
+    stored: Iterable[Candidate],
+    already: Set[str] = frozenset(),
+    threshold: float = THRESHOLD,
+    features_of: Callable[[Candidate], Features] | None = None,
 ) -> list[Pair]:
     """Pairs between the new documents and every stored one (new ones included), one partner per document:
-    bilingual files first, then manifest references, then the best matches above `threshold`."""
+    bilingual files first, then manifest references, then the best matches above `threshold`.
+
+    Each new document is compared only with what could be its partner: the other language, and for matching
+    the same council or an unknown one (`pair_score` gives every other pair 0), so a run of thousands of new
+    documents costs about new x (other-language documents of a council), not new x everything."""
     new, stored = list(new), list(stored)
     by_id = {c.id: c for c in [*stored, *new]}
+    position = {cid: k for k, cid in enumerate(by_id)}  # candidates are taken in this order, as before
     taken = set(already)
     pairs: list[Pair] = []
+    by_language: dict[str, list[Candidate]] = {}
+    by_council: dict[tuple[str, str | None], list[Candidate]] = {}
+    by_file: dict[str, list[Candidate]] = {}
+    for c in by_id.values():
+        by_language.setdefault(c.language, []).append(c)
+        by_council.setdefault((c.language, c.local_authority), []).append(c)
+        if c.part_of:
+            by_file.setdefault(c.part_of, []).append(c)
+    referring = [c for c in by_id.values() if c.translation_of]
+
+    def others(a: Candidate) -> Iterable[Candidate]:
+        """The other-language candidates `pair_score` can score above 0 against `a`, in `by_id` order."""
+        if a.local_authority is None:
+            return [c for language, cs in by_language.items() if language != a.language for c in cs]
+        found = [
+            c
+            for (language, council), cs in by_council.items()
+            if language != a.language and council in (a.local_authority, None)
+            for c in cs
+        ]
+        return sorted(found, key=lambda c: position[c.id])
 
     def add(a: Candidate, b: Candidate, method: str, score: float, evidence: dict[str, Any]) -> None:
         en, cy = (a, b) if a.language == "en" else (b, a)
@@ -156,32 +208,30 @@ def find_pairs(
 
     for a in new:
         if a.part_of and a.id not in taken:
-            b = next(
-                (c for c in by_id.values() if c.part_of == a.part_of and c.id != a.id and c.language != a.language),
-                None,
-            )
+            b = next((c for c in by_file[a.part_of] if c.id != a.id and c.language != a.language), None)
             if b and b.id not in taken:
-                score, evidence = pair_score(a, b)
+                score, evidence = pair_score(a, b, features_of)
                 add(a, b, "bilingual file", score, evidence)
     for a in new:
-        for x, _y in ((a, None), (None, a)):
+        # a's manifest row names c, else a row of c names a
+        for pool, refers in ((by_id.values() if a.translation_of else (), True), (referring, False)):
             if a.id in taken:
                 break
-            for c in by_id.values():
+            for c in pool:
                 if c.id == a.id or c.id in taken or c.language == a.language:
                     continue
-                ref_from, target = (a, c) if x is a else (c, a)
-                if ref_from.translation_of and _refers_to(ref_from.translation_of, target):
-                    score, evidence = pair_score(a, c)
+                ref_from, to = (a, c) if refers else (c, a)
+                if ref_from.translation_of and _refers_to(ref_from.translation_of, to):
+                    score, evidence = pair_score(a, c, features_of)
                     add(a, c, "manifest", score, evidence)
                     break
     scored = []
     for a in new:
         if a.id in taken:
             continue
-        for c in by_id.values():
-            if c.id != a.id and c.id not in taken and c.language != a.language:
-                score, evidence = pair_score(a, c)
+        for c in others(a):
+            if c.id != a.id and c.id not in taken:
+                score, evidence = pair_score(a, c, features_of)
                 if score >= threshold:
                     scored.append((score, a.id, c.id, evidence))
     for score, a_id, c_id, evidence in sorted(scored, key=lambda t: -t[0]):
@@ -199,7 +249,8 @@ def _candidate(row: dict[str, Any]) -> Candidate:
     return Candidate(
         id=row["id"],
         language=row["language"],
-        text=row["text"] or "",
+        text="",  # not read: its length is, and `features_of` reads the text where a pair needs it
+        length=row.get("text_length") or 0,
         local_authority=row.get("local_authority"),
         published=row.get("published"),
         pages=row.get("pages"),
@@ -210,10 +261,18 @@ def _candidate(row: dict[str, Any]) -> Candidate:
 
 
 def pair_new_documents(db: Any, document_ids: Iterable[str]) -> list[Pair]:
-    """Find and store the English/Welsh partners of newly stored documents; returns the pairs recorded."""
+    """Find and store the English/Welsh partners of newly stored documents; returns the pairs recorded. Texts
+    are read one at a time, and only of documents in a pair that passes the cheap checks (languages, council,
+    dates): memory and time do not grow with the length of every text of a large run."""
     from pipeline import store
 
+    @lru_cache(maxsize=4096)
+    def features(document_id: str) -> Features:
+        return _features(store.document_text(db, document_id))
+
     new, others, paired = store.pairing_candidates(db, document_ids)
-    pairs = find_pairs([_candidate(r) for r in new], [_candidate(r) for r in others], paired)
+    pairs = find_pairs(
+        [_candidate(r) for r in new], [_candidate(r) for r in others], paired, features_of=lambda c: features(c.id)
+    )
     store.save_pairs(db, pairs)
     return pairs

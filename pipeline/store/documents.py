@@ -46,6 +46,12 @@ def document_ids(db: sqlite_utils.Database) -> list[str]:
     return [r[0] for r in db.execute("SELECT id FROM documents ORDER BY id")]
 
 
+def document_text(db: sqlite_utils.Database, document_id: str) -> str:
+    """A stored document's text ("" for none)."""
+    row = db.execute("SELECT text FROM documents WHERE id = ?", [document_id]).fetchone()
+    return (row[0] or "") if row else ""
+
+
 def document_sizes(db: sqlite_utils.Database) -> dict[str, int]:
     """Document id -> its number of statements (counted, so a database from before `statement_count` was
     filled in gives the right sizes too)."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import sqlite_utils
@@ -21,20 +21,23 @@ from pipeline.store.schema import (  # noqa: F401 (the schema is part of the sto
 
 def pairing_candidates(
     db: sqlite_utils.Database, document_ids: Iterable[str]
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]], set[str]]:
+) -> tuple[Iterator[dict[str, Any]], Iterator[dict[str, Any]], set[str]]:
     """For pairing English and Welsh versions: the given documents, every stored document in the other language
-    that could be their partner (same or unknown council), and the ids already paired."""
-    cols = """d.id, d.language, d.text, d.local_authority, d.published, d.pages, d.part_of, d.source_path,
-              d.source_url, (SELECT group_concat(s.source_path, char(10)) FROM sources s WHERE s.document_id = d.id
-              OR s.document_id = d.part_of) AS paths,
-              (SELECT json_extract(s.meta, '$.translation_of') FROM sources s WHERE s.document_id = d.id
-              OR s.document_id = d.part_of) AS translation_of"""
+    that could be their partner (same or unknown council), and the ids already paired. The documents (with
+    their text's length, not the text: `document_text`) are read as they are taken, one at a time: take all of
+    the first before the second."""
+    cols = """d.id, d.language, length(d.text) AS text_length, d.local_authority, d.published, d.pages, d.part_of,
+              d.source_path, d.source_url,
+              (SELECT group_concat(s.source_path, char(10)) FROM sources s
+               WHERE s.document_id IN (d.id, d.part_of)) AS paths,
+              (SELECT json_extract(s.meta, '$.translation_of') FROM sources s
+               WHERE s.document_id IN (d.id, d.part_of)) AS translation_of"""
     ids = json.dumps(list(document_ids))
-    new = [
+    new = (
         dict(r)
         for r in db.query(f"SELECT {cols} FROM documents d WHERE d.id IN (SELECT value FROM json_each(?))", [ids])
-    ]
-    others = [
+    )
+    others = (
         dict(r)
         for r in db.query(
             f"""SELECT {cols} FROM documents d WHERE d.language IN ('en', 'cy') AND d.id NOT IN (SELECT value FROM json_each(?))
@@ -43,7 +46,7 @@ def pairing_candidates(
                  WHERE id IN (SELECT value FROM json_each(?)) AND local_authority IS NULL))""",
             [ids, ids, ids],
         )
-    ]
+    )
     paired = {
         r[0] for r in db.execute("SELECT english_id FROM document_pairs UNION SELECT welsh_id FROM document_pairs")
     }

@@ -409,6 +409,7 @@ SCHEMA: tuple[Table, ...] = (
             Column("run_id", str, "Run that last processed it", "runs.id"),
             Column("updated_at", str, "When it was last processed (UTC)"),
         ),
+        indexes=(("document_id",),),
     ),
 )
 TABLES = {t.name: t for t in SCHEMA}

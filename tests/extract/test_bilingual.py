@@ -155,6 +155,32 @@ def test_english_and_welsh_versions_score_high_and_others_low(statements):
     assert pair_score(en, Candidate("z", "en", EN_STATEMENT, "Glanmor County Council", "2024-03-12"))[0] == 0.0
 
 
+def test_many_new_documents_are_compared_only_with_possible_partners(statements, monkeypatch):
+    """A run of many new documents: each is scored only against the other language of its own council (or an
+    unknown one), and texts are not read with the candidates; the true pair is found among 20 councils'
+    documents."""
+    import pipeline.run.pairing as pairing
+
+    en, cy = (_candidate(statements[n]) for n in ("en.txt", "cy.txt"))
+    row = {"id": en.id, "language": "en", "text_length": len(EN_STATEMENT), "local_authority": en.local_authority}
+    assert pairing._candidate(row).text == "" and pairing._candidate(row).length == len(EN_STATEMENT)
+    councils = [f"Council {k}" for k in range(20)]
+    noise = [
+        Candidate(f"{lang}{k}", lang, f"Report number {k} of {councils[k % 20]}.", councils[k % 20], "2024-03-12")
+        for k in range(400)
+        for lang in ("en", "cy")
+        if (k % 4 == 0) == (lang == "cy")
+    ]  # 300 English, 100 Welsh
+    calls = []
+    real = pairing.pair_score
+    monkeypatch.setattr(pairing, "pair_score", lambda a, b, f=None: calls.append((a.id, b.id)) or real(a, b, f))
+    pairs = find_pairs([en, *noise], [cy])
+    assert [(p.english_id, p.welsh_id, p.method) for p in pairs] == [(en.id, cy.id, "matched")]
+    by_id = {c.id: c for c in [en, cy, *noise]}
+    assert all(by_id[y].local_authority in (None, by_id[x].local_authority) for x, y in calls)
+    assert len(calls) < 401 * 101 / 10  # every English against every Welsh would be about 30,000
+
+
 def test_find_pairs_matches_one_partner_each(statements):
     en, cy, other = (_candidate(statements[n]) for n in ("en.txt", "cy.txt", "cy-other.txt"))
     pairs = find_pairs([en], [cy, other])
