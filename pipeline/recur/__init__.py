@@ -108,6 +108,7 @@ __all__ = [
     "concerns_from",
     "config_for",
     "council_key",
+    "day_number",
     "concern_label",
     "cues",
     "describe",
@@ -166,12 +167,12 @@ def _top_dense(
     """The entries among the `top` best of their row (ties: the lower column first), for a piece of the product
     where most pairs score above the floor (a council repeating the same words): a partition of a dense copy of
     the piece costs less than sorting its entries. The piece is at most `chunk_cells` cells."""
-    dense = np.full(shape, -np.inf, dtype=np.float64)
+    dense = np.full(shape, -np.inf, dtype=vals.dtype)
     dense[rows, cols] = vals
     t = min(top, shape[1])
     kth = -np.partition(-dense, t - 1, axis=1)[:, t - 1 : t]  # each row's t-th best value
     above, tied = dense > kth, dense == kth
-    take = above | (tied & (np.cumsum(tied, axis=1) <= t - above.sum(axis=1, keepdims=True)))
+    take = above | (tied & (np.cumsum(tied, axis=1, dtype=np.int32) <= t - above.sum(axis=1, keepdims=True)))
     take &= dense > -np.inf
     r, c = np.nonzero(take)
     return r.astype(rows.dtype), c.astype(cols.dtype), dense[r, c].astype(vals.dtype)
@@ -477,7 +478,7 @@ def concern_label(mentions: Sequence[Mention]) -> str:
     return " ".join(words[:14]) + (" ..." if len(words) > 14 else "")
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=8192)
 def _label_text(text: str) -> tuple[bool, bool, bool, bool]:
     """What `concern_label` asks of a text (English, an action, a stated shortcoming, a full sentence); cached,
     as a concern's label is recomputed whenever a mention joins it."""

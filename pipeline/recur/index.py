@@ -185,10 +185,13 @@ def newest(concern_ids: Sequence[str], per_concern: int) -> np.ndarray:
 
 
 def capped(chunks: tuple[Chunk, ...], per_concern: int) -> tuple[tuple[Chunk, ...], dict[str, int]]:
-    """The chunks with only the newest `per_concern` rows of each concern (one chunk when any had to go), and
-    the rows each concern keeps."""
+    """The chunks with only the newest `per_concern` rows of each concern, newest by date as `index_from` takes
+    them (a document stored late may be older than those before it), in one chunk when any had to go; and the
+    rows each concern keeps."""
     rows = [r for c in chunks for r in c.rows]
-    keep = newest([r.concern_id for r in rows], per_concern)
+    by_date = sorted(range(len(rows)), key=lambda i: (rows[i].day, rows[i].document_id or "", rows[i].seq or 0))
+    keep = np.zeros(len(rows), dtype=bool)
+    keep[by_date] = newest([rows[i].concern_id for i in by_date], per_concern)
     counts: dict[str, int] = {}
     for r, k in zip(rows, keep):
         if k:
@@ -200,6 +203,7 @@ def capped(chunks: tuple[Chunk, ...], per_concern: int) -> tuple[tuple[Chunk, ..
 
 
 def order_key(item: Item, position: int) -> tuple:
+    """Linking's order: by day (undated last), document, then position in it."""
     return (day_number(item.date), item.document_id or "", item.seq if item.seq is not None else position, position)
 
 

@@ -162,14 +162,16 @@ def _batches(documents: list[tuple[str, int]], limit: int) -> Iterator[list[str]
 
 
 def _council_batches(db: Any, keys: set[str] | None, due: set[str] | None, limit: int) -> dict[str, list[list[str]]]:
-    """For each council (of `keys`, or all), its documents (of `due`, or all) in time order, in batches."""
-    sizes = store.document_sizes(db)
-    by_council: dict[str, list[tuple[str, int]]] = {}
-    for document_id, council in store.council_documents(db):
+    """For each council (of `keys`, or all), its documents (of `due`, or all) in batches, in the order linking
+    takes them (`recur.order_key`: by day, undated last, then by id), so that batches of any size link alike."""
+    by_council: dict[str, list[tuple[int, str, int]]] = {}
+    for document_id, council, published, n in store.documents_to_link(db):
         key = recur.council_key(council)
         if (due is None or document_id in due) and (keys is None or key in keys):
-            by_council.setdefault(key, []).append((document_id, sizes.get(document_id, 0)))
-    return {key: list(_batches(documents, limit)) for key, documents in by_council.items()}
+            by_council.setdefault(key, []).append((recur.day_number(published), document_id, n))
+    return {
+        key: list(_batches([(d, n) for _, d, n in sorted(documents)], limit)) for key, documents in by_council.items()
+    }
 
 
 # one batch linked: its new mentions, the concerns they touch and the picked rows (store.save_recurrence's
@@ -187,8 +189,8 @@ def _link_batches(
     """Link one council's batches of statements (`store.recurrence_inputs` rows, time-ordered) into an index of
     its stored mentions carried from batch to batch: for each batch, its new mentions, the concerns they touch
     (every concern of the council with the first batch: a re-ingested document's old mentions are gone) and
-    the picked rows. Holds the council's index (bounded by `rows_per_concern`), its concerns' states and one
-    batch at a time."""
+    the picked rows. Holds the council's index (bounded by `rows_per_concern`), its concerns' states (every
+    mention of the council, without their vectors) and one batch at a time."""
     index = recur.index_from(stored, config)
     del stored
     first = True
@@ -243,19 +245,23 @@ def link_new_documents(db: Any, settings: Settings, document_ids: list[str], spr
 
     Linking never crosses councils, so it goes council by council, and within a council in time-ordered batches
     of whole documents (`batch_statements` statements or so), linked into the council's index carried from
-    batch to batch. This process streams each council's stored mentions and batches from the database into a
-    temporary file, a worker (`spread`: pipeline.run.batches.spread during an ingest run, fresh workers so
-    that the processing models are let go; without it, this process) picks and links them batch by batch into
-    a results file, and this process writes the results to the database batch by batch, council after council
-    in order. Two councils are linked side by side; memory is bounded by a batch and one council's index per
-    process (`rows_per_concern` bounds it by the council's concerns), not by the database."""
+    batch to batch. This process writes each council's stored mentions and the statements of its batches, read
+    from the database a batch at a time, to a temporary file beside the database; a worker (`spread`:
+    pipeline.run.batches.spread during an ingest run, fresh workers so that the processing models are let go;
+    without it, this process) picks and links them batch by batch into a results file; and this process writes
+    the results to the database batch by batch, council after council in order. The workers link councils side
+    by side (a few in flight). Memory is bounded by a batch, one council's index (`rows_per_concern` bounds its
+    vectors by the council's concerns) and its mentions, not by the database."""
     config = recur.config_for(settings)
     decisions = review.decisions_from(store.link_reviews(db))
     batches = _council_batches(db, None, set(document_ids), int(config.linking["batch_statements"]))
     names: dict[str, set[str]] = {}
     for name in store.mention_councils(db):
         names.setdefault(recur.council_key(name), set()).add(name)
-    with tempfile.TemporaryDirectory(prefix="scrutiny-link-") as tmp:
+    # beside the database, not in a temporary directory that may be held in memory
+    with tempfile.TemporaryDirectory(
+        prefix="scrutiny-link-", dir=Path(settings.db_path).parent, ignore_cleanup_errors=True
+    ) as tmp:
 
         def works() -> Iterator[CouncilWork]:
             for n, (key, council) in enumerate(batches.items()):

@@ -57,8 +57,9 @@ class Candidate:
     part_of: str | None = None
     aliases: tuple[str, ...] = ()  # its path and address, for manifest `translation_of` references
     translation_of: str | None = None  # from its manifest row
-    # what pairing compares of the text, worked out when the candidate is read (then `text` can be left empty):
-    # the text's length, and its figures, dates and names
+    # the text's length and its figures, dates and names, when given instead of `text` (candidates read from the
+    # database carry `length` and leave `text` empty: `find_pairs`'s `features_of` reads the figures, dates and
+    # names where a pair needs them)
     length: int | None = None
     features: tuple[frozenset[str], frozenset[str], frozenset[str]] | None = None
 
@@ -92,7 +93,9 @@ def _length_and_features(c: Candidate, features_of: Callable[[Candidate], Featur
     length = c.length if c.length is not None else len(c.text)
     if c.features is not None:
         return length, c.features
-    if features_of is not None and not c.text:
+    if not c.text and c.length:  # the text was not read with the candidate
+        if features_of is None:
+            raise ValueError(f"pairing {c.id}: its text was not read and no features_of was given")
         return length, features_of(c)
     return length, _text_features(c.text)
 

@@ -52,10 +52,15 @@ def document_text(db: sqlite_utils.Database, document_id: str) -> str:
     return (row[0] or "") if row else ""
 
 
-def document_sizes(db: sqlite_utils.Database) -> dict[str, int]:
-    """Document id -> its number of statements (counted, so a database from before `statement_count` was
-    filled in gives the right sizes too)."""
-    return {r[0]: r[1] for r in db.execute("SELECT document_id, COUNT(*) FROM statements GROUP BY document_id")}
+def documents_to_link(db: sqlite_utils.Database) -> list[tuple[str, str, str | None, int]]:
+    """(document id, council, published, statements) of every document about a council."""
+    return [
+        (r[0], r[1], r[2], r[3])
+        for r in db.execute(
+            """SELECT d.id, d.local_authority, d.published, (SELECT COUNT(*) FROM statements s WHERE s.document_id = d.id)
+               FROM documents d WHERE d.local_authority IS NOT NULL"""
+        )
+    ]
 
 
 def statement_count(db: sqlite_utils.Database) -> int:

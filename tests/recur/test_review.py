@@ -272,6 +272,36 @@ def test_the_algorithm_links_the_inspections(built):
     consistent(built)
 
 
+def test_an_undated_document_is_linked_last_in_batches_too(built, tmp_path, monkeypatch):
+    """Linking takes undated statements after the dated ones: batches are cut in that order, so one document per
+    batch still gives what one batch of all gives when the first document has no date (it goes last)."""
+    from pipeline.run.linking import link_new_documents
+
+    paths = []
+    for name in ("all.db", "one.db"):
+        path = tmp_path / name
+        shutil.copy(built, path)
+        db = store.open_db(path)
+        first = db.execute("SELECT id FROM documents ORDER BY published, id").fetchone()[0]
+        db.execute("UPDATE documents SET published = NULL WHERE id = ?", [first])
+        store.clear_recurrence(db)
+        db.conn.commit()
+        db.close()
+        paths.append(path)
+    config = recur.config_for(Settings())
+    for path, limit in zip(paths, (10**6, 1)):
+        monkeypatch.setattr(
+            recur, "config_for", lambda settings, n=limit: config.with_overrides(linking={"batch_statements": n})
+        )
+        db = store.open_db(path)
+        link_new_documents(db, Settings(db_path=path), store.document_ids(db))
+        db.conn.commit()
+        db.close()
+    mentions = [query(p, "SELECT * FROM concern_mentions ORDER BY statement_id") for p in paths]
+    assert mentions[0] and mentions[0] == mentions[1]
+    assert query(paths[0], "SELECT * FROM concerns ORDER BY 1") == query(paths[1], "SELECT * FROM concerns ORDER BY 1")
+
+
 def test_linking_in_batches_of_one_document_gives_the_same_tables(built, folder, tmp_path, monkeypatch):
     """A council's documents are read, picked, linked and written in time-ordered batches carrying the index:
     one document per batch gives the rows one batch of all of them gives."""
