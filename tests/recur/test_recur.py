@@ -358,6 +358,27 @@ def test_a_concern_repeated_past_the_cap_is_still_found_and_the_index_stays_smal
     assert [a.concern_id for a in link(late, rebuilt, small)[0]] == [a.concern_id for a in link(late, live, small)[0]]
 
 
+def test_the_cap_keeps_the_newest_by_date_when_an_older_document_comes_late(gold, config):
+    """A document stored after later ones (an archive back-filled): the index keeps each concern's newest rows
+    by date, the rows an index rebuilt from the stored mentions keeps."""
+    items = sorted(items_of(gold), key=lambda it: (it.date, it.document_id))
+    small = config.with_overrides(linking={"rows_per_concern": 4})
+    documents = [list(g) for _, g in itertools.groupby(items, key=lambda it: it.document_id)]
+    late = documents.pop(0)  # the oldest document arrives last
+    index, linked = None, []
+    for group in [*documents, late]:
+        assignments, index = link(group, index, small)
+        linked += zip(group, (a.mention for a in assignments))
+    rebuilt = index_from(linked, small)
+    for key, block in index.blocks.items():
+        assert sorted(r.id for c in block.chunks for r in c.rows) == sorted(
+            r.id for c in rebuilt.blocks[key].chunks for r in c.rows
+        )
+    assert any(
+        r.id in {it.id for it in late} for b in rebuilt.blocks.values() for c in b.chunks for r in c.rows
+    ) or all(len(s.mentions) > 4 for b in index.blocks.values() for s in b.concerns.values())
+
+
 def test_reviewer_decisions_win(gold, config):
     items = items_of(gold)[:60]
     base = {a.id: a.concern_id for a in link(items, None, config)[0]}
