@@ -374,9 +374,7 @@ def test_the_cap_keeps_the_newest_by_date_when_an_older_document_comes_late(gold
         assert sorted(r.id for c in block.chunks for r in c.rows) == sorted(
             r.id for c in rebuilt.blocks[key].chunks for r in c.rows
         )
-    assert any(
-        r.id in {it.id for it in late} for b in rebuilt.blocks.values() for c in b.chunks for r in c.rows
-    ) or all(len(s.mentions) > 4 for b in index.blocks.values() for s in b.concerns.values())
+    assert len(index) == len(rebuilt) < len(linked)  # the cap binds
 
 
 def test_reviewer_decisions_win(gold, config):
