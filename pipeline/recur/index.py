@@ -198,8 +198,15 @@ def capped(chunks: tuple[Chunk, ...], per_concern: int) -> tuple[tuple[Chunk, ..
             counts[r.concern_id] = counts.get(r.concern_id, 0) + 1
     if keep.all():
         return chunks, counts
-    matrix = sp.vstack([c.matrix for c in chunks], format="csr")[np.flatnonzero(keep)]
-    return (Chunk(sp.csc_matrix(matrix), tuple(r for r, k in zip(rows, keep) if k)),), counts
+    pieces, start = [], 0
+    for c in chunks:  # each chunk's kept rows, so that no copy of the whole index is made
+        n = c.matrix.shape[0]
+        kept = np.flatnonzero(keep[start : start + n])
+        start += n
+        if len(kept):
+            pieces.append(c.matrix if len(kept) == n else c.matrix[kept])
+    matrix = sp.vstack(pieces, format="csc")
+    return (Chunk(matrix, tuple(r for r, k in zip(rows, keep) if k)),), counts
 
 
 def order_key(item: Item, position: int) -> tuple:
