@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date as Date
@@ -192,10 +193,7 @@ def capped(chunks: tuple[Chunk, ...], per_concern: int) -> tuple[tuple[Chunk, ..
     by_date = sorted(range(len(rows)), key=lambda i: (rows[i].day, rows[i].document_id or "", rows[i].seq or 0))
     keep = np.zeros(len(rows), dtype=bool)
     keep[by_date] = newest([rows[i].concern_id for i in by_date], per_concern)
-    counts: dict[str, int] = {}
-    for r, k in zip(rows, keep):
-        if k:
-            counts[r.concern_id] = counts.get(r.concern_id, 0) + 1
+    counts = dict(Counter(r.concern_id for r, k in zip(rows, keep) if k))
     if keep.all():
         return chunks, counts
     pieces, start = [], 0
@@ -235,8 +233,5 @@ def index_from(linked: Iterable[tuple[Item, Mention]], config: RecurConfig) -> I
         item_cues, info = describe([item for item, _ in pairs], config)
         rows = tuple(index_row(item, c, m.concern_id) for (item, m), c in zip(pairs, item_cues, strict=True))
         chunk = Chunk(info.vectors.tocsc(), rows)
-        counts: dict[str, int] = {}
-        for _, m in pairs:
-            counts[m.concern_id] = counts.get(m.concern_id, 0) + 1
-        blocks[key] = Block(key, (chunk,), concerns, episodes, counts)
+        blocks[key] = Block(key, (chunk,), concerns, episodes, dict(Counter(m.concern_id for _, m in pairs)))
     return Index(config.version, blocks)
