@@ -27,6 +27,7 @@ import numpy as np
 
 from pipeline.errors import PipelineError
 from pipeline.hashing import sha256_file
+from pipeline.ngrams import predict_proba
 from pipeline.versions import ENCODER_SUFFIX, encoder_runtime_installed
 
 TOKENIZER_FILE = "minilm-tokenizer.json"
@@ -142,7 +143,7 @@ class EncoderScorer:
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         scores = self.encoder_scores(texts).astype(np.float64)
         if self.fast is not None and self.fast_weight > 0 and len(texts):
-            scores = (1.0 - self.fast_weight) * scores + self.fast_weight * self.fast.predict_proba(list(texts))
+            scores = (1.0 - self.fast_weight) * scores + self.fast_weight * predict_proba(self.fast, texts)
         return scores
 
 

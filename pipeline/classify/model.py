@@ -26,6 +26,7 @@ from sklearn.svm import LinearSVC
 from pipeline import __version__
 from pipeline.config import Settings
 from pipeline.errors import PipelineError
+from pipeline.ngrams import predict_proba
 from pipeline.records import Prediction, Statement
 from pipeline.skopsfile import load_trusted
 from pipeline.versions import blend_partner
@@ -356,7 +357,7 @@ def classify(model: Model, texts: list[str]) -> list[dict[str, Any]]:
     thresholds = np.asarray(model.thresholds)
     out: list[dict[str, Any]] = []
     for start in range(0, len(texts), BATCH_SIZE):
-        scores = model.pipeline.predict_proba(texts[start : start + BATCH_SIZE])
+        scores = predict_proba(model.pipeline, texts[start : start + BATCH_SIZE])
         chosen = scores >= thresholds
         margins = np.abs(scores - thresholds).min(axis=1)
         unsure = margins < model.abstain_band

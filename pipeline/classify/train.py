@@ -34,6 +34,7 @@ from pipeline.classify.model import (
 )
 from pipeline.config import Settings
 from pipeline.lexicon.taxonomy import load_taxonomy
+from pipeline.ngrams import predict_proba
 
 
 def train(
@@ -183,7 +184,7 @@ def out_of_fold_scores(
     scores = np.zeros(y.shape, dtype=float)
     for fit_idx, held in splits:
         fitted = fit_pipeline(build_pipeline(config, codes), [texts[i] for i in fit_idx], y[fit_idx], weights[fit_idx])
-        scores[held] = fitted.predict_proba([texts[i] for i in held])
+        scores[held] = predict_proba(fitted, [texts[i] for i in held])
     return scores
 
 

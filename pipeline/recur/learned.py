@@ -27,6 +27,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from pipeline.errors import PipelineError
+from pipeline.ngrams import transform
 from pipeline.skopsfile import load_trusted
 
 # Generic cues (inspection and council language; no council's words): features of the status and picking
@@ -175,7 +176,7 @@ def statement_info(models: Models, texts: Sequence[str]) -> Info:
         return Info(
             sp.csr_matrix((0, 1), dtype=np.float32), np.zeros((0, n)), np.zeros((0, len(STATUSES))), np.zeros(0)
         )
-    x = models.text.transform(texts)
+    x = transform(models.text, texts)
     f = sp.hstack([x, cue_flags(texts)], format="csr")
     pick = models.pick.predict_proba(f)[:, 1] if models.pick is not None else np.ones(len(texts))
     return Info(

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from pipeline.ngrams import transform
 from pipeline.recur.index import day_number
 from pipeline.recur.learned import (
     UNDATED,
@@ -154,9 +155,9 @@ def summary(s: Mapping[str, float]) -> dict[str, float]:
 def fit_text_models(rows: Sequence[dict[str, Any]], pick_rows: Sequence[dict[str, Any]] = ()) -> tuple[Any, ...]:
     union = text_union().fit([r["text"] for r in rows] + [r["text"] for r in pick_rows])
     labelled = [r for r in rows if r.get("issue")]
-    issue = sgd().fit(union.transform([r["text"] for r in labelled]), [r["issue"] for r in labelled])
+    issue = sgd().fit(transform(union, [r["text"] for r in labelled]), [r["issue"] for r in labelled])
     texts = [r["text"] for r in rows]
-    f = sp.hstack([union.transform(texts), cue_flags(texts)], format="csr")
+    f = sp.hstack([transform(union, texts), cue_flags(texts)], format="csr")
     # "new" is read from the words by a cue (models/recurrence.toml, says_new): a handful of examples teach no class.
     # Balanced classes: resolved is rare (leave-one-council-out on the grounded file, the words alone: 0.761 against
     # 0.763 unbalanced, and 12 of its 43 resolved statements found instead of 8).
@@ -164,7 +165,7 @@ def fit_text_models(rows: Sequence[dict[str, Any]], pick_rows: Sequence[dict[str
     pick = None
     if pick_rows:
         texts = [r["text"] for r in pick_rows]
-        fp = sp.hstack([union.transform(texts), cue_flags(texts)], format="csr")
+        fp = sp.hstack([transform(union, texts), cue_flags(texts)], format="csr")
         pick = sgd(class_weight="balanced").fit(fp, [int(r["y"]) for r in pick_rows])
     return union, issue, status, pick
 
@@ -237,7 +238,7 @@ def _pick_thresholds(
 
         def feats(idx: np.ndarray, union: Any = union) -> sp.csr_matrix:
             sub = [texts[i] for i in idx]
-            return sp.hstack([union.transform(sub), cue_flags(sub)], format="csr")
+            return sp.hstack([transform(union, sub), cue_flags(sub)], format="csr")
 
         clf = sgd(class_weight="balanced").fit(feats(tr), y[tr])
         oof[te] = clf.predict_proba(feats(te))[:, 1]

@@ -419,8 +419,9 @@ def test_cli_classify_passes_fields_through_and_survives_bad_lines(saved, monkey
 
 def test_classify_lines_is_one_batch(model, monkeypatch):
     calls = []
-    real = model.pipeline.predict_proba
-    monkeypatch.setattr(model.pipeline, "predict_proba", lambda texts: calls.append(len(texts)) or real(texts))
+    estimator = model.pipeline.steps[-1][1]  # the features are made for the batch, then scored in one call
+    real = estimator.predict_proba
+    monkeypatch.setattr(estimator, "predict_proba", lambda x: calls.append(x.shape[0]) or real(x))
     rows = classify_lines(model, [(i, json.dumps({"text": f"statement {i}"})) for i in range(1, 51)])
     assert len(rows) == 50 and calls == [50]
 

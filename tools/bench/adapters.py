@@ -113,8 +113,17 @@ def classifier(settings: Any, kind: str = "fast") -> Classifier | str:
     def run(statements: Sequence[Any]) -> Any:
         return mod.classify(model, list(statements) if wants_records else [s.text for s in statements])
 
+    try:  # the stage computes its features with pipeline.ngrams (n-grams counted once per word): time the same
+        from pipeline.ngrams import transform as features
+    except ImportError:
+        return Classifier(
+            run, vec.transform, f"pipeline.classify.classify(model, texts) vs the fitted {name}'s transform alone"
+        )
     return Classifier(
-        run, vec.transform, f"pipeline.classify.classify(model, texts) vs the fitted {name}'s transform alone"
+        run,
+        lambda texts: features(vec, texts),
+        f"pipeline.classify.classify(model, texts) vs its feature step alone (pipeline.ngrams.transform of the "
+        f"fitted {name}, the same features)",
     )
 
 
