@@ -23,7 +23,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from pipeline.config import Settings
 from pipeline.records import Source
-from pipeline.run.batches import AHEAD, batch_size, batches, in_order, process_batch, processes
+from pipeline.run.batches import AHEAD, batch_size, batches, in_order, process_batch, processes, release
 from pipeline.run.inputs import Fingerprint
 from pipeline.run.plan import plan_ingest
 from pipeline.run.runner import (  # noqa: F401
@@ -175,11 +175,12 @@ def ingest_flow(
         # transaction. At most AHEAD batches per worker are in flight.
         def process_many(fps):
             size = batch_size(len(fps), workers)
-            return in_order(
+            yield from in_order(
                 batches(fps, size),
                 lambda group: process_task.submit(group, settings, classify),
                 ahead=AHEAD * max(1, workers),
             )
+            release()  # the last batch is in: the workers' models are let go before pairing, people and linking
 
         local = isinstance(FlowRunContext.get().task_runner, ThreadPoolTaskRunner)  # type: ignore[union-attr]
         with processes(workers) if local else contextlib.nullcontext():

@@ -125,6 +125,14 @@ def processes(workers: int) -> Iterator[None]:
             pool.shutdown(wait=True, cancel_futures=True)
 
 
+def release() -> None:
+    """Stop the worker processes now, once their work is done, so that what they loaded (the PDF readers, spaCy,
+    the classifier) is let go before the steps that follow; new ones start when work next comes."""
+    pool = _pool
+    if pool is not None:
+        _renew(pool, wait=True)
+
+
 def spread(fn: Callable[[Settings, T], R], settings: Settings, items: Iterable[T], fresh: bool = False) -> Iterator[R]:
     """`fn(settings, item)` for each item, in order: in the worker processes when `processes` set a pool up in
     this process (at most AHEAD items per worker in flight, so that reading the next items, running these and

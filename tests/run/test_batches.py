@@ -129,3 +129,20 @@ def test_spread_can_start_fresh_workers(settings):
         before = set(batches.spread(_worker_pid, settings, range(6)))
         after = set(batches.spread(_worker_pid, settings, range(6), True))
     assert before and after and not before & after  # new processes: nothing the old ones loaded is kept
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_release_stops_the_workers_and_later_work_gets_new_ones(settings):
+    with batches.processes(2):
+        before = set(batches.spread(_worker_pid, settings, range(6)))
+        batches.release()  # the processing is over: what the workers hold is let go now, not at the end of the run
+        assert before and not any(_alive(pid) for pid in before)
+        after = set(batches.spread(_worker_pid, settings, range(6)))
+    assert after and not before & after
