@@ -82,7 +82,7 @@ from pipeline.recur.index import (
     order_key,
     vectorise,
 )
-from pipeline.recur.learned import CUES, Info, pair_features, pair_probability
+from pipeline.recur.learned import CUES, Info, pair_features, pair_probability, searchable
 from pipeline.recur.records import Assignment, Concern, Decisions, Item, Link, Mention, Pick
 
 __all__ = [
@@ -122,10 +122,10 @@ __all__ = [
     "vectorise",
 ]
 
-_ACTION = re.compile(CUES["action"])
+_ACTION = searchable(CUES["action"])
 _PAIRS_PER_PIECE = 8192
 _DENSE_SHARE = 0.25  # a piece of the candidate product with more pairs above the floor is pruned densely
-_FINDING = re.compile(CUES["negative"])
+_FINDING = searchable(CUES["negative"])
 _ENGLISH = re.compile(r"\b(?:the|and|of|is|are|was|were|to)\b")
 
 

@@ -54,7 +54,43 @@ CUES: dict[str, str] = {
     "procedure": r"\bwe (?:wrote|met|visited|spoke|read|reviewed|looked|interviewed|will)\b|\bthis report\b|"
     r"\bagenda\b|\bminutes?\b|\bapolog|\bpresent\b|\bmeeting\b",
 }
-_CUE_RX = [re.compile(v) for v in CUES.values()]
+
+
+def searchable(pattern: str) -> re.Pattern[str]:
+    r"""`pattern` compiled for `search` (does the text match anywhere?), with its top-level alternatives that
+    start with a word boundary gathered under one: `\bA|\bB|C` becomes `\b(?:A|B)|C`. Python's engine then
+    tests the boundary once a position instead of once an alternative, about twice as fast on statements;
+    whether a text matches is unchanged (tested on every statement of the corpus)."""
+    alternatives, depth, start, i = [], 0, 0, 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "[":  # a class runs to its closing bracket; a "]" first in the class is literal
+            j = i + 1 + (pattern[i + 1 : i + 2] == "^")
+            j += pattern[j : j + 1] == "]"
+            while pattern[j] != "]":
+                j += 2 if pattern[j] == "\\" else 1
+            i = j + 1
+            continue
+        if c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+        elif c == "|" and depth == 0:
+            alternatives.append(pattern[start:i])
+            start = i + 1
+        i += 1
+    alternatives.append(pattern[start:])
+    bounded = [a[2:] for a in alternatives if a.startswith("\\b")]
+    if len(bounded) < 2:
+        return re.compile(pattern)
+    rest = [a for a in alternatives if not a.startswith("\\b")]
+    return re.compile("|".join([r"\b(?:" + "|".join(bounded) + ")", *rest]))
+
+
+_CUE_RX = [searchable(v) for v in CUES.values()]
 STATUSES = ("new", "persisting", "improved", "resolved", "none")
 THREADS = ("overall", "intervention", "corporate")
 UNDATED = 10**7  # as pipeline.recur.index.UNDATED: an ordinal after every real date

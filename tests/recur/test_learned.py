@@ -13,7 +13,7 @@ import pytest
 
 from pipeline.config import Settings
 from pipeline.recur import Item, Mention, concern_label, config_for, cues
-from pipeline.recur.learned import CUES, RecurModelError, load_models
+from pipeline.recur.learned import CUES, RecurModelError, load_models, normalise, searchable
 from pipeline.recur.training import issue_of, link_matrix, load_taxonomy, scores, summary
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -207,3 +207,28 @@ def test_grounded_file_is_the_shared_file_with_only_the_recorded_statuses():
             assert theirs["status_in_text"] == changed[n]["old"], f"line {n}"
         else:
             assert ours["status_in_text"] == theirs["status_in_text"], f"line {n} changed without a record"
+
+
+def _corpus_statements() -> list[str]:
+    texts = []
+    for path in [*(ROOT / "corpus").glob("recurrence-*.jsonl"), *(ROOT / "corpus" / "labels").glob("*.jsonl")]:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                text = json.loads(line).get("text")
+                if isinstance(text, str):
+                    texts.append(normalise(text))
+    return texts
+
+
+def test_cue_patterns_compiled_for_search_match_exactly_what_they_say() -> None:
+    texts = _corpus_statements()
+    assert len(texts) > 10_000
+    gathered = 0
+    for name, pattern in CUES.items():
+        plain, fast = re.compile(pattern), searchable(pattern)
+        gathered += fast.pattern != pattern
+        differ = [t for t in texts if bool(plain.search(t)) != bool(fast.search(t))]
+        assert not differ, (name, differ[:3])
+        assert any(plain.search(t) for t in texts), name  # every cue is exercised
+    assert gathered >= 6  # the word-boundary alternatives were gathered, where there were several
+    assert searchable(r"\bab|\bcd|[|\]]x|(e|\bf)").pattern == r"\b(?:ab|cd)|[|\]]x|(e|\bf)"
