@@ -26,7 +26,7 @@ import scipy.sparse as sp
 
 WORDS_KEPT = 65_536  # distinct words remembered per vectoriser (about 15 MB); the cache starts again when full
 
-_caches: weakref.WeakKeyDictionary[Any, dict[str, np.ndarray]] = weakref.WeakKeyDictionary()
+_caches: weakref.WeakKeyDictionary[Any, tuple[tuple, dict[str, np.ndarray]]] = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
 
 
@@ -87,10 +87,20 @@ def _columns(v: Any, kind: str, word: str) -> np.ndarray:
 
 
 def _counts(v: Any, kind: str, texts: list[str]) -> sp.csr_matrix:
+    # what a word's columns depend on: a vectoriser fitted again, or given other settings, starts a new cache
+    state = (
+        id(getattr(v, "vocabulary_", None)),
+        v.ngram_range,
+        v.lowercase,
+        v.strip_accents,
+        v.preprocessor,
+        getattr(v, "n_features", None),
+    )
     with _lock:
-        cache = _caches.get(v)
-        if cache is None:
-            cache = _caches[v] = {}
+        kept = _caches.get(v)
+        if kept is None or kept[0] != state:
+            kept = _caches[v] = (state, {})
+        cache = kept[1]
     preprocess, spaces = v.build_preprocessor(), v._white_spaces
     pieces: list[np.ndarray] = []
     times: list[int] = []

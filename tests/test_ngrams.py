@@ -70,7 +70,7 @@ def test_a_full_cache_starts_again_and_changes_nothing(monkeypatch: pytest.Monke
     monkeypatch.setattr(ngrams, "WORDS_KEPT", 5)
     chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True).fit(TEXTS + MORE)
     assert identical(ngrams.transform(chars, TEXTS + MORE), chars.transform(TEXTS + MORE))
-    assert len(ngrams._caches[chars]) <= 5
+    assert len(ngrams._caches[chars][1]) <= 5
 
 
 @pytest.mark.parametrize(
@@ -98,3 +98,12 @@ def test_pipelines_and_unions_of_them() -> None:
     union = FeatureUnion([("hashed", hashed), ("vocab", TfidfVectorizer(analyzer="char_wb"))]).fit(TEXTS + MORE)
     assert identical(ngrams.transform(union, MORE + TEXTS), union.transform(MORE + TEXTS))
     assert identical(ngrams.transform(union, ["", " "]), union.transform(["", " "]))
+
+
+def test_a_vectoriser_fitted_again_is_not_read_from_the_old_cache() -> None:
+    chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4)).fit(TEXTS)
+    ngrams.transform(chars, MORE)
+    chars.fit(MORE)  # the same object, another vocabulary
+    assert identical(ngrams.transform(chars, TEXTS + MORE), chars.transform(TEXTS + MORE))
+    chars.set_params(ngram_range=(3, 3)).fit(MORE)
+    assert identical(ngrams.transform(chars, TEXTS + MORE), chars.transform(TEXTS + MORE))
