@@ -180,7 +180,7 @@ def ingest_flow(
                 lambda group: process_task.submit(group, settings, classify),
                 ahead=AHEAD * max(1, workers),
             )
-            release()  # the last batch is in: the workers' models are let go before pairing, people and linking
+            release()  # the last batch is stored: the workers' models are let go before pairing, people and linking
 
         local = isinstance(FlowRunContext.get().task_runner, ThreadPoolTaskRunner)  # type: ignore[union-attr]
         with processes(workers) if local else contextlib.nullcontext():

@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-WORDS_KEPT = 65_536  # distinct words remembered per vectoriser (about 15 MB); the cache starts again when full
+WORDS_KEPT = 65_536  # distinct words remembered per vectoriser (about 10 MB); the cache starts again when full
+LONGEST_KEPT = 40  # longer "words" (a PDF line read without spaces, a web address) are counted, not remembered
 
 _caches: weakref.WeakKeyDictionary[Any, tuple[tuple, dict[str, np.ndarray]]] = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
@@ -32,18 +33,29 @@ _lock = threading.Lock()
 
 def transform(fitted: Any, texts: Sequence[str]) -> Any:
     """`fitted.transform(texts)`, with `char_wb` n-grams counted once per distinct word."""
+    import sklearn
     from sklearn.pipeline import FeatureUnion, Pipeline
 
+    if isinstance(texts, str):
+        raise ValueError("an iterable of texts is expected, not one string")
     texts = list(texts)
-    if isinstance(fitted, FeatureUnion):
-        if fitted.transformer_weights or fitted.n_jobs not in (None, 1):
+    if sklearn.get_config().get("sparse_interface", "spmatrix") != "spmatrix":
+        return fitted.transform(texts)  # the fast path builds scipy's sparse matrices, not sparse arrays
+    if type(fitted) is FeatureUnion:
+        steps = [t for _, t in fitted.transformer_list if not (isinstance(t, str) and t == "drop")]
+        if (
+            fitted.transformer_weights
+            or fitted.n_jobs not in (None, 1)
+            or not steps
+            or any(isinstance(t, str) for t in steps)
+        ):
             return fitted.transform(texts)
-        parts = [transform(t, texts) for _, t in fitted.transformer_list if t not in ("drop", None, "passthrough")]
-        if not parts or not all(sp.issparse(p) for p in parts):
+        parts = [transform(t, texts) for t in steps]
+        if not all(sp.issparse(p) for p in parts):
             return fitted.transform(texts)
         return sp.hstack(parts).tocsr()
-    if isinstance(fitted, Pipeline):
-        steps = [s for _, s in fitted.steps if s not in ("passthrough", None)]
+    if type(fitted) is Pipeline:
+        steps = [s for _, s in fitted.steps if not (s is None or (isinstance(s, str) and s == "passthrough"))]
         if not steps:
             return fitted.transform(texts)
         x = transform(steps[0], texts)
@@ -60,16 +72,17 @@ def transform(fitted: Any, texts: Sequence[str]) -> Any:
 
 
 def _kind(v: Any) -> str | None:
-    """Which fast path a vectoriser takes: "tfidf", "count", "hash", or None for its own transform."""
+    """Which fast path a vectoriser takes: "tfidf", "count", "hash", or None for its own transform. Only
+    scikit-learn's own classes: a subclass may analyse text its own way."""
     from sklearn.feature_extraction.text import CountVectorizer, HashingVectorizer, TfidfVectorizer
 
     if getattr(v, "analyzer", None) != "char_wb" or getattr(v, "input", "content") != "content":
         return None
-    if isinstance(v, HashingVectorizer):
+    if type(v) is HashingVectorizer:
         ok = not v.alternate_sign and v.norm is None and not v.binary
         return "hash" if ok else None
-    if isinstance(v, CountVectorizer) and hasattr(v, "vocabulary_") and not v.binary:
-        if isinstance(v, TfidfVectorizer):
+    if type(v) in (CountVectorizer, TfidfVectorizer) and hasattr(v, "vocabulary_") and not v.binary:
+        if type(v) is TfidfVectorizer:
             return "tfidf" if hasattr(v, "_tfidf") else None
         return "count"
     return None
@@ -81,15 +94,17 @@ def _columns(v: Any, kind: str, word: str) -> np.ndarray:
     if kind == "hash":
         row = v._get_hasher().transform([grams])
         row = sp.csr_matrix(row)
-        return np.repeat(row.indices.astype(np.int64), row.data.astype(np.int64))
+        return np.repeat(row.indices.astype(np.int32), row.data.astype(np.int64))
     vocabulary = v.vocabulary_
-    return np.fromiter((vocabulary[g] for g in grams if g in vocabulary), dtype=np.int64)
+    return np.fromiter((vocabulary[g] for g in grams if g in vocabulary), dtype=np.int32)
 
 
 def _counts(v: Any, kind: str, texts: list[str]) -> sp.csr_matrix:
     # what a word's columns depend on: a vectoriser fitted again, or given other settings, starts a new cache
+    # (the vocabulary is held and compared by identity: fitting builds a new one)
+    vocabulary = getattr(v, "vocabulary_", None)
     state = (
-        id(getattr(v, "vocabulary_", None)),
+        vocabulary,
         v.ngram_range,
         v.lowercase,
         v.strip_accents,
@@ -98,7 +113,7 @@ def _counts(v: Any, kind: str, texts: list[str]) -> sp.csr_matrix:
     )
     with _lock:
         kept = _caches.get(v)
-        if kept is None or kept[0] != state:
+        if kept is None or kept[0][0] is not vocabulary or kept[0][1:] != state[1:]:
             kept = _caches[v] = (state, {})
         cache = kept[1]
     preprocess, spaces = v.build_preprocessor(), v._white_spaces
@@ -111,9 +126,11 @@ def _counts(v: Any, kind: str, texts: list[str]) -> sp.csr_matrix:
         for word, n in words.items():
             cols = cache.get(word)
             if cols is None:
-                if len(cache) >= WORDS_KEPT:
-                    cache.clear()
-                cols = cache[word] = _columns(v, kind, word)
+                cols = _columns(v, kind, word)
+                if len(word) <= LONGEST_KEPT:
+                    if len(cache) >= WORDS_KEPT:
+                        cache.clear()
+                    cache[word] = cols
             if len(cols):
                 pieces.append(cols)
                 times.append(n)
@@ -141,6 +158,6 @@ def predict_proba(fitted: Any, texts: Sequence[str]) -> np.ndarray:
     with those features from `transform`; any other model's own `predict_proba`."""
     from sklearn.pipeline import Pipeline
 
-    if isinstance(fitted, Pipeline) and len(fitted.steps) >= 2:
+    if type(fitted) is Pipeline and len(fitted.steps) >= 2:
         return fitted.steps[-1][1].predict_proba(transform(fitted[:-1], texts))
     return fitted.predict_proba(list(texts))

@@ -32,10 +32,11 @@ MORE = [
 
 
 def identical(a: sp.spmatrix, b: sp.spmatrix) -> bool:
-    a, b = sp.csr_matrix(a), sp.csr_matrix(b)
     return (
-        a.shape == b.shape
+        type(a) is type(b)
+        and a.shape == b.shape
         and a.dtype == b.dtype
+        and a.indices.dtype == b.indices.dtype
         and np.array_equal(a.indptr, b.indptr)
         and np.array_equal(a.indices, b.indices)
         and np.array_equal(a.data, b.data)
@@ -107,3 +108,26 @@ def test_a_vectoriser_fitted_again_is_not_read_from_the_old_cache() -> None:
     assert identical(ngrams.transform(chars, TEXTS + MORE), chars.transform(TEXTS + MORE))
     chars.set_params(ngram_range=(3, 3)).fit(MORE)
     assert identical(ngrams.transform(chars, TEXTS + MORE), chars.transform(TEXTS + MORE))
+
+
+class _Hyphens(TfidfVectorizer):
+    """A vectoriser that analyses text its own way: the fast path must leave it alone."""
+
+    def build_preprocessor(self):  # type: ignore[no-untyped-def]
+        return lambda text: text.lower().replace("-", " ")
+
+
+def test_a_subclass_and_a_lone_string_are_left_to_scikit_learn() -> None:
+    own = _Hyphens(analyzer="char_wb").fit(TEXTS + MORE)
+    assert identical(ngrams.transform(own, ["follow-up visit"]), own.transform(["follow-up visit"]))
+    assert own not in ngrams._caches
+    with pytest.raises(ValueError):
+        ngrams.transform(own, "one text, not a list")
+
+
+def test_long_words_are_counted_but_not_remembered() -> None:
+    chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4)).fit(TEXTS + MORE)
+    run_on = "thelocalauthorityhasnotyetaddressedtherecommendationonsupervision" * 3  # a line read without spaces
+    texts = [run_on, f"short words {run_on} again", "short words"]
+    assert identical(ngrams.transform(chars, texts), chars.transform(texts))
+    assert run_on not in ngrams._caches[chars][1] and "short" in ngrams._caches[chars][1]

@@ -15,15 +15,27 @@ def folder(tmp_path):
     return make_small_corpus(tmp_path, news=True)
 
 
-def test_ingest_flow_stores_documents_and_records_failures(prefect_harness, folder, tmp_path):
+def test_ingest_flow_stores_documents_and_records_failures(prefect_harness, folder, tmp_path, monkeypatch):
+    import flows.ingest
     from flows.ingest import ingest_flow
 
     db_path = tmp_path / "out.db"
+    released = []  # the processing workers are let go once everything is stored, before linking
+
+    def spy() -> None:
+        with store.connect(db_path) as db:
+            released.append((db["documents"].count, db["concern_mentions"].count))
+        real()
+
+    real = flows.ingest.release
+    monkeypatch.setattr(flows.ingest, "release", spy)
     summary = ingest_flow(paths=[str(folder)], db_path=str(db_path))
+    assert released == [(4, 0)]
     assert summary["inputs"] == 5 and summary["added"] == 4 and summary["failed"] == 1
     assert summary["failures"][0]["source_path"].endswith("broken.pdf")
     db = store.open_db(db_path)
     assert db["documents"].count == 4
+    assert db["concern_mentions"].count > 0  # linked after the workers were let go
     failure = next(db["failures"].rows)
     assert failure["source_path"].endswith("broken.pdf") and failure["reason"]
     run = next(db["runs"].rows)

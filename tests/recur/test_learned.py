@@ -231,4 +231,8 @@ def test_cue_patterns_compiled_for_search_match_exactly_what_they_say() -> None:
         assert not differ, (name, differ[:3])
         assert any(plain.search(t) for t in texts), name  # every cue is exercised
     assert gathered >= 6  # the word-boundary alternatives were gathered, where there were several
-    assert searchable(r"\bab|\bcd|[|\]]x|(e|\bf)").pattern == r"\b(?:ab|cd)|[|\]]x|(e|\bf)"
+    assert searchable(r"\bab|\bcd|[|\]]x|(?:e|\bf)").pattern == r"\b(?:ab|cd)|[|\]]x|(?:e|\bf)"
+    # patterns it would change the meaning of are compiled as they are: groups (numbered back-references),
+    # inline flags, comments
+    for pattern in (r"(c)\1|\bx(a)|\by", r"(?i)x|\ba|\bb", r"(?#[)\ba|\bb"):
+        assert searchable(pattern).pattern == pattern
