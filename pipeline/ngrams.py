@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-WORDS_KEPT = 65_536  # distinct words remembered per vectoriser (about 10 MB); the cache starts again when full
+WORDS_KEPT = 65_536  # distinct words remembered per vectoriser (about 15 MB); the cache starts again when full
 LONGEST_KEPT = 40  # longer "words" (a PDF line read without spaces, a web address) are counted, not remembered
 
 _caches: weakref.WeakKeyDictionary[Any, tuple[tuple, dict[str, np.ndarray]]] = weakref.WeakKeyDictionary()
