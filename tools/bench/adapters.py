@@ -55,7 +55,7 @@ class Classifier:
     classify: Callable[[Sequence[Any]], Any]  # our stage on statements
     vectorize: Callable[[list[str]], Any]  # the fitted vectoriser step alone on their texts
     description: str
-    features: Callable[[list[str]], Any] | None = None  # the same features as the stage computes them, if apart
+    features: Callable[[list[str]], Any]  # the same features as the stage computes them (pipeline.ngrams)
 
 
 def _find_pipeline(model: Any) -> Any | None:
@@ -114,15 +114,13 @@ def classifier(settings: Any, kind: str = "fast") -> Classifier | str:
     def run(statements: Sequence[Any]) -> Any:
         return mod.classify(model, list(statements) if wants_records else [s.text for s in statements])
 
-    try:  # the stage computes the same features with pipeline.ngrams (n-grams counted once per word)
-        from pipeline.ngrams import transform as ngram_features
-    except ImportError:
-        ngram_features = None
+    from pipeline.ngrams import transform as ngram_features  # how the stage computes the same features
+
     return Classifier(
         run,
         vec.transform,
         f"pipeline.classify.classify(model, texts) vs the fitted {name}'s transform alone",
-        (lambda texts: ngram_features(vec, texts)) if ngram_features else None,
+        lambda texts: ngram_features(vec, texts),
     )
 
 

@@ -241,22 +241,22 @@ def classify(ctx: Context) -> list[StageResult]:
     if isinstance(found, str):
         results.append(skipped("classify", title, found))
     else:
-        variants = [
-            Variant("classify(model, texts)", lambda: found.classify(statements)),
-            Variant("vectorizer.transform(texts)", lambda: found.vectorize(texts)),
-        ]
-        features = found.features
-        if features is not None:
-            variants.append(Variant("pipeline.ngrams.transform(vectorizer, texts)", lambda: features(texts)))
-        a, b, *ours = interleave(variants, ctx.plan.repeats, progress=ctx.log)
-        details: dict[str, Any] = {"compared": found.description}
-        if ours:
-            details["against_the_stages_own_feature_step"] = round(a.median / ours[0].median, 2)
-            details["feature_step_speedup"] = round(b.median / ours[0].median, 2)
-            details["note"] = (
-                "the stage computes the vectoriser's features with n-grams counted once per word (pipeline.ngrams, "
-                "the same matrix); the target bounds the stage against the fitted vectoriser's own transform"
-            )
+        a, b, ours = interleave(
+            [
+                Variant("classify(model, texts)", lambda: found.classify(statements)),
+                Variant("vectorizer.transform(texts)", lambda: found.vectorize(texts)),
+                Variant("pipeline.ngrams.transform(vectorizer, texts)", lambda: found.features(texts)),
+            ],
+            ctx.plan.repeats,
+            progress=ctx.log,
+        )
+        details = {
+            "compared": found.description,
+            "against_the_stages_own_feature_step": round(a.median / ours.median, 2),
+            "feature_step_speedup": round(b.median / ours.median, 2),
+            "note": "the stage computes the vectoriser's features with n-grams counted once per word (pipeline.ngrams, "
+            "the same matrix); the target bounds the stage against the fitted vectoriser's own transform",
+        }
         results.append(
             StageResult(
                 "classify",
