@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 from pipeline import __version__
 from pipeline.config import Settings
 from pipeline.records import Failure
+from pipeline.run.heap import give_back
 from pipeline.run.inputs import Fingerprint
 from pipeline.run.runner import Outcome, process_source
 
@@ -62,6 +63,7 @@ def _init_worker() -> None:
 def _process_here(fps: list[Fingerprint], settings: Settings, classify: bool) -> list[Outcome]:
     if _in_worker:  # one PDF reader per worker process: the workers are the parallelism
         settings = dataclasses.replace(settings, workers=1)
+        give_back()  # what the previous batch freed
     out: list[Outcome] = []
     for fp in fps:
         for attempt in range(READ_ATTEMPTS):

@@ -28,6 +28,7 @@ from pipeline import __version__
 from pipeline.config import Settings
 from pipeline.errors import PipelineError
 from pipeline.records import Block, Document, Failure, Metadata, Page, Prediction, Statement
+from pipeline.run.heap import give_back
 from pipeline.run.inputs import LINK_PENDING, LINK_STALE, Fingerprint, Plan, stage_to_redo
 
 logger = logging.getLogger(__name__)
@@ -342,6 +343,7 @@ def run_ingest(
             if isinstance(result, Processed):
                 new_documents += result.document_ids
         del done
+        give_back()  # the batch is stored and dropped: its freed pages go back to the system, not to this arena
 
     if new_documents and pair is not None:
         pair(new_documents)
