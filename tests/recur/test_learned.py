@@ -174,7 +174,7 @@ def test_grounded_statuses_follow_the_guidelines():
     rows = _lines(GROUNDED)
     said = [r["status_in_text"] for r in rows]
     assert "new" not in said  # none of the 394 first raisings says it is new
-    assert said.count(None) >= 600 and {"persisting", "improved", "resolved"} <= set(said)
+    assert said.count(None) >= 540 and {"persisting", "improved", "resolved"} <= set(said)
     by_text = {r["text"]: r["status_in_text"] for r in rows}
     assert by_text["Supervision was found to be largely ineffective."] is None  # a finding, nothing of change
     assert (
@@ -182,6 +182,14 @@ def test_grounded_statuses_follow_the_guidelines():
     )
     # its words say what changed
     assert by_text["Inspectors were pleased that dependence on agency workers had been tackled."] == "improved"
+    # a first raising whose words say the concern goes on is persisting, not empty (the second reading)
+    assert (
+        by_text[
+            "Despite sustained work by the Safeguarding Children Board, partner agencies still do not apply thresholds "
+            "consistently."
+        ]
+        == "persisting"
+    )
 
 
 def test_the_status_record_matches_the_grounded_file():
@@ -189,7 +197,7 @@ def test_the_status_record_matches_the_grounded_file():
     its rule."""
     rows = _lines(GROUNDED)
     changes = _lines(STATUS_CHANGES)
-    assert len(changes) == 518
+    assert len(changes) == 533  # 518 by the first reading, 15 more (and 42 of the first settled again) by the second
     for c in changes:
         assert set(c) == {"line", "old", "new", "rule", "text"} and c["rule"]
         row = rows[c["line"] - 1]
