@@ -3,9 +3,10 @@
 A long run allocates and frees a batch's documents again and again, on several threads (the pool's result
 thread unpickles what the workers send, the flow's thread stores it). glibc's allocator keeps what was freed
 in each thread's arena for reuse, so the process's resident size creeps up with the number of batches though
-nothing is kept: about 45 MB more in the flow's process after 500 documents in batches of 64 (measured
-against the same run with `give_back` after each batch). `give_back` asks the allocator to return the free
-pages (`malloc_trim(0)`); where the C library has no such call (musl, macOS), it does nothing.
+nothing is kept: on the first 832 documents of the 10,000-document bench (batches of 64), the flow's process
+held 311 MB without `give_back` after each batch and 265 MB with it. `give_back` asks the allocator to return
+the free pages (`malloc_trim(0)`); elsewhere than on Linux, or where the C library has no such call (musl), it
+does nothing.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import ctypes
 import ctypes.util
 import functools
 import logging
+import sys
 from collections.abc import Callable
 
 logger = logging.getLogger(__name__)
@@ -21,10 +23,12 @@ logger = logging.getLogger(__name__)
 
 @functools.cache
 def _trim() -> Callable[[int], int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or None)
         trim = libc.malloc_trim
-    except (OSError, AttributeError):
+    except (OSError, AttributeError, TypeError):
         return None
     trim.argtypes = [ctypes.c_size_t]
     trim.restype = ctypes.c_int

@@ -16,7 +16,10 @@ def _resident_mb() -> float:
     return int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-@pytest.mark.skipif(heap._trim() is None or not os.path.exists("/proc/self/statm"), reason="glibc and /proc only")
+@pytest.mark.skipif(
+    heap._trim() is None or not os.path.exists("/proc/self/statm") or bool(os.environ.get("LD_PRELOAD")),
+    reason="glibc's own allocator and /proc only",
+)
 def test_what_a_batch_freed_on_another_thread_leaves_the_process():
     kept: list[bytes] = []
 
@@ -31,7 +34,6 @@ def test_what_a_batch_freed_on_another_thread_leaves_the_process():
     assert heap.give_back()
     after = _resident_mb()
     assert before - after > 60, (before, after)  # most of the 118 MB freed was still resident before
-    assert len(kept) == 800 and kept[5].startswith(bytes(3000))  # what is kept is untouched
 
 
 def test_the_run_gives_back_after_each_stored_batch(tmp_path, monkeypatch):
@@ -50,3 +52,21 @@ def test_the_run_gives_back_after_each_stored_batch(tmp_path, monkeypatch):
     assert summary["added"] == 3 and summary["failed"] == 1
     assert sorted(calls) == calls and calls[-1] == 3  # once a batch (here a document) is stored, every time
     assert len(calls) == 4  # the failed file's batch too
+
+
+def test_a_worker_gives_back_before_each_batch(tmp_path, settings, monkeypatch):
+    from pipeline.records import Source
+    from pipeline.run import batches
+    from pipeline.run.inputs import Fingerprint
+
+    note = tmp_path / "note.txt"
+    note.write_text("Cabinet agreed a plan for carers' assessments.\n")
+    calls: list[str] = []
+    monkeypatch.setattr(batches, "give_back", lambda: calls.append("trim") or True)
+    monkeypatch.setattr(batches, "_in_worker", True)  # as in a worker process of the pool
+    fp = Fingerprint(Source(str(note)), size=1, mtime_ns=1, sha256="x" * 64)
+    out = batches._process_here([fp, fp], settings, classify=False)
+    assert len(out) == 2 and calls == ["trim"]  # once a batch, before its documents
+    monkeypatch.setattr(batches, "_in_worker", False)
+    batches._process_here([fp], settings, classify=False)
+    assert calls == ["trim"]  # the flow's own process gives back after storing instead (runner)
