@@ -30,6 +30,25 @@ def a_document(doc_id: str = "a" * 64, text_blocks=("Members noted the recommend
     return doc, statements
 
 
+def test_a_database_is_shaped_once_a_process_until_its_schema_changes(tmp_path, monkeypatch):
+    checks = []
+    real = store.db.ensure_db_shape
+    monkeypatch.setattr(store.db, "ensure_db_shape", lambda db: checks.append(1) or real(db))
+    path = tmp_path / "s.db"
+    for _ in range(3):  # a run opens it once a document: the shape is checked the first time only
+        store.open_db(path).close()
+    assert len(checks) == 1
+    with sqlite3.connect(path) as con:  # someone else changes the schema: a view dropped, a column missing
+        con.execute("DROP VIEW statements_labelled")
+    db = store.open_db(path)
+    assert len(checks) == 2 and "statements_labelled" in db.view_names()  # checked again and completed
+    db.close()
+    path.unlink()  # another file at the same path (perhaps the same inode): made from nothing
+    db = store.open_db(path)
+    assert len(checks) == 3 and "documents" in db.table_names()
+    db.close()
+
+
 def test_ensure_db_shape_is_idempotent(tmp_path):
     db = store.open_db(tmp_path / "s.db")
     before = {t: db[t].schema for t in db.table_names()}
