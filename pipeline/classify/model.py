@@ -353,7 +353,19 @@ def _load_encoder(path: Path) -> Model:
 
 
 def classify(model: Model, texts: list[str]) -> list[dict[str, Any]]:
-    """Label texts in batches: one {"labels", "scores", "abstain", "model"} per text, in order."""
+    """Label texts in batches: one {"labels", "scores", "abstain", "model"} per text, in order. A text that comes
+    again (a table's header repeated on every page, a standing paragraph) is scored once and its result given
+    to every copy: the same text always gets the same labels."""
+    unique = list(dict.fromkeys(texts))
+    if len(unique) < len(texts):
+        results = dict(zip(unique, _classify_texts(model, unique)))
+        return [
+            {**results[t], "labels": list(results[t]["labels"]), "scores": dict(results[t]["scores"])} for t in texts
+        ]
+    return _classify_texts(model, texts)
+
+
+def _classify_texts(model: Model, texts: list[str]) -> list[dict[str, Any]]:
     thresholds = np.asarray(model.thresholds)
     out: list[dict[str, Any]] = []
     for start in range(0, len(texts), BATCH_SIZE):

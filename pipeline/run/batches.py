@@ -27,10 +27,11 @@ from typing import Any, TypeVar
 
 from pipeline import __version__
 from pipeline.config import Settings
+from pipeline.errors import PipelineError
 from pipeline.records import Failure
-from pipeline.run.heap import give_back
+from pipeline.run.heap import give_back, limit_arenas
 from pipeline.run.inputs import Fingerprint
-from pipeline.run.runner import Outcome, process_source
+from pipeline.run.runner import ClassifyLater, Outcome, process_source
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -58,6 +59,7 @@ def batches(items: list[Fingerprint], size: int) -> list[list[Fingerprint]]:
 def _init_worker() -> None:
     global _in_worker
     _in_worker = True
+    limit_arenas()  # inherited through the environment when the parent set it; here too when it did not
 
 
 def _process_here(fps: list[Fingerprint], settings: Settings, classify: bool) -> list[Outcome]:
@@ -65,10 +67,11 @@ def _process_here(fps: list[Fingerprint], settings: Settings, classify: bool) ->
         settings = dataclasses.replace(settings, workers=1)
         give_back()  # what the previous batch freed
     out: list[Outcome] = []
+    later = ClassifyLater()  # the batch's statements are classified together, after the last document
     for fp in fps:
         for attempt in range(READ_ATTEMPTS):
             try:
-                out.append(process_source(fp, settings, classify))
+                out.append(process_source(fp, settings, classify, later))
                 break
             except OSError as exc:  # reading the file: retried; anything else is the file's own failure
                 if attempt + 1 < READ_ATTEMPTS:
@@ -79,6 +82,20 @@ def _process_here(fps: list[Fingerprint], settings: Settings, classify: bool) ->
                 logger.exception("processing %s failed", fp.source.path)
                 out.append(Failure(fp.source.path, "ingest", f"{type(exc).__name__}: {exc}", __version__))
                 break
+    waiting = later.sources
+    try:
+        later.run(settings)
+    except Exception as exc:  # the model cannot be loaded or run: the batch's documents fail with the reason
+        logger.exception("classifying a batch failed")
+        stage, reason = (
+            (exc.stage, str(exc)) if isinstance(exc, PipelineError) else ("ingest", f"{type(exc).__name__}: {exc}")
+        )
+        return [
+            Failure(fp.source.path, stage, reason, settings.software_version)
+            if fp.source.path in waiting and not isinstance(o, Failure)
+            else o
+            for fp, o in zip(fps, out)
+        ]
     return out
 
 

@@ -66,13 +66,51 @@ def new_run_id() -> str:
 # ---------------------------------------------------------------- per-document work (parallel)
 
 
-def _classify(statements: list[Statement], settings: Settings, classify: bool) -> list[Prediction]:
+class ClassifyLater:
+    """The statements of a batch of documents, classified in one call when the batch is done: the encoder's
+    batches are then full and sorted by length over all of them, not one document's few. Each document gets a
+    list that `run` fills."""
+
+    # statements per call: a few dozen of the encoder's batches of 32, and a worker's memory stays flat (a
+    # whole batch of documents, about 9,000 statements in one call, cost each worker 50 MB more at its peak)
+    CHUNK = 1024
+
+    def __init__(self) -> None:
+        self._jobs: list[tuple[str, list[Statement], list[Prediction]]] = []
+
+    def add(self, source_path: str, statements: list[Statement]) -> list[Prediction]:
+        out: list[Prediction] = []
+        self._jobs.append((source_path, statements, out))
+        return out
+
+    @property
+    def sources(self) -> set[str]:
+        return {path for path, _, _ in self._jobs}
+
+    def run(self, settings: Settings) -> None:
+        from pipeline.classify import classify_statements
+
+        jobs, self._jobs = self._jobs, []
+        statements = [s for _, some, _ in jobs for s in some]
+        predictions: list[Prediction] = []
+        for start in range(0, len(statements), self.CHUNK):
+            predictions += classify_statements(statements[start : start + self.CHUNK], settings)
+        start = 0
+        for _, some, out in jobs:
+            out.extend(predictions[start : start + len(some)])
+            start += len(some)
+
+
+def _classify(
+    statements: list[Statement], settings: Settings, classify: bool, later: ClassifyLater | None = None, path: str = ""
+) -> list[Prediction]:
     if not classify:
         return []
     from pipeline.classify import classify_statements
 
     # English-only model: Welsh statements are kept and searchable, but not labelled.
-    return classify_statements([s for s in statements if s.language == "en"], settings)
+    english = [s for s in statements if s.language == "en"]
+    return later.add(path, english) if later is not None else classify_statements(english, settings)
 
 
 def _document_from_store(row: dict[str, Any], layout: dict[str, Any]) -> Document:
@@ -122,9 +160,12 @@ def _stored_stage(fp: Fingerprint, settings: Settings) -> tuple[str | None, str 
     return stage_to_redo(fp, row, stage_versions(settings.models_dir, settings.classifier)), row["document_id"], db
 
 
-def process_source(fp: Fingerprint, settings: Settings, classify: bool) -> Processed | Reclassified | Failure:
+def process_source(
+    fp: Fingerprint, settings: Settings, classify: bool, later: ClassifyLater | None = None
+) -> Processed | Reclassified | Failure:
     """Redo one source from the earliest stage that needs it. Bad input comes back as a Failure; only I/O
-    errors (reading the file, which the flow retries) raise."""
+    errors (reading the file, which the flow retries) raise. With `later`, its predictions are left for
+    `later.run` to fill."""
     from pipeline import store
     from pipeline.segment import segment
 
@@ -133,23 +174,27 @@ def process_source(fp: Fingerprint, settings: Settings, classify: bool) -> Proce
         if db is not None and document_id and stage in ("segment", "classify"):
             if stage == "classify":
                 return Reclassified(
-                    document_id, _classify(store.stored_statements(db, document_id), settings, classify)
+                    document_id,
+                    _classify(store.stored_statements(db, document_id), settings, classify, later, fp.source.path),
                 )
             kept = store.stored_document(db, document_id)
             # stored before layouts were kept, or a bilingual file (its parts are split at extraction): re-extract
             if kept is not None and not store.has_language_parts(db, document_id):
                 document = _document_from_store(*kept)
                 statements = segment(document, settings)
-                return Processed(document, statements, _classify(statements, settings, classify), "segment")
+                predictions = _classify(statements, settings, classify, later, fp.source.path)
+                return Processed(document, statements, predictions, "segment")
     except PipelineError as exc:
         return Failure(fp.source.path, exc.stage, str(exc), settings.software_version)
     finally:
         if db is not None:
             db.close()
-    return extract_source(fp, settings, classify)
+    return extract_source(fp, settings, classify, later)
 
 
-def extract_source(fp: Fingerprint, settings: Settings, classify: bool) -> Processed | Failure:
+def extract_source(
+    fp: Fingerprint, settings: Settings, classify: bool, later: ClassifyLater | None = None
+) -> Processed | Failure:
     """Read, extract, segment and (when a model exists) classify one source."""
     from pipeline.extract import check_size, extract_bytes
     from pipeline.extract.bilingual import split_languages
@@ -165,7 +210,9 @@ def extract_source(fp: Fingerprint, settings: Settings, classify: bool) -> Proce
         done = []
         for document in split_languages(extract_bytes(data, fp.source, settings), fp.source.meta.get("language")):
             statements = segment(document, settings)
-            done.append(Processed(document, statements, _classify(statements, settings, classify)))
+            done.append(
+                Processed(document, statements, _classify(statements, settings, classify, later, fp.source.path))
+            )
         return Processed(done[0].document, done[0].statements, done[0].predictions, parts=done[1:])
     except PipelineError as exc:
         return Failure(fp.source.path, exc.stage, str(exc), settings.software_version)

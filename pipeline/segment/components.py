@@ -5,18 +5,19 @@ quote speakers. Importing this module registers them (and the sentence component
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from spacy.attrs import IS_STOP, LOWER
 from spacy.language import Language
 from spacy.lookups import Table
 from spacy.pipeline import Lemmatizer
 from spacy.tokens import Doc, Span
 from spacy.util import filter_spans, minibatch
 
-from pipeline.lexicon.language import detect_languages
+from pipeline.lexicon.language import LANGUAGES, detect_languages
 from pipeline.segment.entities import SPEECH_VERBS, EntityRules, load_rules, normalise_value
 from pipeline.segment.people import normalise_person
 from pipeline.segment.sentences import (
@@ -79,14 +80,33 @@ class LanguageTagger:
 
     def pipe(self, docs: Iterable[Doc], batch_size: int = 128) -> Iterator[Doc]:
         for batch in minibatch(docs, batch_size):
-            sents = [s for doc in batch for s in doc.sents]
             default = next((lang for d in batch if (lang := doc_context(d).get("language"))), self.default)
-            for s, lang in zip(sents, detect_languages([span_text(s) for s in sents], default=default)):
-                # Welsh names can tip lingua on a short English sentence; English grammar words cannot
-                if lang == "cy" and len({t.lower_ for t in s if t.is_stop and t.lower_ not in SHARED_WORDS}) >= 2:
-                    lang = "en"
-                s._.language = lang
+            asked: list[Span] = []
+            for doc in batch:
+                grammar = _english_grammar(doc)
+                for s in doc.sents:
+                    # Welsh names can tip lingua on a short English sentence; English grammar words cannot. A
+                    # sentence with two of them is English whatever lingua says, so lingua is not asked.
+                    if default in LANGUAGES and grammar(s):
+                        s._.language = "en"
+                    else:
+                        asked.append(s)
+            for s, lang in zip(asked, detect_languages([span_text(s) for s in asked], default=default)):
+                s._.language = "en" if lang == "cy" and _english_grammar(s.doc)(s) else lang
             yield from batch
+
+
+def _english_grammar(doc: Doc) -> Callable[[Span], bool]:
+    """A test of a sentence of `doc`: does it hold at least two different English stop words that are not also
+    Welsh words? Read from the doc's arrays, without building a Token per word."""
+    table = doc.to_array([LOWER, IS_STOP])
+    shared = {doc.vocab.strings[w] for w in SHARED_WORDS}
+
+    def test(s: Span) -> bool:
+        rows = table[s.start : s.end]
+        return len(set(rows[rows[:, 1] != 0, 0].tolist()) - shared) >= 2
+
+    return test
 
 
 @Language.factory("scrutiny_lemma_case_v1")

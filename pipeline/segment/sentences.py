@@ -24,6 +24,7 @@ SECTION_MARKER = re.compile(rf"^(?:\(?\d{{1,2}}(?:\.\d{{1,2}})+\)?|\d{{1,2}}\.|[
 
 
 INLINE_BULLETS = frozenset("•·▪●◦■")
+SENTENCE_FINAL = frozenset(".!?…")  # the last character of every token that can end a sentence
 LOGO = re.compile(r"^(?:[\w&'’-]+ ){0,4}logo(?=[A-Z])")
 
 
@@ -251,9 +252,13 @@ class SentenceRules:
             doc._.marks = {}
             return doc
         lost: set[int] = set()
+        # each token's text read once: most tokens end no sentence, open no item and follow no lost break, and
+        # these tests on the text alone rule them out without building spaCy's Token objects again
+        texts = [t.text for t in doc]
         i = 0
         while i < n:
-            ends = self._ends(doc, i)
+            t = texts[i]
+            ends = self._ends(doc, i) if t[-1:] in SENTENCE_FINAL else None
             if ends:
                 j = i + 1
                 while j < n and doc[j].text in CLOSERS and not doc[j - 1].whitespace_:
@@ -271,9 +276,9 @@ class SentenceRules:
                         starts[k] = True
                 i = j
                 continue
-            if self._inline_bullet(doc, i):
+            if t in INLINE_BULLETS and self._inline_bullet(doc, i):
                 starts[i] = True  # a list run into one paragraph: "includes: · A · B" is one item per bullet
-            elif self._lost_break(doc, i):
+            elif (t == "“" or t.istitle()) and self._lost_break(doc, i):
                 starts[i] = True
                 lost.add(i)
             i += 1

@@ -171,6 +171,22 @@ def test_batches_give_the_same_answers_as_one_at_a_time(model, monkeypatch):
     assert [C.classify(model, [t])[0] for t in texts] == together
 
 
+def test_a_text_that_comes_again_is_scored_once_and_answered_alike(model, monkeypatch):
+    header = "Action | Lead | Status"  # a table's header row, repeated on every page of an action plan
+    texts = [header, "Supervision of staff was infrequent.", header, "Menu", header]
+    alone = C.classify(model, [header, "Supervision of staff was infrequent.", "Menu"])
+    calls = []
+    estimator = model.pipeline.steps[-1][1]
+    real = estimator.predict_proba
+    monkeypatch.setattr(estimator, "predict_proba", lambda x: calls.append(x.shape[0]) or real(x))
+    results = C.classify(model, texts)
+    assert calls == [3]  # three different texts scored, in one call
+    assert results == [alone[0], alone[1], alone[0], alone[2], alone[0]]
+    results[0]["labels"].append("Z")  # each copy is the caller's own
+    results[0]["scores"]["A"] = -1.0
+    assert "Z" not in results[2]["labels"] and results[4]["scores"]["A"] == alone[0]["scores"]["A"]
+
+
 def test_abstains_when_a_score_is_near_its_threshold(model):
     texts = [r["text"] for r in labelled_subset(10)]
     results = C.classify(model, texts)

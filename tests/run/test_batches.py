@@ -8,7 +8,7 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
-from pipeline.records import Failure, Source
+from pipeline.records import Failure, Prediction, Source
 from pipeline.run import batches
 from pipeline.run.inputs import Fingerprint
 from pipeline.run.runner import Processed
@@ -90,6 +90,54 @@ def test_batches_are_processed_in_worker_processes(tmp_path, settings):
     assert [type(r) for r in out] == [Processed] * 3
     assert [f"area {i}" in r.document.text for i, r in enumerate(out)] == [True] * 3  # type: ignore[union-attr]
     assert batches.process_batch([_fp(paths[0])], settings, classify=False)[0].document.id  # here again
+
+
+def _minutes(tmp_path: Path, n: int) -> list[Path]:
+    paths = []
+    for i in range(n):
+        p = tmp_path / f"minutes-{i}.txt"
+        p.write_text(
+            f"Cabinet met on {i + 2} June. Members agreed a plan for carers' assessments in area {i}. "
+            "Supervision of social workers was discussed.\n"
+        )
+        paths.append(p)
+    return paths
+
+
+def test_a_batch_is_classified_in_one_call_and_each_document_gets_its_own_labels(tmp_path, settings, monkeypatch):
+    import pipeline.classify
+
+    calls: list[list[str]] = []
+
+    def fake(statements, settings):
+        calls.append([s.text for s in statements])
+        return [Prediction(s.id, ("D",), {"D": 0.9}, False, "fake") for s in statements]
+
+    monkeypatch.setattr(pipeline.classify, "classify_statements", fake)
+    paths = _minutes(tmp_path, 3)
+    out = batches.process_batch([_fp(p) for p in paths] + [_fp(tmp_path / "gone.txt")], settings, classify=True)
+    assert [type(r) for r in out] == [Processed] * 3 + [Failure]
+    assert len(calls) == 1  # the three documents' statements together
+    assert len(calls[0]) == sum(len(r.statements) for r in out[:3])  # type: ignore[union-attr]
+    for r, i in zip(out[:3], range(3)):
+        assert [p.statement_id for p in r.predictions] == [s.id for s in r.statements]  # type: ignore[union-attr]
+        assert any(f"area {i}" in s.text for s in r.statements)  # type: ignore[union-attr]
+
+
+def test_a_model_that_fails_fails_the_batch_with_its_reason(tmp_path, settings, monkeypatch):
+    import pipeline.classify
+    from pipeline.classify import ClassifyError
+
+    def broken(statements, settings):
+        raise ClassifyError("models/areas.skops: the model file is damaged")
+
+    monkeypatch.setattr(pipeline.classify, "classify_statements", broken)
+    paths = _minutes(tmp_path, 2)
+    out = batches.process_batch([_fp(p) for p in paths] + [_fp(tmp_path / "gone.txt")], settings, classify=True)
+    assert [type(r) for r in out] == [Failure] * 3
+    assert [r.reason for r in out[:2]] == ["models/areas.skops: the model file is damaged"] * 2  # type: ignore[union-attr]
+    assert [r.stage for r in out[:2]] == ["classify"] * 2  # type: ignore[union-attr]
+    assert "FileNotFoundError" in out[2].reason  # type: ignore[union-attr]  # its own reason, not the model's
 
 
 def _tenfold_where(settings, n: int) -> tuple[int, bool]:

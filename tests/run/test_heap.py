@@ -70,3 +70,49 @@ def test_a_worker_gives_back_before_each_batch(tmp_path, settings, monkeypatch):
     monkeypatch.setattr(batches, "_in_worker", False)
     batches._process_here([fp], settings, classify=False)
     assert calls == ["trim"]  # the flow's own process gives back after storing instead (runner)
+
+
+ARENAS_PROBE = """
+import ctypes, os, sys, tempfile, threading
+sys.path.insert(0, {root!r})
+from pipeline.run import heap
+took = heap.limit_arenas(2) if sys.argv[1] == "limit" else None
+barrier = threading.Barrier(6)
+held = []
+def work():
+    barrier.wait()  # all six allocate at once, so each would get its own arena
+    held.append([bytes(200) + bytes([i % 256]) for i in range(20_000)])
+    barrier.wait()
+threads = [threading.Thread(target=work) for _ in range(6)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+libc = ctypes.CDLL(None)
+libc.fopen.restype = ctypes.c_void_p
+libc.fopen.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+libc.malloc_info.argtypes = [ctypes.c_int, ctypes.c_void_p]
+libc.fclose.argtypes = [ctypes.c_void_p]
+path = tempfile.mktemp()
+f = libc.fopen(path.encode(), b"w")
+libc.malloc_info(0, f)
+libc.fclose(f)
+print(took, open(path).read().count("<heap nr="), os.environ.get("MALLOC_ARENA_MAX"))
+"""
+
+
+@pytest.mark.skipif(
+    heap._mallopt() is None or bool(os.environ.get("LD_PRELOAD")), reason="glibc's own allocator only"
+)
+@pytest.mark.parametrize("mode", ["limit", "free"])
+def test_threads_share_two_arenas_and_the_processes_started_inherit_the_cap(tmp_path, mode):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
+    probe = ARENAS_PROBE.format(root=str(Path(__file__).resolve().parents[2]))
+    out = subprocess.run([sys.executable, "-c", probe, mode], env=env, capture_output=True, text=True, check=True)
+    took, heaps, inherited = out.stdout.split()
+    if mode == "limit":
+        assert took == "True" and int(heaps) <= 2 and inherited == "2"  # children read MALLOC_ARENA_MAX at start
+    else:
+        assert int(heaps) > 2 and inherited == "None"  # without the cap six threads make their own arenas

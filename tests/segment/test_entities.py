@@ -122,6 +122,64 @@ def test_people_with_roles():
     ]
 
 
+ROLE_WORDS = [
+    "group",
+    "leader",
+    "of",
+    "the",
+    "Labour",
+    "council",
+    "county",
+    "deputy",
+    "director",
+    "social",
+    "services",
+    "interim",
+    "chief",
+    "executive",
+    "inspector",
+    "lead",
+    "vice-chair",
+    "chairman",
+    "Cllr.",
+    "s151",
+    "officer",
+    "leadership",
+    "directorate",
+    "children's",
+    "head",
+    "reporter",
+    "-",
+    ",",
+    "said",
+]
+
+
+@given(st.lists(st.sampled_from(ROLE_WORDS), max_size=12))
+def test_the_role_gate_passes_every_sentence_a_role_matches_and_no_other(words):
+    """find_roles tries each role only after one pass of a gate; the gate must pass exactly the sentences where
+    some role's own pattern matches, or roles would be lost (or looked for in vain)."""
+    rules = load_rules()
+    text = " ".join(words)
+    assert bool(rules._any_role.search(text)) == any(r.pattern.search(text) for r in rules.roles)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The Labour group leader spoke.",
+        "the Plaid Cymru group leader",
+        "leader of the Independent group",
+        "Its leadership was weak.",
+        "The directorate grew.",
+        "an interim director of social services",
+    ],
+)
+def test_the_role_gate_on_sentences(text):
+    rules = load_rules()
+    assert bool(rules._any_role.search(text)) == any(r.pattern.search(text) for r in rules.roles)
+
+
 def test_roles_need_an_apposition():
     assert found("Alison Prydderch, who was appointed by Cllr Gwen Parry, spoke first.") == [
         ("PERSON", "Alison Prydderch", "Alison Prydderch", ()),
