@@ -143,10 +143,8 @@ def ingest_flow(
     from dataclasses import asdict
 
     from pipeline import store
-    from pipeline.run.heap import limit_arenas
     from pipeline.run.lock import run_lock
 
-    limit_arenas()  # run by a Prefect worker rather than the CLI: the worker processes still get the cap
     logger = get_run_logger()
     fetch_extra = {**(fetch_options or {}), **({"contact": contact} if contact else {})}
     settings = Settings(db_path=Path(db_path), workers=workers, classifier=classifier, extra={"fetch": fetch_extra})

@@ -354,8 +354,8 @@ def _load_encoder(path: Path) -> Model:
 
 def classify(model: Model, texts: list[str]) -> list[dict[str, Any]]:
     """Label texts in batches: one {"labels", "scores", "abstain", "model"} per text, in order. A text that comes
-    again (a table's header repeated on every page, a standing paragraph) is scored once and its result given
-    to every copy: the same text always gets the same labels."""
+    again in the call (a table's header repeated on every page, a standing paragraph) is scored once and its
+    result given to every copy, so copies in one call always get the same labels."""
     unique = list(dict.fromkeys(texts))
     if len(unique) < len(texts):
         results = dict(zip(unique, _classify_texts(model, unique)))

@@ -32,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    limit_arenas()  # before any thread: fewer allocator arenas, less memory held between a run's batches
+    limit_arenas()  # before any thread (Prefect's, the pool's): fewer arenas, less memory held between batches
     args = build_parser().parse_args(argv)
     setup_logging(-1 if args.quiet else args.verbose)
     try:

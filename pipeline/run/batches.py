@@ -59,7 +59,7 @@ def batches(items: list[Fingerprint], size: int) -> list[list[Fingerprint]]:
 def _init_worker() -> None:
     global _in_worker
     _in_worker = True
-    limit_arenas()  # inherited through the environment when the parent set it; here too when it did not
+    limit_arenas()  # before the worker's threads (the encoder's, lingua's) make arenas of their own
 
 
 def _process_here(fps: list[Fingerprint], settings: Settings, classify: bool) -> list[Outcome]:
@@ -70,32 +70,36 @@ def _process_here(fps: list[Fingerprint], settings: Settings, classify: bool) ->
     later = ClassifyLater()  # the batch's statements are classified together, after the last document
     for fp in fps:
         for attempt in range(READ_ATTEMPTS):
+            mark = later.mark()
             try:
-                out.append(process_source(fp, settings, classify, later))
-                break
+                result = process_source(fp, settings, classify, later)
             except OSError as exc:  # reading the file: retried; anything else is the file's own failure
+                later.drop_since(mark)
                 if attempt + 1 < READ_ATTEMPTS:
                     time.sleep(1.0)
                     continue
                 out.append(Failure(fp.source.path, "ingest", f"{type(exc).__name__}: {exc}", __version__))
             except Exception as exc:  # a bug costs one document, not the batch
+                later.drop_since(mark)
                 logger.exception("processing %s failed", fp.source.path)
                 out.append(Failure(fp.source.path, "ingest", f"{type(exc).__name__}: {exc}", __version__))
                 break
-    waiting = later.sources
-    try:
-        later.run(settings)
-    except Exception as exc:  # the model cannot be loaded or run: the batch's documents fail with the reason
-        logger.exception("classifying a batch failed")
-        stage, reason = (
-            (exc.stage, str(exc)) if isinstance(exc, PipelineError) else ("ingest", f"{type(exc).__name__}: {exc}")
-        )
-        return [
-            Failure(fp.source.path, stage, reason, settings.software_version)
-            if fp.source.path in waiting and not isinstance(o, Failure)
-            else o
-            for fp, o in zip(fps, out)
-        ]
+            else:
+                if isinstance(result, Failure):  # a part segmented before another part failed is not classified
+                    later.drop_since(mark)
+                out.append(result)
+                break
+    failed = later.run(settings)
+    for i, (fp, result) in enumerate(zip(fps, out)):
+        error = failed.get(fp.source.path)
+        if error is not None and not isinstance(result, Failure):  # the model could not classify its statements
+            logger.error("classifying %s failed: %s", fp.source.path, error)
+            stage, reason = (
+                (error.stage, str(error))
+                if isinstance(error, PipelineError)
+                else ("ingest", f"{type(error).__name__}: {error}")
+            )
+            out[i] = Failure(fp.source.path, stage, reason, settings.software_version)
     return out
 
 

@@ -9,10 +9,11 @@ the free pages (`malloc_trim(0)`); elsewhere than on Linux, or where the C libra
 does nothing.
 
 `limit_arenas` caps the number of those arenas (glibc makes up to eight per core, one for each thread that
-allocates while the others hold theirs): the run's processes have a handful of busy threads (the encoder's two,
-the pool's result thread, Prefect's), and each arena keeps its own free pages between batches. With two, a
-1,000-document run with the encoder peaked at 1,541 MB over all its processes against 1,632 MB, at the same
-speed (the bench's whole run, one run each).
+allocates while the others hold theirs): the run's processes have a few busy threads (the encoder's two, the
+pool's result thread, Prefect's), and each arena keeps its own free pages between batches. The CLI's process and
+each worker cap theirs at two. With two in every process of a 1,000-document run with the encoder, the run
+peaked at 1,541 MB over all its processes against 1,632 MB, at the same speed (the bench's whole run, one run
+each).
 """
 
 from __future__ import annotations
@@ -66,11 +67,11 @@ def _mallopt() -> Callable[[int, int], int] | None:
 
 
 def limit_arenas(arenas: int = ARENAS) -> bool:
-    """Cap the allocator's arenas, for this process and (through MALLOC_ARENA_MAX, which glibc reads at start)
-    for the processes it starts: the run's workers, PDF readers and Prefect's server. A MALLOC_ARENA_MAX
-    already in the environment wins. Call it early: arenas already made stay. True when the C library took it."""
-    value = os.environ.get("MALLOC_ARENA_MAX", "")
-    if not (value.isdigit() and int(value) > 0):
-        os.environ["MALLOC_ARENA_MAX"] = value = str(arenas)
+    """Cap this process's allocator arenas at `arenas` (threads beyond share them); True when the C library took
+    it. Call it early, before the threads that allocate: arenas already made stay. Nothing is changed when the
+    user tuned the allocator (MALLOC_ARENA_MAX or a glibc.malloc.arena_max tunable in the environment), and
+    nothing is passed to the processes this one starts: the run's workers call it themselves."""
+    if os.environ.get("MALLOC_ARENA_MAX") or "arena_max" in os.environ.get("GLIBC_TUNABLES", ""):
+        return False
     mallopt = _mallopt()
-    return mallopt is not None and bool(mallopt(M_ARENA_MAX, int(value)))
+    return mallopt is not None and bool(mallopt(M_ARENA_MAX, arenas))

@@ -67,9 +67,10 @@ def new_run_id() -> str:
 
 
 class ClassifyLater:
-    """The statements of a batch of documents, classified in one call when the batch is done: the encoder's
-    batches are then full and sorted by length over all of them, not one document's few. Each document gets a
-    list that `run` fills."""
+    """The statements of a batch of documents, classified together when the batch is done, in calls of CHUNK
+    statements: the encoder's batches are then full and sorted by length over several documents, not one
+    document's few. Each document gets a list that `run` fills. A document whose processing failed takes its
+    statements back (`mark`, `drop_since`), so nothing is classified for it."""
 
     # statements per call: a few dozen of the encoder's batches of 32, and a worker's memory stays flat (a
     # whole batch of documents, about 9,000 statements in one call, cost each worker 50 MB more at its peak)
@@ -80,25 +81,46 @@ class ClassifyLater:
 
     def add(self, source_path: str, statements: list[Statement]) -> list[Prediction]:
         out: list[Prediction] = []
-        self._jobs.append((source_path, statements, out))
+        if statements:  # a document with nothing to classify waits for nothing
+            self._jobs.append((source_path, statements, out))
         return out
 
-    @property
-    def sources(self) -> set[str]:
-        return {path for path, _, _ in self._jobs}
+    def mark(self) -> int:
+        return len(self._jobs)
 
-    def run(self, settings: Settings) -> None:
+    def drop_since(self, mark: int) -> None:
+        del self._jobs[mark:]
+
+    def run(self, settings: Settings) -> dict[str, Exception]:
+        """Fill every document's predictions; returns the documents (by source path) whose statements could not
+        be classified, with the error. When a call fails, its documents are classified one by one, so a text
+        that breaks the model costs its own document, not its batch mates."""
         from pipeline.classify import classify_statements
 
         jobs, self._jobs = self._jobs, []
-        statements = [s for _, some, _ in jobs for s in some]
-        predictions: list[Prediction] = []
-        for start in range(0, len(statements), self.CHUNK):
-            predictions += classify_statements(statements[start : start + self.CHUNK], settings)
-        start = 0
-        for _, some, out in jobs:
-            out.extend(predictions[start : start + len(some)])
-            start += len(some)
+        failed: dict[str, Exception] = {}
+        chunk: list[tuple[str, list[Statement], list[Prediction]]] = []
+        size = 0
+        for job in jobs + [("", [], [])]:  # the empty job at the end flushes the last chunk
+            if chunk and (size + len(job[1]) > self.CHUNK or not job[1]):
+                try:
+                    predictions = classify_statements([s for _, some, _ in chunk for s in some], settings)
+                except Exception:
+                    for path, some, out in chunk:
+                        try:
+                            out.extend(classify_statements(some, settings))
+                        except Exception as exc:
+                            failed[path] = exc
+                else:
+                    start = 0
+                    for _, some, out in chunk:
+                        out.extend(predictions[start : start + len(some)])
+                        start += len(some)
+                chunk, size = [], 0
+            if job[1]:
+                chunk.append(job)
+                size += len(job[1])
+        return failed
 
 
 def _classify(

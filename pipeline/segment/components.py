@@ -81,18 +81,20 @@ class LanguageTagger:
     def pipe(self, docs: Iterable[Doc], batch_size: int = 128) -> Iterator[Doc]:
         for batch in minibatch(docs, batch_size):
             default = next((lang for d in batch if (lang := doc_context(d).get("language"))), self.default)
+            # Welsh names can tip lingua on a short English sentence; English grammar words cannot: a sentence
+            # with two of them is English. Lingua answers English or Welsh, or the default when unsure, so with
+            # an English or Welsh default such a sentence is English whatever lingua says, and it is not asked.
+            grammar = {id(doc): _english_grammar(doc) for doc in batch}
+            settled = default in LANGUAGES
             asked: list[Span] = []
             for doc in batch:
-                grammar = _english_grammar(doc)
                 for s in doc.sents:
-                    # Welsh names can tip lingua on a short English sentence; English grammar words cannot. A
-                    # sentence with two of them is English whatever lingua says, so lingua is not asked.
-                    if default in LANGUAGES and grammar(s):
+                    if settled and grammar[id(doc)](s):
                         s._.language = "en"
                     else:
                         asked.append(s)
             for s, lang in zip(asked, detect_languages([span_text(s) for s in asked], default=default)):
-                s._.language = "en" if lang == "cy" and _english_grammar(s.doc)(s) else lang
+                s._.language = "en" if lang == "cy" and not settled and grammar[id(s.doc)](s) else lang
             yield from batch
 
 

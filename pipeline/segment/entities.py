@@ -197,17 +197,24 @@ _OPTIONAL_LEAD = re.compile(r"^\(\?:\[[^\]]+\]\+ \)\{0,\d+\}")
 
 
 def _role_gate(roles: list[Role]) -> re.Pattern[str]:
-    """One pattern that matches wherever any role's does: the roles' patterns without their leading runs of
-    optional words, behind one word-start test. Tried at every character of every sentence, those runs cost
-    four times the rest; without them the gate matches the same sentences (a role's match holds the shorter
-    one) and find_roles still matches each role's whole pattern."""
-    bodies = []
+    """One pattern that matches wherever any role's does: the whole-word roles' patterns without the leading run
+    of optional words of their first alternative, inside one word-start test (a pattern made otherwise is taken
+    as it is). Tried at every character of every sentence, those runs cost four times the rest; without them the
+    gate matches the same sentences (a role's match holds the shorter one) and find_roles still matches each
+    role's whole pattern."""
+    bodies, others = [], []
     for r in roles:
         body = r.pattern.pattern
         if body.startswith(ROLE_OPEN) and body.endswith(ROLE_CLOSE):
-            body = _OPTIONAL_LEAD.sub("", body[len(ROLE_OPEN) : -len(ROLE_CLOSE)])
-        bodies.append(f"(?:{body})")
-    return re.compile(ROLE_OPEN + "|".join(bodies) + ROLE_CLOSE if bodies else "(?!)", re.I)
+            # the lead of the role's first alternative ("(?:[a-z]+ ){0,2}group leader|leader of the ... group"):
+            # what follows it in that alternative still matches wherever the whole did
+            bodies.append(_OPTIONAL_LEAD.sub("", body[len(ROLE_OPEN) : -len(ROLE_CLOSE)]))
+        else:
+            others.append(body)
+    parts = ([ROLE_OPEN + "|".join(f"(?:{b})" for b in bodies) + ROLE_CLOSE] if bodies else []) + [
+        f"(?:{o})" for o in others
+    ]
+    return re.compile("|".join(parts) or "(?!)", re.I)
 
 
 class EntityRules:

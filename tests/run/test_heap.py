@@ -96,23 +96,48 @@ f = libc.fopen(path.encode(), b"w")
 libc.malloc_info(0, f)
 libc.fclose(f)
 print(took, open(path).read().count("<heap nr="), os.environ.get("MALLOC_ARENA_MAX"))
+os.remove(path)
 """
 
 
-@pytest.mark.skipif(
-    heap._mallopt() is None or bool(os.environ.get("LD_PRELOAD")), reason="glibc's own allocator only"
-)
-@pytest.mark.parametrize("mode", ["limit", "free"])
-def test_threads_share_two_arenas_and_the_processes_started_inherit_the_cap(tmp_path, mode):
+def _probe(mode: str, **env: str) -> tuple[str, int, str]:
     import subprocess
     import sys
     from pathlib import Path
 
-    env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
+    clean = {k: v for k, v in os.environ.items() if k not in ("MALLOC_ARENA_MAX", "GLIBC_TUNABLES")}
     probe = ARENAS_PROBE.format(root=str(Path(__file__).resolve().parents[2]))
-    out = subprocess.run([sys.executable, "-c", probe, mode], env=env, capture_output=True, text=True, check=True)
-    took, heaps, inherited = out.stdout.split()
-    if mode == "limit":
-        assert took == "True" and int(heaps) <= 2 and inherited == "2"  # children read MALLOC_ARENA_MAX at start
-    else:
-        assert int(heaps) > 2 and inherited == "None"  # without the cap six threads make their own arenas
+    out = subprocess.run(
+        [sys.executable, "-c", probe, mode], env={**clean, **env}, capture_output=True, text=True, check=True
+    )
+    took, heaps, seen = out.stdout.split()
+    return took, int(heaps), seen
+
+
+glibc_only = pytest.mark.skipif(
+    heap._mallopt() is None or bool(os.environ.get("LD_PRELOAD")), reason="glibc's own allocator only"
+)
+
+
+@glibc_only
+def test_threads_share_two_arenas_once_limited():
+    assert _probe("free")[1] > 2  # without the cap, six threads allocating at once make arenas of their own
+    took, heaps, seen = _probe("limit")
+    assert took == "True" and heaps <= 2
+    assert seen == "None"  # nothing is put in the environment of the processes it starts
+
+
+@glibc_only
+def test_the_users_own_allocator_setting_wins():
+    took, heaps, seen = _probe("limit", MALLOC_ARENA_MAX="4")
+    assert took == "False" and seen == "4" and 2 < heaps <= 4
+
+
+def test_each_worker_limits_its_arenas_before_any_work(monkeypatch):
+    from pipeline.run import batches
+
+    calls = []
+    monkeypatch.setattr(batches, "limit_arenas", lambda: calls.append(1) or True)
+    monkeypatch.setattr(batches, "_in_worker", False)
+    batches._init_worker()
+    assert calls == [1] and batches._in_worker
