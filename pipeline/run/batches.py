@@ -27,11 +27,10 @@ from typing import Any, TypeVar
 
 from pipeline import __version__
 from pipeline.config import Settings
-from pipeline.errors import PipelineError
 from pipeline.records import Failure
 from pipeline.run.heap import give_back, limit_arenas
 from pipeline.run.inputs import Fingerprint
-from pipeline.run.runner import ClassifyLater, Outcome, process_source
+from pipeline.run.runner import Outcome, process_source
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -67,39 +66,20 @@ def _process_here(fps: list[Fingerprint], settings: Settings, classify: bool) ->
         settings = dataclasses.replace(settings, workers=1)
         give_back()  # what the previous batch freed
     out: list[Outcome] = []
-    later = ClassifyLater()  # the batch's statements are classified together, after the last document
     for fp in fps:
         for attempt in range(READ_ATTEMPTS):
-            mark = later.mark()
             try:
-                result = process_source(fp, settings, classify, later)
+                out.append(process_source(fp, settings, classify))
+                break
             except OSError as exc:  # reading the file: retried; anything else is the file's own failure
-                later.drop_since(mark)
                 if attempt + 1 < READ_ATTEMPTS:
                     time.sleep(1.0)
                     continue
                 out.append(Failure(fp.source.path, "ingest", f"{type(exc).__name__}: {exc}", __version__))
             except Exception as exc:  # a bug costs one document, not the batch
-                later.drop_since(mark)
                 logger.exception("processing %s failed", fp.source.path)
                 out.append(Failure(fp.source.path, "ingest", f"{type(exc).__name__}: {exc}", __version__))
                 break
-            else:
-                if isinstance(result, Failure):  # a part segmented before another part failed is not classified
-                    later.drop_since(mark)
-                out.append(result)
-                break
-    failed = later.run(settings)
-    for i, (fp, result) in enumerate(zip(fps, out)):
-        error = failed.get(fp.source.path)
-        if error is not None and not isinstance(result, Failure):  # the model could not classify its statements
-            logger.error("classifying %s failed: %s", fp.source.path, error)
-            stage, reason = (
-                (error.stage, str(error))
-                if isinstance(error, PipelineError)
-                else ("ingest", f"{type(error).__name__}: {error}")
-            )
-            out[i] = Failure(fp.source.path, stage, reason, settings.software_version)
     return out
 
 

@@ -66,73 +66,13 @@ def new_run_id() -> str:
 # ---------------------------------------------------------------- per-document work (parallel)
 
 
-class ClassifyLater:
-    """The statements of a batch of documents, classified together when the batch is done, in calls of CHUNK
-    statements: the encoder's batches are then full and sorted by length over several documents, not one
-    document's few. Each document gets a list that `run` fills. A document whose processing failed takes its
-    statements back (`mark`, `drop_since`), so nothing is classified for it."""
-
-    # statements per call: a few dozen of the encoder's batches of 32, and a worker's memory stays flat (a
-    # whole batch of documents, about 9,000 statements in one call, cost each worker 50 MB more at its peak)
-    CHUNK = 1024
-
-    def __init__(self) -> None:
-        self._jobs: list[tuple[str, list[Statement], list[Prediction]]] = []
-
-    def add(self, source_path: str, statements: list[Statement]) -> list[Prediction]:
-        out: list[Prediction] = []
-        if statements:  # a document with nothing to classify waits for nothing
-            self._jobs.append((source_path, statements, out))
-        return out
-
-    def mark(self) -> int:
-        return len(self._jobs)
-
-    def drop_since(self, mark: int) -> None:
-        del self._jobs[mark:]
-
-    def run(self, settings: Settings) -> dict[str, Exception]:
-        """Fill every document's predictions; returns the documents (by source path) whose statements could not
-        be classified, with the error. When a call fails, its documents are classified one by one, so a text
-        that breaks the model costs its own document, not its batch mates."""
-        from pipeline.classify import classify_statements
-
-        jobs, self._jobs = self._jobs, []
-        failed: dict[str, Exception] = {}
-        chunk: list[tuple[str, list[Statement], list[Prediction]]] = []
-        size = 0
-        for job in jobs + [("", [], [])]:  # the empty job at the end flushes the last chunk
-            if chunk and (size + len(job[1]) > self.CHUNK or not job[1]):
-                try:
-                    predictions = classify_statements([s for _, some, _ in chunk for s in some], settings)
-                except Exception:
-                    for path, some, out in chunk:
-                        try:
-                            out.extend(classify_statements(some, settings))
-                        except Exception as exc:
-                            failed[path] = exc
-                else:
-                    start = 0
-                    for _, some, out in chunk:
-                        out.extend(predictions[start : start + len(some)])
-                        start += len(some)
-                chunk, size = [], 0
-            if job[1]:
-                chunk.append(job)
-                size += len(job[1])
-        return failed
-
-
-def _classify(
-    statements: list[Statement], settings: Settings, classify: bool, later: ClassifyLater | None = None, path: str = ""
-) -> list[Prediction]:
+def _classify(statements: list[Statement], settings: Settings, classify: bool) -> list[Prediction]:
     if not classify:
         return []
     from pipeline.classify import classify_statements
 
     # English-only model: Welsh statements are kept and searchable, but not labelled.
-    english = [s for s in statements if s.language == "en"]
-    return later.add(path, english) if later is not None else classify_statements(english, settings)
+    return classify_statements([s for s in statements if s.language == "en"], settings)
 
 
 def _document_from_store(row: dict[str, Any], layout: dict[str, Any]) -> Document:
@@ -182,12 +122,9 @@ def _stored_stage(fp: Fingerprint, settings: Settings) -> tuple[str | None, str 
     return stage_to_redo(fp, row, stage_versions(settings.models_dir, settings.classifier)), row["document_id"], db
 
 
-def process_source(
-    fp: Fingerprint, settings: Settings, classify: bool, later: ClassifyLater | None = None
-) -> Processed | Reclassified | Failure:
+def process_source(fp: Fingerprint, settings: Settings, classify: bool) -> Processed | Reclassified | Failure:
     """Redo one source from the earliest stage that needs it. Bad input comes back as a Failure; only I/O
-    errors (reading the file, which the flow retries) raise. With `later`, its predictions are left for
-    `later.run` to fill."""
+    errors (reading the file, which the flow retries) raise."""
     from pipeline import store
     from pipeline.segment import segment
 
@@ -196,27 +133,23 @@ def process_source(
         if db is not None and document_id and stage in ("segment", "classify"):
             if stage == "classify":
                 return Reclassified(
-                    document_id,
-                    _classify(store.stored_statements(db, document_id), settings, classify, later, fp.source.path),
+                    document_id, _classify(store.stored_statements(db, document_id), settings, classify)
                 )
             kept = store.stored_document(db, document_id)
             # stored before layouts were kept, or a bilingual file (its parts are split at extraction): re-extract
             if kept is not None and not store.has_language_parts(db, document_id):
                 document = _document_from_store(*kept)
                 statements = segment(document, settings)
-                predictions = _classify(statements, settings, classify, later, fp.source.path)
-                return Processed(document, statements, predictions, "segment")
+                return Processed(document, statements, _classify(statements, settings, classify), "segment")
     except PipelineError as exc:
         return Failure(fp.source.path, exc.stage, str(exc), settings.software_version)
     finally:
         if db is not None:
             db.close()
-    return extract_source(fp, settings, classify, later)
+    return extract_source(fp, settings, classify)
 
 
-def extract_source(
-    fp: Fingerprint, settings: Settings, classify: bool, later: ClassifyLater | None = None
-) -> Processed | Failure:
+def extract_source(fp: Fingerprint, settings: Settings, classify: bool) -> Processed | Failure:
     """Read, extract, segment and (when a model exists) classify one source."""
     from pipeline.extract import check_size, extract_bytes
     from pipeline.extract.bilingual import split_languages
@@ -232,9 +165,7 @@ def extract_source(
         done = []
         for document in split_languages(extract_bytes(data, fp.source, settings), fp.source.meta.get("language")):
             statements = segment(document, settings)
-            done.append(
-                Processed(document, statements, _classify(statements, settings, classify, later, fp.source.path))
-            )
+            done.append(Processed(document, statements, _classify(statements, settings, classify)))
         return Processed(done[0].document, done[0].statements, done[0].predictions, parts=done[1:])
     except PipelineError as exc:
         return Failure(fp.source.path, exc.stage, str(exc), settings.software_version)

@@ -8,7 +8,7 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
-from pipeline.records import Failure, Prediction, Source
+from pipeline.records import Failure, Source
 from pipeline.run import batches
 from pipeline.run.inputs import Fingerprint
 from pipeline.run.runner import Processed
@@ -90,106 +90,6 @@ def test_batches_are_processed_in_worker_processes(tmp_path, settings):
     assert [type(r) for r in out] == [Processed] * 3
     assert [f"area {i}" in r.document.text for i, r in enumerate(out)] == [True] * 3  # type: ignore[union-attr]
     assert batches.process_batch([_fp(paths[0])], settings, classify=False)[0].document.id  # here again
-
-
-def _minutes(tmp_path: Path, n: int) -> list[Path]:
-    paths = []
-    for i in range(n):
-        p = tmp_path / f"minutes-{i}.txt"
-        p.write_text(
-            f"Cabinet met on {i + 2} June. Members agreed a plan for carers' assessments in area {i}. "
-            "Supervision of social workers was discussed.\n"
-        )
-        paths.append(p)
-    return paths
-
-
-def test_a_batch_is_classified_in_one_call_and_each_document_gets_its_own_labels(tmp_path, settings, monkeypatch):
-    import pipeline.classify
-
-    calls: list[list[str]] = []
-
-    def fake(statements, settings):
-        calls.append([s.text for s in statements])
-        return [Prediction(s.id, ("D",), {"D": 0.9}, False, "fake") for s in statements]
-
-    monkeypatch.setattr(pipeline.classify, "classify_statements", fake)
-    monkeypatch.setattr(batches.time, "sleep", lambda s: None)  # the missing file's retries
-    paths = _minutes(tmp_path, 3)
-    out = batches.process_batch([_fp(p) for p in paths] + [_fp(tmp_path / "gone.txt")], settings, classify=True)
-    assert [type(r) for r in out] == [Processed] * 3 + [Failure]
-    assert len(calls) == 1  # the three documents' statements together
-    assert len(calls[0]) == sum(len(r.statements) for r in out[:3])  # type: ignore[union-attr]
-    for r, i in zip(out[:3], range(3)):
-        assert [p.statement_id for p in r.predictions] == [s.id for s in r.statements]  # type: ignore[union-attr]
-        assert any(f"area {i}" in s.text for s in r.statements)  # type: ignore[union-attr]
-
-
-WELSH = "Mae'r cyngor wedi cytuno ar y cynllun gwella ar gyfer gwasanaethau plant yn y sir eleni.\n"
-
-
-def test_a_model_that_fails_fails_the_documents_it_had_to_label_with_its_reason(tmp_path, settings, monkeypatch):
-    import pipeline.classify
-    from pipeline.classify import ClassifyError
-
-    def broken(statements, settings):
-        raise ClassifyError("models/areas.skops: the model file is damaged")
-
-    monkeypatch.setattr(pipeline.classify, "classify_statements", broken)
-    monkeypatch.setattr(batches.time, "sleep", lambda s: None)  # the missing file's retries
-    paths = _minutes(tmp_path, 2)
-    welsh = tmp_path / "cofnodion.txt"
-    welsh.write_text(WELSH)
-    fps = [_fp(p) for p in paths] + [_fp(welsh), _fp(tmp_path / "gone.txt")]
-    out = batches.process_batch(fps, settings, classify=True)
-    assert [type(r) for r in out] == [Failure, Failure, Processed, Failure]
-    assert [r.reason for r in out[:2]] == ["models/areas.skops: the model file is damaged"] * 2  # type: ignore[union-attr]
-    assert [r.stage for r in out[:2]] == ["classify"] * 2  # type: ignore[union-attr]
-    assert {s.language for s in out[2].statements} == {"cy"} and out[2].predictions == []  # type: ignore[union-attr]
-    assert "FileNotFoundError" in out[3].reason  # type: ignore[union-attr]  # its own reason, not the model's
-
-
-def test_a_text_that_breaks_the_model_costs_its_own_document(tmp_path, settings, monkeypatch):
-    import pipeline.classify
-
-    calls: list[int] = []
-
-    def fragile(statements, settings):
-        calls.append(len(statements))
-        if any("area 1" in s.text for s in statements):
-            raise ValueError("the tokenizer choked")
-        return [Prediction(s.id, ("B",), {"B": 0.8}, False, "fake") for s in statements]
-
-    monkeypatch.setattr(pipeline.classify, "classify_statements", fragile)
-    out = batches.process_batch([_fp(p) for p in _minutes(tmp_path, 3)], settings, classify=True)
-    assert [type(r) for r in out] == [Processed, Failure, Processed]
-    assert "ValueError: the tokenizer choked" in out[1].reason  # type: ignore[union-attr]
-    assert len(calls) == 4  # the batch together, then its documents one by one
-    assert all(len(r.predictions) == len(r.statements) > 0 for r in (out[0], out[2]))  # type: ignore[union-attr]
-
-
-def test_statements_of_a_document_that_failed_are_not_classified(monkeypatch):
-    import pipeline.classify
-    from pipeline.records import Statement
-    from pipeline.run.runner import ClassifyLater
-
-    def st(doc: str, n: int) -> Statement:
-        return Statement(doc, n, f"{doc} statement {n}", 0, 10, None, None, "finding", None, "en")
-
-    seen: list[str] = []
-    monkeypatch.setattr(
-        pipeline.classify,
-        "classify_statements",
-        lambda ss, settings: [seen.append(s.text) or Prediction(s.id, (), {}, False, "fake") for s in ss],
-    )
-    later = ClassifyLater()
-    first = later.add("a.pdf", [st("a", 0), st("a", 1)])
-    mark = later.mark()
-    later.add("b.pdf", [st("b", 0)])  # a bilingual file's first part, before its second part failed
-    later.drop_since(mark)
-    assert later.add("c.pdf", []) == [] and later.mark() == 1  # nothing to classify: nothing waits
-    assert later.run(None) == {}  # type: ignore[arg-type]
-    assert seen == ["a statement 0", "a statement 1"] and len(first) == 2
 
 
 def _tenfold_where(settings, n: int) -> tuple[int, bool]:
