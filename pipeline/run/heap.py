@@ -13,7 +13,7 @@ allocates while the others hold theirs): the run's processes have a few busy thr
 pool's result thread, Prefect's), and each arena keeps its own free pages between batches. The CLI's process and
 each worker cap theirs at two. With two in every process of a 1,000-document run with the encoder (set through
 the environment), the run peaked at 1,541 MB over all its processes against 1,632 MB, at the same speed; with
-the cap in the command's process and the workers only, the whole bench's run read 1,529 MB (one run each).
+the cap in the command's process and the workers only, 1,529 and 1,543 MB in two later runs.
 """
 
 from __future__ import annotations
