@@ -24,20 +24,25 @@ import functools
 import os
 import sys
 from collections.abc import Callable
+from typing import Any
+
+
+def _libc(name: str, argtypes: list[Any]) -> Any | None:
+    """The C library's function `name`, returning int, or None off Linux or where the library has none."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        function = getattr(ctypes.CDLL(ctypes.util.find_library("c") or None), name)
+    except (OSError, AttributeError, TypeError):
+        return None
+    function.argtypes = argtypes
+    function.restype = ctypes.c_int
+    return function
 
 
 @functools.cache
 def _trim() -> Callable[[int], int] | None:
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or None)
-        trim = libc.malloc_trim
-    except (OSError, AttributeError, TypeError):
-        return None
-    trim.argtypes = [ctypes.c_size_t]
-    trim.restype = ctypes.c_int
-    return trim
+    return _libc("malloc_trim", [ctypes.c_size_t])
 
 
 def give_back() -> bool:
@@ -54,16 +59,7 @@ ARENAS = 2
 
 @functools.cache
 def _mallopt() -> Callable[[int, int], int] | None:
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or None)
-        mallopt = libc.mallopt
-    except (OSError, AttributeError, TypeError):
-        return None
-    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-    mallopt.restype = ctypes.c_int
-    return mallopt
+    return _libc("mallopt", [ctypes.c_int, ctypes.c_int])
 
 
 def limit_arenas(arenas: int = ARENAS) -> bool:
