@@ -155,7 +155,10 @@ def _counts(v: Any, kind: str, texts: list[str]) -> sp.csr_matrix:
 
 def predict_proba(fitted: Any, texts: Sequence[str]) -> np.ndarray:
     """`fitted.predict_proba(texts)` for a scikit-learn `Pipeline` whose first steps turn text into features,
-    with those features from `transform`; any other model's own `predict_proba`."""
+    with those features from `transform`; any other model's own `predict_proba` (scikit-learn is not imported
+    for a model that is not its own)."""
+    if not type(fitted).__module__.startswith("sklearn."):
+        return fitted.predict_proba(list(texts))
     from sklearn.pipeline import Pipeline
 
     if type(fitted) is Pipeline and len(fitted.steps) >= 2:

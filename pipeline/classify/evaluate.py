@@ -6,7 +6,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import f1_score, precision_recall_fscore_support
 
 from pipeline.classify.data import indicators
 from pipeline.classify.model import Model, classify
@@ -14,11 +13,15 @@ from pipeline.classify.model import Model, classify
 
 def f1(truth: np.ndarray, predicted: np.ndarray) -> float:
     """F1 of one label (0 when there is nothing to find and nothing found)."""
+    from sklearn.metrics import f1_score
+
     return float(f1_score(truth.astype(bool), predicted.astype(bool), zero_division=0.0))
 
 
 def metrics(truth: np.ndarray, predicted: np.ndarray, abstained: np.ndarray, codes: Sequence[str]) -> dict[str, Any]:
     """Per-label precision, recall, F1 and support, macro-F1, none precision and recall, exact match and abstain rate."""
+    from sklearn.metrics import precision_recall_fscore_support
+
     truth, predicted = truth.astype(bool), predicted.astype(bool)
     precision, recall, f1s, support = precision_recall_fscore_support(truth, predicted, zero_division=0.0)
     per_label = {

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import platform
 import tomllib
 import zipfile
@@ -13,23 +14,26 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sklearn.calibration import CalibratedClassifierCV
-from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
-from sklearn.linear_model import LogisticRegression
-from sklearn.multiclass import OneVsRestClassifier
-from sklearn.pipeline import FeatureUnion, Pipeline
-from sklearn.svm import LinearSVC
 
 from pipeline import __version__
 from pipeline.config import Settings
 from pipeline.errors import PipelineError
+from pipeline.hashing import sha256_file
 from pipeline.ngrams import predict_proba
 from pipeline.records import Prediction, Statement
 from pipeline.skopsfile import load_trusted
 from pipeline.versions import blend_partner
+
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
+
+# scikit-learn is imported where a pipeline is built, fitted or read from skops, never at import: a process that
+# only classifies reads the models' linear forms (pipeline.classify.linear) and does without it.
+
+logger = logging.getLogger(__name__)
 
 CONFIG_FILE = "classifier.toml"
 
@@ -82,7 +86,7 @@ class Model:
     `metadata` is what the JSON sidecar holds: provenance, versions, metrics.
     """
 
-    pipeline: Any  # a scikit-learn Pipeline, or an EncoderScorer: both have predict_proba(texts)
+    pipeline: Any  # a scikit-learn Pipeline, its LinearForm, or an EncoderScorer: all have predict_proba(texts)
     scheme: str
     codes: tuple[str, ...]
     thresholds: tuple[float, ...]
@@ -93,12 +97,17 @@ class Model:
     @property
     def kind(self) -> str:
         """ "fast" for the TF-IDF pipeline, "encoder" for the fine-tuned sentence encoder."""
-        return "fast" if isinstance(self.pipeline, Pipeline) else "encoder"
+        from pipeline.classify.encoder import EncoderScorer
+
+        return "encoder" if isinstance(self.pipeline, EncoderScorer) else "fast"
 
     @property
     def vectorizer(self) -> Any:
-        """The feature step alone (texts to the sparse matrix the classifiers read); None for the encoder."""
-        return self.pipeline[:-1] if isinstance(self.pipeline, Pipeline) else None
+        """The feature step alone (texts to the sparse matrix the classifiers read); None for the encoder and for
+        a linear form."""
+        if type(self.pipeline).__module__.startswith("sklearn."):
+            return self.pipeline[:-1]
+        return None
 
 
 def load_config(path: Path) -> dict[str, Any]:
@@ -122,6 +131,12 @@ def build_pipeline(config: Mapping[str, Any], codes: Sequence[str]) -> Pipeline:
     `codes` are the labels the output columns stand for, in order: the
     pipeline is fitted on an indicator matrix with one column per code.
     """
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.multiclass import OneVsRestClassifier
+    from sklearn.pipeline import FeatureUnion, Pipeline
+    from sklearn.svm import LinearSVC
+
     if not codes:
         raise ClassifyError("a classifier needs at least one label code")
     seed = int(config.get("model", {}).get("seed", 0))
@@ -198,6 +213,9 @@ def _vectorizer(name: str, options: Mapping[str, Any]) -> Pipeline:
     load (a vocabulary of n-grams is tens of megabytes of skops JSON), at the
     cost of rare collisions between n-grams.
     """
+    from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
+    from sklearn.pipeline import Pipeline
+
     options = {k: v for k, v in options.items() if k != "enabled"}
     if "ngram_range" in options:
         options["ngram_range"] = tuple(options["ngram_range"])
@@ -251,6 +269,8 @@ def save_model(model: Model, path: Path) -> None:
     """Write the model with skops and its metadata to `<path>.json`."""
     import skops.io as sio
 
+    from pipeline.classify.linear import FORMAT, from_pipeline, linear_path
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
@@ -264,16 +284,33 @@ def save_model(model: Model, path: Path) -> None:
     tmp = path.with_name(path.name + ".tmp")
     sio.dump(payload, tmp, compression=zipfile.ZIP_DEFLATED)
     tmp.replace(path)  # a reader never sees half a model
+    metadata = {k: v for k, v in model.metadata.items() if k != "linear"}
+    form = from_pipeline(model.pipeline)
+    flat = linear_path(path)
+    if form is not None:  # the same scores as plain arrays, for the processes that only classify
+        about = {
+            "name": model.name,
+            "scheme": model.scheme,
+            "codes": list(model.codes),
+            "thresholds": list(model.thresholds),
+            "abstain_band": model.abstain_band,
+        }
+        form.save(flat, about)
+        metadata["linear"] = {"file": flat.name, "sha256": sha256_file(flat), "format": FORMAT}
+    else:
+        flat.unlink(missing_ok=True)
     sidecar_path(path).write_text(
-        json.dumps(model.metadata, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8"
+        json.dumps(metadata, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8"
     )
 
 
-def load_model(path: Path) -> Model:
+def load_model(path: Path, linear: bool = False) -> Model:
     """Load a model saved by `save_model` (cached per file and modification time).
 
     Only the types in TRUSTED_TYPES may appear in the file; anything else is
-    refused before it is loaded.
+    refused before it is loaded. With `linear`, a TF-IDF model whose sidecar names a linear form is read from
+    that instead (hash-checked; the same scores, without scikit-learn): for classifying only, since the
+    model's `pipeline` is then not a scikit-learn Pipeline. An encoder always reads its TF-IDF partner so.
     """
     path = Path(path)
     try:
@@ -288,15 +325,21 @@ def load_model(path: Path) -> Model:
     # loaded again when the sidecar changes (thresholds, blend) or the TF-IDF model an encoder blends with
     watched = [sidecar_path(path), blend_partner(path)]
     stamps = tuple((w.stat().st_mtime_ns, w.stat().st_size) if w is not None and w.is_file() else None for w in watched)
-    return _load(path.resolve(), stat.st_mtime_ns, stat.st_size, stamps)
+    return _load(path.resolve(), stat.st_mtime_ns, stat.st_size, stamps, linear)
 
 
 @lru_cache(maxsize=4)
-def _load(path: Path, mtime_ns: int, size: int, watched: tuple[tuple[int, int] | None, ...] = ()) -> Model:
+def _load(
+    path: Path, mtime_ns: int, size: int, watched: tuple[tuple[int, int] | None, ...] = (), linear: bool = False
+) -> Model:
     from pipeline.classify.encoder import is_encoder_file
 
     if is_encoder_file(path):
         return _load_encoder(path)
+    if linear:
+        flat = _load_linear(path)
+        if flat is not None:
+            return flat
     payload = load_trusted(path, TRUSTED_TYPES, ClassifyError, "a Scrutiny model")
     metadata: dict[str, Any] = {}
     side = sidecar_path(path)
@@ -318,6 +361,48 @@ def _load(path: Path, mtime_ns: int, size: int, watched: tuple[tuple[int, int] |
     )
 
 
+def _load_linear(path: Path) -> Model | None:
+    """The model from the linear form its sidecar names (sha256-checked), or None when it names none."""
+    from pipeline.classify.linear import FORMAT, LinearForm, LinearFormError
+
+    side = sidecar_path(path)
+    try:
+        metadata = json.loads(side.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    entry = metadata.get("linear") if isinstance(metadata, dict) else None
+    if not isinstance(entry, dict) or entry.get("format") != FORMAT or not metadata.get("model"):
+        return None
+    flat = path.parent / Path(str(entry.get("file"))).name  # beside the model, whatever the sidecar says
+    if not flat.is_file():  # the skops file is the model; its linear form only saves memory
+        logger.warning(
+            "%s names %s, which is missing: %s is read with scikit-learn instead", side, flat.name, path.name
+        )
+        return None
+    got = sha256_file(flat)
+    if got != entry.get("sha256"):
+        raise ClassifyError(
+            f"{flat}: sha256 {got} differs from its sidecar's {entry.get('sha256')}: the file was damaged or "
+            "replaced; run `scrutiny train` (or `make model`)"
+        )
+    try:
+        form, about = LinearForm.load(flat)
+        model = Model(
+            pipeline=form,
+            scheme=str(about["scheme"]),
+            codes=tuple(str(c) for c in about["codes"]),
+            thresholds=tuple(float(t) for t in about["thresholds"]),
+            abstain_band=float(about["abstain_band"]),
+            name=str(about["name"]),
+            metadata=metadata,
+        )
+    except (LinearFormError, KeyError, TypeError, ValueError) as exc:
+        raise ClassifyError(f"{flat}: {exc}") from None
+    if model.name != metadata["model"] or not len(model.codes) == form.coef.shape[0] == len(model.thresholds):
+        raise ClassifyError(f"{flat} holds {model.name!r}, not the {metadata['model']!r} its sidecar describes")
+    return model
+
+
 def _load_encoder(path: Path) -> Model:
     from pipeline.classify.encoder import EncoderError, EncoderScorer, read_encoder
 
@@ -334,7 +419,7 @@ def _load_encoder(path: Path) -> Model:
                 f"{path.name} blends its scores with the TF-IDF model {fast_path.name}, which is missing: "
                 "run `scrutiny train` (or `make model`) first"
             )
-        partner = load_model(fast_path)
+        partner = load_model(fast_path, linear=True)
         if partner.scheme != meta["scheme"] or tuple(partner.codes) != tuple(meta["codes"]):
             raise ClassifyError(
                 f"{path.name} ({meta['scheme']}: {', '.join(meta['codes'])}) cannot blend with {fast_path.name} "
@@ -394,7 +479,7 @@ def classify_statements(
     if model_path is None:
         choice = settings.classifier
         model_path = default_model_path(settings, scheme, choice) if choice in MODEL_KINDS else Path(choice)
-    model = load_model(model_path)
+    model = load_model(model_path, linear=True)
     if model.scheme != scheme:
         raise ClassifyError(f"the model {model.name} labels scheme '{model.scheme}', not '{scheme}'")
     results = classify(model, [s.text for s in statements])

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.model_selection import GroupKFold, KFold
 
 from pipeline.classify.data import checked_corrections, corpus_hash, fold_in, indicators, read_labelled
 from pipeline.classify.evaluate import f1, metrics
@@ -154,6 +153,8 @@ def cv_splits(
     the others are on the fitted side of every fold. Without enough pages,
     KFold over all statements.
     """
+    from sklearn.model_selection import GroupKFold, KFold
+
     pages = [str(r.get("source_url") or "") for r in records]
     grouped = np.array([i for i, p in enumerate(pages) if p], dtype=int)
     free = np.array([i for i, p in enumerate(pages) if not p], dtype=int)

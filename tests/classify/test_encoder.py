@@ -79,6 +79,7 @@ def _copy_encoder(folder: Path, fast: Path | None = None) -> Path:
     if fast is not None:
         shutil.copy(fast, folder / "areas.skops")
         shutil.copy(f"{fast}.json", folder / "areas.skops.json")
+        shutil.copy(fast.with_name(fast.stem + ".linear.npz"), folder / "areas.linear.npz")
     return folder / ENCODER.name
 
 
