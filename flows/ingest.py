@@ -86,14 +86,6 @@ class UnhealthySources(RuntimeError):
     """Raised at the end of a run (after everything is stored) so the run ends failed, naming the sources."""
 
 
-@task(name="store", cache_policy=NO_CACHE, persist_result=False)
-def store_task(
-    settings: Settings, run_id: str, done: list[tuple[Fingerprint, Outcome]], versions: dict[str, str]
-) -> list[str]:
-    """Store a batch of results, one transaction per document with its ledger row."""
-    return store_results(settings, run_id, done, versions)
-
-
 def with_task_runner(workers: int = 2, dask: bool = False, dask_address: str | None = None):
     """The ingest flow on a chosen engine: threads on this machine (default), or Dask through prefect-dask,
     either an existing cluster (`dask_address`, e.g. tcp://scheduler:8786) or a local one of `workers` processes."""
@@ -171,7 +163,7 @@ def ingest_flow(
         work = plan_ingest(paths, settings, meta, extra=fetched)
 
         # CPU work runs on the task runner in batches (threads handing batches to worker processes by default,
-        # Dask when asked); the database has one writer: this flow, through store_task, one document per
+        # Dask when asked); the database has one writer: this flow, one document per
         # transaction. At most AHEAD batches per worker are in flight.
         def process_many(fps):
             size = batch_size(len(fps), workers)
@@ -189,7 +181,9 @@ def ingest_flow(
                 settings,
                 versions,
                 process_many=process_many,
-                store_many=lambda run_id, done: store_task(settings, run_id, done, versions),
+                # storing is this process's own step, not a task: one writer, nothing to retry or spread, and as
+                # a task it was half of the run's task runs (flow overhead, no work)
+                store_many=lambda run_id, done: store_results(settings, run_id, done, versions),
                 people=lambda: refresh_people_task(settings),
                 pair=lambda ids: pair_task(settings, ids),
                 link=lambda ids: recur_task(settings, ids),

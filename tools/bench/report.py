@@ -225,13 +225,16 @@ def _phases(run: dict[str, Any]) -> str:
 
 
 def _orchestration(run: dict[str, Any], stages: list[StageResult]) -> str:
-    """Prefect's share of the cold run: its task runs times the overhead per task the Prefect row measured."""
-    per_task = next((s.details.get("overhead_per_task_ms") for s in stages if s.key == "prefect"), None)
+    """Prefect's share of the cold run: the fixed cost of a flow run plus its task runs times the cost per task
+    run, both as the Prefect row measured them."""
+    prefect = next((s for s in stages if s.key == "prefect"), None)
+    per_task = prefect.details.get("overhead_per_task_ms") if prefect is not None else None
     if not run.get("task_runs") or per_task is None or "scrutiny ingest" not in run.get("mode", ""):
         return ""
-    seconds = run["task_runs"] * max(0.0, per_task) / 1000
+    fixed = float(prefect.details.get("overhead_fixed_s") or 0.0) if prefect is not None else 0.0
+    seconds = fixed + run["task_runs"] * max(0.0, per_task) / 1000
     return (
-        f"; orchestration {run['task_runs']} task runs \u00d7 {per_task:,.0f} ms = {seconds:.1f} s, "
+        f"; orchestration {fixed:.1f} s + {run['task_runs']} task runs \u00d7 {per_task:,.0f} ms = {seconds:.1f} s, "
         f"{seconds / run['cold_s'] * 100:.1f}% of the cold run"
     )
 

@@ -2,7 +2,7 @@
 
 - Prefect: `ingest_flow` (ephemeral mode, two threads) against the flow's own
   task functions called directly (`process_task.fn` on batches, on two threads
-  handing them to two worker processes, `store_task.fn` per batch in order,
+  handing them to two worker processes, `store_results` per batch in order,
   then the per-run tasks) on the same inputs, into a
   fresh database each time; a flow task the direct path does not call stops the
   comparison rather than make it unfair. The first flow call, which starts the ephemeral server, is reported
@@ -65,7 +65,7 @@ def _call(fn: Callable[..., Any], available: dict[str, Any]) -> Any:
 
 # The tasks of flows/ingest.py the direct path calls, in the flow's order: per document, then once per run over
 # the stored documents. `fetch_task` runs only with a watch list, which the bench does not use.
-PER_DOCUMENT = ("process_task", "store_task")
+PER_DOCUMENT = ("process_task",)  # then store_results per batch, as the flow does (not a task)
 PER_RUN = ("pair_task", "refresh_people_task", "recur_task")
 NOT_IN_INGEST = ("fetch_task",)
 
@@ -84,11 +84,12 @@ def direct_ingest(paths: list[str], db_path: Path, workers: int = 2, model: str 
     """What `ingest_flow` does, without Prefect: its task functions on a thread pool, one writer, then the
     per-run tasks over the stored documents; `model` is the classifier, as `scrutiny ingest --model`."""
     import flows.ingest as module
-    from flows.ingest import process_task, store_task
+    from flows.ingest import process_task
     from pipeline import __version__, store
     from pipeline.config import Settings
     from pipeline.records import Failure
     from pipeline.run.plan import plan_ingest
+    from pipeline.run.runner import store_results
     from pipeline.versions import stage_versions
 
     settings = Settings(db_path=Path(db_path), workers=workers, classifier=model)
@@ -119,7 +120,7 @@ def direct_ingest(paths: list[str], db_path: Path, workers: int = 2, model: str 
                 (fp, r if not isinstance(r, BaseException) else Failure(fp.source.path, "ingest", str(r), __version__))
                 for fp, r in batch
             ]
-            _call(store_task.fn, {**common, "done": done})
+            store_results(settings, run_id, done, versions)
             for _, result in done:
                 if isinstance(result, Failure):
                     counts["failed"] += 1
@@ -157,22 +158,10 @@ def prefect(ctx: Context) -> StageResult:
             f"flows/ingest.py has tasks the bench's direct path does not call ({', '.join(extra)}): "
             f"add them to tools/bench/runs.py so both sides do the same work"
         )
-    entries = list(ctx.corpus.entries[: ctx.plan.prefect_docs])
-    manifest = write_manifest(ctx.corpus.root / f"manifest-prefect-{len(entries)}.csv", entries)
-    folder = ctx.work / "prefect-runs"
+    from pipeline.run.batches import batch_size
+
     flow = with_task_runner(2)
-    started = time.perf_counter()
-    flow(paths=[str(manifest)], db_path=str(_fresh(folder, "first")), workers=2)  # starts the ephemeral server
-    first = time.perf_counter() - started
-
-    def with_prefect(db: Path) -> None:
-        summary = flow(paths=[str(manifest)], db_path=str(db), workers=2)
-        if summary["added"] != len(entries):
-            raise RuntimeError(f"the flow stored {summary['added']} of {len(entries)} documents")
-
-    def direct(db: Path) -> None:
-        direct_ingest([str(manifest)], db, 2)
-
+    folder = ctx.work / "prefect-runs"
     n = 0
 
     def fresh() -> Path:
@@ -180,20 +169,42 @@ def prefect(ctx: Context) -> StageResult:
         n += 1
         return _fresh(folder, f"run-{n}")
 
-    a, b = interleave(
-        [
-            Variant("ingest_flow, 2 threads (ephemeral Prefect)", with_prefect, setup=fresh),
-            Variant("its task functions called directly, 2 threads", direct, setup=fresh),
-        ],
-        ctx.plan.repeats,
-        warmup=False,
-        progress=ctx.log,
-    )  # the first call above was the warm-up
-    shutil.rmtree(folder, ignore_errors=True)
-    from pipeline.run.batches import batch_size
+    # Two sizes: a flow run's overhead is a fixed part (the flow run's own start and end) plus a part per task
+    # run; one size cannot tell them apart, and charging it all to the tasks overstates a long run's share.
+    sizes = (ctx.plan.prefect_docs, 4 * ctx.plan.prefect_docs)
+    measured = []
+    first = 0.0
+    for size in sizes:
+        entries = list(ctx.corpus.entries[:size])
+        manifest = write_manifest(ctx.corpus.root / f"manifest-prefect-{len(entries)}.csv", entries)
+        started = time.perf_counter()
+        flow(paths=[str(manifest)], db_path=str(_fresh(folder, "first")), workers=2)  # warm-up (and server start)
+        first = first or time.perf_counter() - started
 
-    tasks = -(-len(entries) // batch_size(len(entries), 2)) * len(PER_DOCUMENT) + len(PER_RUN)
-    per_task_ms = (a.median - b.median) / tasks * 1000
+        def with_prefect(db: Path, manifest: Path = manifest, expected: int = len(entries)) -> None:
+            summary = flow(paths=[str(manifest)], db_path=str(db), workers=2)
+            if summary["added"] != expected:
+                raise RuntimeError(f"the flow stored {summary['added']} of {expected} documents")
+
+        def direct(db: Path, manifest: Path = manifest) -> None:
+            direct_ingest([str(manifest)], db, 2)
+
+        ctx.log(f"  {len(entries)} documents")
+        a, b = interleave(
+            [
+                Variant("ingest_flow, 2 threads (ephemeral Prefect)", with_prefect, setup=fresh),
+                Variant("its task functions called directly, 2 threads", direct, setup=fresh),
+            ],
+            ctx.plan.repeats,
+            warmup=False,
+            progress=ctx.log,
+        )  # the first call above was the warm-up
+        tasks = -(-len(entries) // batch_size(len(entries), 2)) * len(PER_DOCUMENT) + len(PER_RUN)
+        measured.append((len(entries), tasks, a, b, a.median - b.median))
+    shutil.rmtree(folder, ignore_errors=True)
+    (docs0, tasks0, _, _, over0), (docs1, tasks1, a, b, over1) = measured
+    per_task = max(0.0, (over1 - over0) / (tasks1 - tasks0)) if tasks1 != tasks0 else over1 / tasks1
+    fixed = max(0.0, over1 - per_task * tasks1)
     return StageResult(
         "prefect",
         "Prefect overhead (ingest)",
@@ -201,14 +212,17 @@ def prefect(ctx: Context) -> StageResult:
         b,
         ratio=a.median / b.median,
         unit="documents",
-        amount=len(entries),
-        work={"documents": len(entries), "tasks": tasks},
+        amount=docs1,
+        work={"documents": docs1, "tasks": tasks1},
         details={
             "first_flow_call_s": round(first, 3),
-            "overhead_per_task_ms": round(per_task_ms, 1),
-            "note": f"{tasks} task runs per flow run, {per_task_ms:,.0f} ms of overhead per task "
-            f"(difference of the medians); the first flow call of a process also starts "
-            f"Prefect's ephemeral server: {first:.1f} s here, not in the medians",
+            "overhead_per_task_ms": round(per_task * 1000, 1),
+            "overhead_fixed_s": round(fixed, 3),
+            "overheads_s": {str(docs0): round(over0, 3), str(docs1): round(over1, 3)},
+            "note": f"flow runs of {tasks0} and {tasks1} task runs ({docs0} and {docs1} documents) cost "
+            f"{over0:.2f} s and {over1:.2f} s more than their task functions called directly (differences of the "
+            f"medians): {fixed:.2f} s per flow run plus {per_task * 1000:,.0f} ms per task run; the first flow call "
+            f"of a process also starts Prefect's ephemeral server: {first:.1f} s here, not in the medians",
         },
         memory_note="see the whole run",
     )
