@@ -1,13 +1,14 @@
-"""The ingest flow: sources -> extract -> segment -> (classify) -> store, as Prefect tasks.
+"""The ingest flow: sources -> extract -> segment -> (classify) in Prefect tasks, then store.
 
 No parsing, SQL or model code lives here: every task calls one public function
 of `pipeline/`. Only reading bytes is retried (I/O); a document that cannot be
 read becomes a `failures` row and the run goes on.
 
-The per-document work goes in batches (pipeline.run.batches): one `process` and
-one `store` task run per batch of documents, not per document, so orchestration
-stays a small part of a run; on the default engine each batch is processed in a
-pool of worker processes (every core), while the flow stores finished batches.
+The per-document work goes in batches (pipeline.run.batches): one `process`
+task run per batch of documents, not per document, so orchestration stays a
+small part of a run; on the default engine each batch is processed in a pool of
+worker processes (every core), while the flow stores finished batches itself
+(one writer; storing is not a task of its own).
 """
 
 from __future__ import annotations

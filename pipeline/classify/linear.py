@@ -19,6 +19,7 @@ import json
 import re
 import threading
 import unicodedata
+import zipfile
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -69,7 +70,7 @@ def _strip_accents_unicode(s: str) -> str:
         return "".join([c for c in normalized if not unicodedata.combining(c)])
 
 
-@dataclass
+@dataclass(eq=False)
 class View:
     """One feature view: how texts become n-grams, hashed columns and TF-IDF weights."""
 
@@ -173,12 +174,11 @@ class View:
         if self.idf is not None:
             x.data *= self.idf[x.indices]
         if self.norm == "l2":
-            squares = np.add.reduceat(x.data**2, x.indptr[:-1]) if x.nnz else np.zeros(0)
             lengths = np.diff(x.indptr)
-            norms = np.zeros(x.shape[0])
-            norms[lengths > 0] = np.sqrt(squares[lengths > 0])
-            norms[norms == 0.0] = 1.0
-            x.data /= np.repeat(norms, lengths)
+            rows = np.repeat(np.arange(x.shape[0]), lengths)
+            norms = np.sqrt(np.bincount(rows, weights=x.data**2, minlength=x.shape[0]))
+            norms[norms == 0.0] = 1.0  # a text with no n-grams stays a row of zeros
+            x.data /= norms[rows]
         return x
 
     def settings(self) -> dict[str, Any]:
@@ -206,7 +206,7 @@ def _word_ngrams(tokens: list[str], ngram_range: tuple[int, int]) -> list[str]:
     return out
 
 
-@dataclass
+@dataclass(eq=False)
 class LinearForm:
     """Scores per label in [0, 1]: the mean over calibrated models of sigmoid(-(a * (x . w + c) + b))."""
 
@@ -215,7 +215,6 @@ class LinearForm:
     intercept: np.ndarray  # (labels, calibrated models)
     a: np.ndarray  # (labels, calibrated models)
     b: np.ndarray  # (labels, calibrated models)
-    multilabel: bool = True
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         texts = list(texts)
@@ -231,9 +230,6 @@ class LinearForm:
         proba = 1.0 / (1.0 + np.exp(self.a[None] * decision + self.b[None]))
         proba[(1.0 < proba) & (proba <= 1.0 + 1e-5)] = 1.0
         scores = proba.mean(axis=2)
-        if not self.multilabel:
-            total = scores.sum(axis=1, keepdims=True)
-            scores = np.divide(scores, total, out=np.zeros_like(scores), where=total != 0)
         return scores
 
     # ------------------------------------------------------------ files
@@ -244,7 +240,6 @@ class LinearForm:
         header = {
             "format": FORMAT,
             "views": [v.settings() for v in self.views],
-            "multilabel": self.multilabel,
             "about": dict(about or {}),
         }
         arrays: dict[str, Any] = {f"idf{i}": v.idf for i, v in enumerate(self.views) if v.idf is not None}
@@ -288,13 +283,18 @@ class LinearForm:
                     np.asarray(data["intercept"], dtype=np.float64),
                     np.asarray(data["a"], dtype=np.float64),
                     np.asarray(data["b"], dtype=np.float64),
-                    bool(header.get("multilabel", True)),
                 )
                 about = header.get("about") or {}
-        except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, IndexError, zipfile.BadZipFile) as exc:
             if isinstance(exc, LinearFormError):
                 raise
             raise LinearFormError(f"{path}: not a readable linear form ({type(exc).__name__}: {exc})") from None
+        for v in views:
+            known = (
+                v.analyzer in ("word", "char_wb") and v.norm in (None, "l2") and v.strip_accents in (None, "unicode")
+            )
+            if not known or (v.idf is not None and v.idf.shape != (v.n_features,)):
+                raise LinearFormError(f"{path}: a feature view this version cannot read ({v.settings()})")
         width = sum(v.n_features for v in views)
         k, m = form.intercept.shape if form.intercept.ndim == 2 else (-1, -1)
         if form.coef.shape != (k, m, width) or form.a.shape != (k, m) or form.b.shape != (k, m):
@@ -320,6 +320,8 @@ def from_pipeline(pipeline: Any) -> LinearForm | None:
     union, ovr = pipeline.steps[0][1], pipeline.steps[1][1]
     if type(union) is not FeatureUnion or union.transformer_weights or type(ovr) is not OneVsRestClassifier:
         return None
+    if not getattr(ovr, "multilabel_", False) or len(getattr(ovr, "estimators_", [])) < 2:
+        return None  # one label, or one class per text: scikit-learn's outputs take another shape
     views = []
     for _, part in union.transformer_list:
         if type(part) is not Pipeline or len(part.steps) != 2:
@@ -378,4 +380,4 @@ def from_pipeline(pipeline: Any) -> LinearForm | None:
     c = np.asarray(coef)
     if c.shape[2] != sum(v.n_features for v in views):
         return None
-    return LinearForm(views, c, np.asarray(intercept), np.asarray(a), np.asarray(b), bool(ovr.multilabel_))
+    return LinearForm(views, c, np.asarray(intercept), np.asarray(a), np.asarray(b))

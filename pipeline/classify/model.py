@@ -296,7 +296,12 @@ def save_model(model: Model, path: Path) -> None:
             "abstain_band": model.abstain_band,
         }
         form.save(flat, about)
-        metadata["linear"] = {"file": flat.name, "sha256": sha256_file(flat), "format": FORMAT}
+        metadata["linear"] = {
+            "file": flat.name,
+            "sha256": sha256_file(flat),
+            "model_sha256": sha256_file(path),  # the skops file it was made from
+            "format": FORMAT,
+        }
     else:
         flat.unlink(missing_ok=True)
     sidecar_path(path).write_text(
@@ -325,7 +330,7 @@ def load_model(path: Path, linear: bool = False) -> Model:
     # loaded again when the sidecar changes (thresholds, blend) or the TF-IDF model an encoder blends with
     watched = [sidecar_path(path), blend_partner(path)]
     stamps = tuple((w.stat().st_mtime_ns, w.stat().st_size) if w is not None and w.is_file() else None for w in watched)
-    return _load(path.resolve(), stat.st_mtime_ns, stat.st_size, stamps, linear)
+    return _load(path.resolve(), stat.st_mtime_ns, stat.st_size, stamps, linear and path.suffix != ".onnx")
 
 
 @lru_cache(maxsize=4)
@@ -362,7 +367,9 @@ def _load(
 
 
 def _load_linear(path: Path) -> Model | None:
-    """The model from the linear form its sidecar names (sha256-checked), or None when it names none."""
+    """The model from the linear form its sidecar names, or None: when it names none, or when the form is
+    missing, damaged or not of this skops file (both sha256s are in the sidecar), in which case the skops file
+    is read instead, with a warning. The skops file is the model; its linear form only saves memory."""
     from pipeline.classify.linear import FORMAT, LinearForm, LinearFormError
 
     side = sidecar_path(path)
@@ -372,19 +379,21 @@ def _load_linear(path: Path) -> Model | None:
         return None
     entry = metadata.get("linear") if isinstance(metadata, dict) else None
     if not isinstance(entry, dict) or entry.get("format") != FORMAT or not metadata.get("model"):
+        if path.suffix == ".skops":
+            _warn_once(
+                f"{side} names no linear form: {path.name} is read with scikit-learn (`scrutiny train` writes one)"
+            )
         return None
     flat = path.parent / Path(str(entry.get("file"))).name  # beside the model, whatever the sidecar says
-    if not flat.is_file():  # the skops file is the model; its linear form only saves memory
-        logger.warning(
-            "%s names %s, which is missing: %s is read with scikit-learn instead", side, flat.name, path.name
+    if not flat.is_file():
+        _warn_once(f"{side} names {flat.name}, which is missing: {path.name} is read with scikit-learn instead")
+        return None
+    if sha256_file(path) != entry.get("model_sha256") or sha256_file(flat) != entry.get("sha256"):
+        _warn_once(
+            f"{flat} and {path.name} are not the pair {side.name} describes (a file damaged, replaced, or being "
+            f"written): {path.name} is read with scikit-learn instead"
         )
         return None
-    got = sha256_file(flat)
-    if got != entry.get("sha256"):
-        raise ClassifyError(
-            f"{flat}: sha256 {got} differs from its sidecar's {entry.get('sha256')}: the file was damaged or "
-            "replaced; run `scrutiny train` (or `make model`)"
-        )
     try:
         form, about = LinearForm.load(flat)
         model = Model(
@@ -397,10 +406,17 @@ def _load_linear(path: Path) -> Model | None:
             metadata=metadata,
         )
     except (LinearFormError, KeyError, TypeError, ValueError) as exc:
-        raise ClassifyError(f"{flat}: {exc}") from None
+        _warn_once(f"{flat} cannot be used ({exc}): {path.name} is read with scikit-learn instead")
+        return None
     if model.name != metadata["model"] or not len(model.codes) == form.coef.shape[0] == len(model.thresholds):
-        raise ClassifyError(f"{flat} holds {model.name!r}, not the {metadata['model']!r} its sidecar describes")
+        _warn_once(f"{flat} does not hold {metadata['model']!r}: {path.name} is read with scikit-learn instead")
+        return None
     return model
+
+
+@lru_cache(maxsize=16)
+def _warn_once(message: str) -> None:
+    logger.warning(message)
 
 
 def _load_encoder(path: Path) -> Model:

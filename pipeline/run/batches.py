@@ -1,9 +1,10 @@
 """The ingest run's per-document work in batches, on every core, with bounded memory.
 
 Orchestration costs per task, not per document: the flow hands the work out in batches of documents
-(`batches`), one `process` task and one `store` task per batch, so a cold run of a thousand documents has a few
-dozen task runs instead of two thousand. Each batch is processed in a worker process (`processes`: a pool of
-`workers` processes, each with its own PDF reader child, spaCy pipeline and model), so extraction,
+(`batches`), one `process` task per batch (the flow stores each finished batch itself), so a cold run of a
+thousand documents has about twenty task runs instead of a thousand. Each batch is processed in a worker
+process (`processes`: a pool of `workers` processes, each with its own PDF reader child, spaCy pipeline and
+model), so extraction,
 segmentation and classification use every core while the flow's process stores what is done. At most
 `AHEAD` batches per worker are in flight, and a batch's results are dropped once stored, so the run's memory
 does not grow with the number of documents. The run's linking uses the pool too (`spread`, fresh workers):

@@ -203,7 +203,12 @@ def prefect(ctx: Context) -> StageResult:
         measured.append((len(entries), tasks, a, b, a.median - b.median))
     shutil.rmtree(folder, ignore_errors=True)
     (docs0, tasks0, _, _, over0), (docs1, tasks1, a, b, over1) = measured
-    per_task = max(0.0, (over1 - over0) / (tasks1 - tasks0)) if tasks1 != tasks0 else over1 / tasks1
+    if tasks1 - tasks0 < 3:  # batch_size's cap on batches per worker: the fit would read noise
+        raise RuntimeError(
+            f"the Prefect stage's two sizes ({docs0} and {docs1} documents) make {tasks0} and {tasks1} task runs: "
+            "too close to tell a flow run's fixed cost from a task run's; use a smaller prefect_docs"
+        )
+    per_task = max(0.0, (over1 - over0) / (tasks1 - tasks0))
     fixed = max(0.0, over1 - per_task * tasks1)
     return StageResult(
         "prefect",
