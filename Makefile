@@ -84,4 +84,4 @@ check: venv $(MODEL) $(RECUR_MODEL)
 	$(BIN)/python ../shared/checks/contract_check.py --cli $(BIN)/scrutiny
 
 clean:
-	rm -rf $(VENV) data build $(MODEL) $(MODEL).json $(RECUR_MODEL) $(RECUR_MODEL).json
+	rm -rf $(VENV) data build $(MODEL) $(MODEL).json models/areas.linear.npz $(RECUR_MODEL) $(RECUR_MODEL).json
