@@ -381,7 +381,8 @@ def _load_linear(path: Path) -> Model | None:
     if not isinstance(entry, dict) or entry.get("format") != FORMAT or not metadata.get("model"):
         if path.suffix == ".skops":
             _warn_once(
-                f"{side} names no linear form: {path.name} is read with scikit-learn (`scrutiny train` writes one)"
+                f"{side} names no linear form (a model saved by an older version, or of a shape that has none): "
+                f"{path.name} is read with scikit-learn"
             )
         return None
     flat = path.parent / Path(str(entry.get("file"))).name  # beside the model, whatever the sidecar says
