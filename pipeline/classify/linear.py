@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from murmurhash import hash as murmur
 
 FORMAT = "scrutiny-linear-1"
 SUFFIX = ".linear.npz"
@@ -48,9 +49,7 @@ def linear_path(model_path: Path) -> Path:
 
 def _hash(gram: str) -> int:
     """MurmurHash3 (x86, 32 bits, seed 0, signed) of the UTF-8 bytes: scikit-learn's `murmurhash3_32`. The
-    `murmurhash` package (spaCy's) computes the same value; the tests compare the two."""
-    from murmurhash import hash as murmur
-
+    `murmurhash` package (spaCy's) computes the same value (the tests compare the scores with scikit-learn's)."""
     return int(murmur(gram))
 
 
