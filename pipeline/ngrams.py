@@ -119,7 +119,6 @@ def _counts(v: Any, kind: str, texts: list[str]) -> sp.csr_matrix:
     preprocess, spaces = v.build_preprocessor(), v._white_spaces
     pieces: list[np.ndarray] = []
     times: list[int] = []
-    sizes: list[int] = []
     rows: list[int] = []
     for r, text in enumerate(texts):
         words = Counter(spaces.sub(" ", preprocess(v.decode(text))).split())
@@ -134,22 +133,28 @@ def _counts(v: Any, kind: str, texts: list[str]) -> sp.csr_matrix:
             if len(cols):
                 pieces.append(cols)
                 times.append(n)
-                sizes.append(len(cols))
                 rows.append(r)
     width = v.n_features if kind == "hash" else len(v.vocabulary_)
-    dtype = v.dtype
+    return sum_rows(pieces, times, rows, (len(texts), width), v.dtype)
+
+
+def sum_rows(
+    pieces: list[np.ndarray], times: list[int], rows: list[int], shape: tuple[int, int], dtype: Any
+) -> sp.csr_matrix:
+    """The count matrix of pieces of columns: `pieces[i]` (a column once per occurrence) counted `times[i]`
+    times in row `rows[i]`, duplicates summed and each row's columns sorted, as the vectorisers give them."""
     if not pieces:
-        return sp.csr_matrix((len(texts), width), dtype=dtype)
-    sizes_a = np.asarray(sizes)
+        return sp.csr_matrix(shape, dtype=dtype)
+    sizes = np.fromiter((len(p) for p in pieces), dtype=np.int64, count=len(pieces))
     x = sp.csr_matrix(
         (
-            np.repeat(np.asarray(times, dtype=dtype), sizes_a),
-            (np.repeat(np.asarray(rows), sizes_a), np.concatenate(pieces)),
+            np.repeat(np.asarray(times, dtype=dtype), sizes),
+            (np.repeat(np.asarray(rows, dtype=np.int64), sizes), np.concatenate(pieces)),
         ),
-        shape=(len(texts), width),
+        shape=shape,
         dtype=dtype,
     )
-    x.sum_duplicates()  # also sorts each row's columns, as the vectorisers' own output is
+    x.sum_duplicates()
     return x
 
 

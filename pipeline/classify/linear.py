@@ -30,6 +30,8 @@ import numpy as np
 import scipy.sparse as sp
 from murmurhash import hash as murmur
 
+from pipeline.ngrams import sum_rows
+
 FORMAT = "scrutiny-linear-1"
 SUFFIX = ".linear.npz"
 WORDS_KEPT = 65_536  # distinct words (or word n-grams) whose columns are remembered per view; cleared when full
@@ -149,20 +151,7 @@ class View:
                     pieces.append(self._cached(gram))
                     times.append(n)
                     rows.append(r)
-        shape = (len(texts), self.n_features)
-        if not pieces:
-            return sp.csr_matrix(shape, dtype=np.float64)
-        sizes = np.fromiter((len(p) for p in pieces), dtype=np.int64, count=len(pieces))
-        x = sp.csr_matrix(
-            (
-                np.repeat(np.asarray(times, dtype=np.float64), sizes),
-                (np.repeat(np.asarray(rows, dtype=np.int64), sizes), np.concatenate(pieces)),
-            ),
-            shape=shape,
-            dtype=np.float64,
-        )
-        x.sum_duplicates()
-        return x
+        return sum_rows(pieces, times, rows, (len(texts), self.n_features), np.float64)
 
     def features(self, texts: Sequence[str]) -> sp.csr_matrix:
         """Counts weighted as TfidfTransformer weighs them: 1 + log(tf) when sublinear, times IDF, row-normalised."""
