@@ -82,6 +82,7 @@ def read_html(data: bytes, url: str | None = None, declared_encoding: str | None
             "og_type": page["og_type"],
             "ld_types": page["ld_types"],
             "sitename": page["sitename"],
+            "copyright": page["copyright"],
         }
     blocks: list[RawBlock] = []
     for el in doc.body.iter("head", "p", "item", "row", "quote"):
@@ -113,6 +114,7 @@ def read_html(data: bytes, url: str | None = None, declared_encoding: str | None
         "ld_types": page["ld_types"],
         "byline": doc.author or None,
         "sitename": page["sitename"] or doc.sitename or None,
+        "copyright": page["copyright"],
         "url": doc.url or url,
         "lang": _declared_lang(html),
     }

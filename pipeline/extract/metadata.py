@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
 from pipeline.lexicon.councils import Gazetteer, infer_council
 from pipeline.lexicon.dates import DateFinding, all_dates, infer_date, iso_value
 from pipeline.lexicon.language import detect_language
-from pipeline.lexicon.news import news_cues
+from pipeline.lexicon.news import copyright_holders, news_cues
 from pipeline.lexicon.services import infer_service
 from pipeline.records import DOC_TYPES, SERVICES, Block, Metadata
 
@@ -133,7 +134,7 @@ def infer_doc_type(
             n = len(rx.findall(head))
             if n:
                 scores[t] += w * min(n, 3)
-    news, declared = news_cues(head, publisher, url, page or {})
+    news, declared = news_cues(head, publisher, url, page or {}, copyright_holders(text))
     if declared:  # a news report about an inspection is news, however often it says "inspection"
         return "news"
     scores["news"] += news
@@ -151,9 +152,14 @@ def infer_doc_type(
     return best if score >= 3 and best != "proceedings" else "other"
 
 
-def infer_publisher(gz: Gazetteer, text: str, sitename: str | None, doc_type: str, council: str | None) -> str | None:
+def infer_publisher(
+    gz: Gazetteer, text: str, sitename: str | None, doc_type: str, council: str | None, holders: Sequence[str] = ()
+) -> str | None:
+    """The site's name; else for news the copyright holder (the newsgroup); else what the type implies."""
     if sitename:
         return gz.canonical(sitename) or sitename
+    if doc_type == "news" and holders:
+        return gz.canonical(holders[0]) or holders[0]
     head = text[:800]
     if doc_type == "inspection_report":
         for m in gz.find(head):
@@ -226,7 +232,9 @@ def infer_metadata(
     doc_type = known.get("doc_type") or infer_doc_type(text, title, publisher_hint or found.get("sitename"), url, found)
     if doc_type not in DOC_TYPES:
         doc_type = "other"
-    publisher = known.get("publisher") or infer_publisher(gz, text, found.get("sitename"), doc_type, council)
+    publisher = known.get("publisher") or infer_publisher(
+        gz, text, found.get("sitename"), doc_type, council, found.get("copyright") or copyright_holders(text)
+    )
     service = known.get("service") or infer_service(text)
     if service not in SERVICES:
         service = None

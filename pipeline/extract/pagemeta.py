@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from pipeline.lexicon.dates import iso_value
+from pipeline.lexicon.news import copyright_holders
 
 # <meta> names and properties that state when a page was published, the most specific first.
 PUBLISHED_META = (
@@ -37,6 +38,7 @@ PUBLISHED_META = (
 )
 MODIFIED_META = ("article:modified_time", "og:updated_time", "datemodified", "dcterms.modified", "last-modified")
 TIME_LABEL = re.compile(r"(?:published|posted|first published|date|cyhoeddwyd|dyddiad)\W{0,3}(?:on\W{0,2})?$", re.I)
+INLINE = frozenset({"a", "span", "small", "strong", "b", "em", "i", "abbr", "time", "sup", "sub"})
 TIME_CLASS = re.compile(r"publish|posted|dateline|byline|article-?date|post-?date|entry-?date|meta", re.I)
 
 
@@ -65,10 +67,18 @@ def _types(node: dict[str, Any]) -> list[str]:
 
 def page_metadata(html: str) -> dict[str, Any]:
     """{"dates": [(ISO, how), ...] most explicit first, "modified": ISO or None, "og_type": ...,
-    "ld_types": [...], "sitename": ...} from the page's markup."""
+    "ld_types": [...], "sitename": ..., "copyright": [holders]} from the page's markup and its furniture (the
+    copyright line is in the footer, which the text extraction leaves out)."""
     import lxml.html
 
-    out: dict[str, Any] = {"dates": [], "modified": None, "og_type": None, "ld_types": [], "sitename": None}
+    out: dict[str, Any] = {
+        "dates": [],
+        "modified": None,
+        "og_type": None,
+        "ld_types": [],
+        "sitename": None,
+        "copyright": [],
+    }
     try:
         tree = lxml.html.fromstring(html)
     except (ValueError, lxml.etree.ParserError):
@@ -112,4 +122,17 @@ def page_metadata(html: str) -> dict[str, Any]:
     for node in _json_ld(tree):
         if "NewsMediaOrganization" in _types(node) and node.get("name"):
             out["sitename"] = out["sitename"] or str(node["name"])
+    lines = []  # the copyright lines: the text nodes that carry the mark, each read with its line's inline markup
+    for node in tree.xpath(
+        '//text()[contains(., "©") or contains(., "opyright") or contains(., "(c)") or contains(., "(C)")]'
+    ):
+        el = node.getparent()
+        while el is not None and el.tag in INLINE and el.getparent() is not None:
+            el = el.getparent()
+        if el is None or el.tag in ("script", "style", "noscript"):
+            continue
+        text = " ".join(el.text_content().split())
+        if len(text) <= 300:
+            lines.append(text)
+    out["copyright"] = copyright_holders("\n".join(dict.fromkeys(lines)))
     return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
@@ -29,7 +30,41 @@ def _data() -> dict[str, Any]:
     data["_publishers"] = {_fold(p) for p in data["publishers"]}
     data["_release"] = re.compile("|".join(rf"\b{p}\b" for p in data["release_phrases"]), re.I)
     data["_paths"] = re.compile("|".join(data["paths"]), re.I)
+    data["_outlet"] = re.compile(r"\b(?:" + "|".join(data["outlet_words"]) + r")\b", re.I)
     return data
+
+
+# A copyright line and what it names: "© 2026 Local Newsgroup Ltd. All rights reserved.", "Copyright © 2019-2024
+# The Courier", "(c) 2026 Newsquest Media Group". Site furniture is a short line of its own; "(c)" counts only
+# before a year, since it also numbers list items ("(c) the council should ...").
+_COPYRIGHT_LINE = re.compile(
+    r"^[^\n]{0,80}?(?:©|&copy;|\bcopyright\b|\(c\)(?=\s*(?:19|20)\d\d))([^\n]{0,120})$", re.I | re.M
+)
+_HOLDER_NOISE = re.compile(
+    r"©|&copy;|\(c\)|\bcopyright\b|\b(?:19|20)\d\d\b(?:\s*[-–]\s*(?:19|20)?\d\d\b)?|\ball rights\b.*$|"
+    r"\b(?:ltd|limited|plc|llp|inc)\b\.?",
+    re.I,
+)
+
+
+def copyright_holders(text: str) -> list[str]:
+    """Who the copyright lines of a text name ("Local Newsgroup"), at most five, each cut at the full stop, bar,
+    dash or comma that ends the name (an address may follow it)."""
+    out = []
+    for m in _COPYRIGHT_LINE.finditer(text):
+        rest = re.split(r"\.\s|\s[|–-]\s|[|,]", m.group(1), maxsplit=1)[0]
+        holder = " ".join(_HOLDER_NOISE.sub(" ", rest).split()).strip(" .,;:")
+        if holder and holder.casefold() != "crown":
+            out.append(holder)
+        if len(out) == 5:
+            break
+    return out
+
+
+def news_outlet(names: Iterable[str | None]) -> bool:
+    """Does a site name or a copyright holder say it is a news outlet ("Derby Telegraph", "Local Newsgroup")?"""
+    rx = _data()["_outlet"]
+    return any(name and rx.search(name) for name in names)
 
 
 def _fold(name: str) -> str:
@@ -47,14 +82,19 @@ def news_publisher(name: str | None = None, url: str | None = None) -> bool:
     return False
 
 
-def news_cues(head: str, publisher: str | None, url: str | None, page: dict[str, Any]) -> tuple[float, bool]:
+def news_cues(
+    head: str, publisher: str | None, url: str | None, page: dict[str, Any], holders: Iterable[str] = ()
+) -> tuple[float, bool]:
     """(score, declared): `declared` when the page says outright it is news (JSON-LD NewsArticle, a news
-    publisher, a press release's markers); the score adds up weaker signs (og:type article, a news section
-    address, a byline, a dateline with attributed quotes)."""
+    publisher on the list, a site name or copyright holder that names a news outlet, a press release's markers);
+    the score adds up weaker signs (og:type article, a news section address, a byline, a dateline with attributed
+    quotes). `holders`: who the page's copyright lines name (`copyright_holders`)."""
     d = _data()
     if any(t in d["ld_types"] for t in page.get("ld_types") or ()):
         return 0.0, True
     if news_publisher(publisher or page.get("sitename"), url):
+        return 0.0, True
+    if news_outlet([page.get("sitename"), *holders, *(page.get("copyright") or ())]):
         return 0.0, True
     if d["_release"].search(head):
         return 0.0, True

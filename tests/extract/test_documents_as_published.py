@@ -171,6 +171,49 @@ def test_news_is_recognised_from_what_the_page_says_about_itself(tmp_path, setti
     assert read(tmp_path, settings, "news.html", page(head, before=before)).metadata.doc_type == "news"
 
 
+NEWS_STORY = (
+    "<p>A county's children's services must improve, inspectors have found, after families waited too long "
+    "for assessments.</p>"
+    "<p>The council said an improvement plan would go to cabinet next month.</p>"
+    "<p>“We accept the findings and are already acting on them,” said Councillor Jane Morris.</p>"
+)
+
+
+def test_a_news_site_is_known_by_its_copyright_holder(tmp_path, settings):
+    """No markup, byline or date: the footer's "© 2026 Valley Newsgroup Ltd." says who publishes the page. The
+    story's words (an improvement plan, inspectors) do not make it a plan or a report."""
+    meta = read(tmp_path, settings, "story.html", page(body=NEWS_STORY)).metadata
+    assert (meta.doc_type, meta.publisher, meta.published) == ("news", "Valley Newsgroup", None)
+
+
+def test_a_council_copyright_line_is_no_sign_of_news(tmp_path, settings):
+    report = page(
+        body=BODY.replace("<p>Members", "<p>Recommendation 1: the council should reduce waiting times.</p><p>Members")
+    )
+    report = report.replace("Valley Newsgroup Ltd", "Northshire County Council")
+    assert read(tmp_path, settings, "report.html", report).metadata.doc_type != "news"
+    text = (
+        "Areas for improvement\n\n(c) the council should publish its news and times of meetings.\n\n© Crown copyright"
+    )
+    assert read(tmp_path, settings, "items.txt", text).metadata.doc_type != "news"
+
+
+@pytest.mark.parametrize(
+    "line, holders",
+    [
+        ("© 2026 Local Newsgroup Ltd. All rights reserved.", ["Local Newsgroup"]),
+        ("Copyright © 2019-2024 The Courier | Privacy", ["The Courier"]),
+        ("(c) 2026 Newsquest Media Group Ltd", ["Newsquest Media Group"]),
+        ("(c) the council should publish news", []),
+        ("© Crown copyright 2023", []),
+    ],
+)
+def test_copyright_holders(line, holders):
+    from pipeline.lexicon.news import copyright_holders
+
+    assert copyright_holders("Home\n" + line + "\n") == holders
+
+
 def test_an_inspection_report_is_not_news(tmp_path, settings):
     text = (
         "Inspection of children's services\n\nWe inspected the local authority's children's services in "
@@ -257,3 +300,15 @@ def test_a_list_run_into_one_paragraph_is_split_at_its_bullets(tmp_path, setting
     assert "Anna Morgan, director of social services" in texts
     assert "A representative of the health board." in texts
     assert "The partnership meets monthly and reports to cabinet." in texts
+
+
+def test_the_bundled_documents_are_typed_without_their_manifest(settings):
+    """Read as files alone, as a publisher's pages come, every bundled document gets the type its manifest
+    row gives it: the local papers' pages by their copyright lines, the council's news by its markers."""
+    import csv
+    from pathlib import Path
+
+    corpus = Path(__file__).resolve().parents[2] / "corpus"
+    rows = list(csv.DictReader((corpus / "manifest.csv").open(encoding="utf-8")))
+    got = {r["path"]: extract(Source(str(corpus / r["path"])), settings).metadata.doc_type for r in rows}
+    assert got == {r["path"]: r["doc_type"] for r in rows}
