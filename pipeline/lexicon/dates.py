@@ -210,13 +210,40 @@ def file_name_date(path: str | None) -> str | None:
 DATE_LINE = re.compile(r"^[\W_]*(?:\w+day,?\s+|dydd \w+,?\s+)?(?P<d>[^\n]{6,40}?)\s*$", re.M)
 
 
+# A news item's byline row: "By Sam Jones | 12 March 2024", "12 March 2024 · 5 min read".
+UPDATED = re.compile(r"\b(?:updated|modified|revised|diweddarwyd|diweddariad)\b", re.I)
+ROW_SEPARATOR = re.compile(r"\s+[|·•]\s+|\s*\|\s*")
+ROW_PART = re.compile(
+    r"^(?:by|gan)\s+[A-Z][\w'’-]+(?:\s+[A-Z][\w'’.-]+){0,3}$"  # a byline
+    r"|^\d+\s*min(?:ute)?s?\s+read$"  # a reading time
+    r"|^\d\d?[:.]\d\d\s*(?:[ap]m|gmt|bst)?$",  # a time
+    re.I,
+)
+
+
+def _only_date(part: str) -> str | None:
+    spans = dated_spans(part)
+    if len(spans) == 1 and spans[0][1] - spans[0][0] >= len(part.strip()) - 12:
+        return spans[0][2]
+    return None
+
+
 def date_line(text: str) -> str | None:
-    """A line of the opening that is nothing but a date ("17th October 2017", "• 6 February 2025", "28/01/2026"):
+    """A line of the opening that is nothing but a date ("17th October 2017", "• 6 February 2025", "28/01/2026"),
+    or a byline row whose other parts are a byline, a reading time or a time ("By Sam Jones | 12 March 2024"):
     the page's own dateline."""
     for m in DATE_LINE.finditer(text[:HEAD]):
-        spans = dated_spans(m["d"])
-        if len(spans) == 1 and spans[0][1] - spans[0][0] >= len(m["d"].strip()) - 12:
-            return spans[0][2]
+        if UPDATED.search(m.group(0)):
+            continue  # "Updated 14 March 2024" dates a change, not the page
+        found = _only_date(m["d"])
+        if found:
+            return found
+        parts = [p.strip() for p in ROW_SEPARATOR.split(m.group(0).strip(" \t•·|"))]
+        if len(parts) > 1:
+            dates = [d for d in map(_only_date, parts) if d]
+            rest = [p for p in parts if not _only_date(p)]
+            if len(dates) == 1 and rest and all(ROW_PART.match(p) for p in rest):
+                return dates[0]
     return None
 
 

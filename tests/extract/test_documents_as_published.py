@@ -91,6 +91,11 @@ def test_a_modified_date_alone_is_not_a_publication_date(tmp_path, settings):
             "last updated",
         ),
         ("Joint review of child protection: Abermaw, 2021\n\nOur findings on partnership working.", None, None),
+        ("Council told to improve\nBy Sam Jones | 12 March 2024\n\nInspectors found delays.", "2024-03-12", "dateline"),
+        ("Council told to improve\n12 March 2024 · 5 min read\n\nInspectors found delays.", "2024-03-12", "dateline"),
+        ("Council told to improve\nBy Sam Jones | Updated 14 March 2024\n\nInspectors found delays.", None, None),
+        ("Council told to improve\nUpdated 14 March 2024\n\nInspectors found delays in 2023.", None, "Updated 14 March"),
+        ("Cabinet | 12 March 2024 | Agenda item 5\n\nThe report on waiting times.", None, None),
         (
             "Report\n\nWe inspected in July 2017 and followed up in October 2018.\n\n© 2026 Inspectorate. All rights reserved.",
             None,
