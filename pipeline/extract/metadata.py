@@ -158,8 +158,8 @@ def infer_publisher(
     """The site's name; else for news the copyright holder (the newsgroup); else what the type implies."""
     if sitename:
         return gz.canonical(sitename) or sitename
-    if doc_type == "news" and holders:
-        return gz.canonical(holders[0]) or holders[0]
+    if doc_type == "news" and holders:  # the last: the footer's, after any in the opening lines
+        return gz.canonical(holders[-1]) or holders[-1]
     head = text[:800]
     if doc_type == "inspection_report":
         for m in gz.find(head):

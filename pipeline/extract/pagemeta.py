@@ -38,7 +38,25 @@ PUBLISHED_META = (
 )
 MODIFIED_META = ("article:modified_time", "og:updated_time", "datemodified", "dcterms.modified", "last-modified")
 TIME_LABEL = re.compile(r"(?:published|posted|first published|date|cyhoeddwyd|dyddiad)\W{0,3}(?:on\W{0,2})?$", re.I)
-INLINE = frozenset({"a", "span", "small", "strong", "b", "em", "i", "abbr", "time", "sup", "sub"})
+INLINE = frozenset({"a", "span", "small", "strong", "b", "em", "i", "abbr", "time", "sup", "sub", "br"})
+LAST_LINES = 15  # where a page that marks no footer has its copyright line: its last blocks of text
+BLOCKS = (
+    "p",
+    "div",
+    "li",
+    "td",
+    "address",
+    "section",
+    "article",
+    "aside",
+    "footer",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+)
 TIME_CLASS = re.compile(r"publish|posted|dateline|byline|article-?date|post-?date|entry-?date|meta", re.I)
 
 
@@ -63,6 +81,44 @@ def _json_ld(tree) -> Iterator[dict[str, Any]]:
 def _types(node: dict[str, Any]) -> list[str]:
     t = node.get("@type") or []
     return [str(x) for x in (t if isinstance(t, list) else [t])]
+
+
+_FOOTERS = (
+    "//footer | //*[@role='contentinfo'] | //*[@id or @class][re:test(concat(@id, ' ', @class), "
+    "'footer|copyright|colophon', 'i')]"
+)
+_MARKED = '//text()[contains(., "©") or contains(., "opyright") or contains(., "(c)") or contains(., "(C)")]'
+
+
+def _copyright_lines(tree: Any) -> list[str]:
+    """The page's copyright lines, each read whole with its inline markup, once: from its footer (a <footer>,
+    role=contentinfo, or an element whose id or class says footer, copyright or colophon), or when it marks
+    none, from the last lines of its text. Where a site states who publishes it, never the body."""
+    feet = tree.xpath(_FOOTERS, namespaces={"re": "http://exslt.org/regular-expressions"})
+    tail = None
+    if not feet:  # the last blocks of text (innermost) stand for the footer
+        blocks = [
+            el
+            for el in tree.iter(*BLOCKS)
+            if not any(isinstance(c.tag, str) and c.tag in BLOCKS for c in el) and el.text_content().strip()
+        ]
+        tail = " ".join(" ".join(el.text_content().split()) for el in blocks[-LAST_LINES:])
+    out: dict[str, None] = {}
+    seen: set[Any] = set()
+    for root in feet or [tree]:
+        for node in root.xpath("." + _MARKED):
+            el = node.getparent()
+            if el is not None and getattr(node, "is_tail", False):
+                el = el.getparent()  # text after a <br>, a comment or an inline element belongs to its container
+            while el is not None and isinstance(el.tag, str) and el.tag in INLINE and el.getparent() is not None:
+                el = el.getparent()
+            if el is None or not isinstance(el.tag, str) or el.tag in ("script", "style", "noscript") or el in seen:
+                continue
+            seen.add(el)
+            line = " ".join(el.text_content().split())
+            if len(line) <= 300 and (tail is None or line in tail):
+                out[line] = None
+    return list(out)
 
 
 def page_metadata(html: str) -> dict[str, Any]:
@@ -122,17 +178,5 @@ def page_metadata(html: str) -> dict[str, Any]:
     for node in _json_ld(tree):
         if "NewsMediaOrganization" in _types(node) and node.get("name"):
             out["sitename"] = out["sitename"] or str(node["name"])
-    lines = []  # the copyright lines: the text nodes that carry the mark, each read with its line's inline markup
-    for node in tree.xpath(
-        '//text()[contains(., "©") or contains(., "opyright") or contains(., "(c)") or contains(., "(C)")]'
-    ):
-        el = node.getparent()
-        while el is not None and el.tag in INLINE and el.getparent() is not None:
-            el = el.getparent()
-        if el is None or el.tag in ("script", "style", "noscript"):
-            continue
-        text = " ".join(el.text_content().split())
-        if len(text) <= 300:
-            lines.append(text)
-    out["copyright"] = copyright_holders("\n".join(dict.fromkeys(lines)))
+    out["copyright"] = copyright_holders("\n".join(_copyright_lines(tree)), whole=True)
     return out

@@ -213,12 +213,9 @@ DATE_LINE = re.compile(r"^[\W_]*(?:\w+day,?\s+|dydd \w+,?\s+)?(?P<d>[^\n]{6,40}?
 # A news item's byline row: "By Sam Jones | 12 March 2024", "12 March 2024 · 5 min read".
 UPDATED = re.compile(r"\b(?:updated|modified|revised|diweddarwyd|diweddariad)\b", re.I)
 ROW_SEPARATOR = re.compile(r"\s+[|·•]\s+|\s*\|\s*")
-ROW_PART = re.compile(
-    r"^(?:by|gan)\s+[A-Z][\w'’-]+(?:\s+[A-Z][\w'’.-]+){0,3}$"  # a byline
-    r"|^\d+\s*min(?:ute)?s?\s+read$"  # a reading time
-    r"|^\d\d?[:.]\d\d\s*(?:[ap]m|gmt|bst)?$",  # a time
-    re.I,
-)
+BYLINE_PART = re.compile(r"^(?:[Bb]y|BY|[Gg]an)\s+[A-Z][\w'’-]+(?:\s+[A-Z][\w'’.-]+){0,3}$")  # a byline: names
+READ_PART = re.compile(r"^\d+\s*min(?:ute)?s?\s+read$", re.I)  # a reading time
+TIME_PART = re.compile(r"^\d\d?[:.]\d\d\s*(?:[ap]m|gmt|bst)?$", re.I)  # a time, counted only beside one of those
 
 
 def _only_date(part: str) -> str | None:
@@ -242,7 +239,8 @@ def date_line(text: str) -> str | None:
         if len(parts) > 1:
             dates = [d for d in map(_only_date, parts) if d]
             rest = [p for p in parts if not _only_date(p)]
-            if len(dates) == 1 and rest and all(ROW_PART.match(p) for p in rest):
+            bylined = [p for p in rest if BYLINE_PART.match(p) or READ_PART.match(p)]
+            if len(dates) == 1 and bylined and all(p in bylined or TIME_PART.match(p) for p in rest):
                 return dates[0]
     return None
 

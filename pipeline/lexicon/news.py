@@ -31,6 +31,8 @@ def _data() -> dict[str, Any]:
     data["_release"] = re.compile("|".join(rf"\b{p}\b" for p in data["release_phrases"]), re.I)
     data["_paths"] = re.compile("|".join(data["paths"]), re.I)
     data["_outlet"] = re.compile(r"\b(?:" + "|".join(data["outlet_words"]) + r")\b", re.I)
+    data["_ending"] = re.compile(r"\S\s+(?:" + "|".join(data["outlet_endings"]) + r")$", re.I)
+    data["_not_outlet"] = re.compile(r"\b(?:" + "|".join(data["not_outlets"]) + r")\b", re.I)
     return data
 
 
@@ -45,16 +47,26 @@ _HOLDER_NOISE = re.compile(
     r"\b(?:ltd|limited|plc|llp|inc)\b\.?",
     re.I,
 )
+# A credit for a picture names its photographer or agency, not the site.
+_CREDIT = re.compile(r"\b(?:photo(?:graph)?s?|pictures?|images?|pic|credit|llun)\b", re.I)
+FURNITURE_LINES = 15  # a text's copyright lines are among its last lines (or its first few)
 
 
-def copyright_holders(text: str) -> list[str]:
+def copyright_holders(text: str, whole: bool = False) -> list[str]:
     """Who the copyright lines of a text name ("Local Newsgroup"), at most five, each cut at the full stop, bar,
-    dash or comma that ends the name (an address may follow it)."""
+    dash or comma that ends the name (an address may follow it). Only the first 5 and last `FURNITURE_LINES`
+    lines are read unless `whole` (lines already known to be the page's furniture); a picture credit, or a
+    "name" that starts in lower case or runs past eight words, is no holder."""
+    if not whole:
+        lines = [line for line in text.splitlines() if line.strip()]
+        text = "\n".join(lines[:5] + lines[max(5, len(lines) - FURNITURE_LINES) :])
     out = []
     for m in _COPYRIGHT_LINE.finditer(text):
+        if _CREDIT.search(m.group(0)):
+            continue
         rest = re.split(r"\.\s|\s[|–-]\s|[|,]", m.group(1), maxsplit=1)[0]
         holder = " ".join(_HOLDER_NOISE.sub(" ", rest).split()).strip(" .,;:")
-        if holder and holder.casefold() != "crown":
+        if holder and holder[0].isupper() and len(holder.split()) <= 8 and holder.casefold() != "crown":
             out.append(holder)
         if len(out) == 5:
             break
@@ -62,9 +74,16 @@ def copyright_holders(text: str) -> list[str]:
 
 
 def news_outlet(names: Iterable[str | None]) -> bool:
-    """Does a site name or a copyright holder say it is a news outlet ("Derby Telegraph", "Local Newsgroup")?"""
-    rx = _data()["_outlet"]
-    return any(name and rx.search(name) for name in names)
+    """Does a site name or a copyright holder say it is a news outlet ("Derby Telegraph", "Local Newsgroup",
+    "Powys County Times")? Never a name with a public body's, a service's or a provider's words."""
+    d = _data()
+    for name in names:
+        if not name or d["_not_outlet"].search(name):
+            continue
+        bare = re.sub(r"^the\s+", "", name.strip(), flags=re.I)
+        if d["_outlet"].search(bare) or d["_ending"].search(bare):
+            return True
+    return False
 
 
 def _fold(name: str) -> str:

@@ -9,7 +9,8 @@ from pipeline.extract import extract
 from pipeline.lexicon.dates import infer_date, iso_value
 from pipeline.records import Source
 
-FOOTER = "<footer><p>© 2026 Valley Newsgroup Ltd. All rights reserved.</p><a href='/privacy'>Privacy</a></footer>"
+FOOTER = "<footer><p>© 2026 Valley Publishing Ltd. All rights reserved.</p><a href='/privacy'>Privacy</a></footer>"
+NEWS_FOOTER = FOOTER.replace("Valley Publishing", "Valley Newsgroup")
 BODY = (
     "<p>Inspectors visited the county's children's services in March 2017 and spoke to families, staff and "
     "partner agencies about how referrals are handled.</p>"
@@ -19,13 +20,13 @@ BODY = (
 )
 
 
-def page(head: str = "", body: str = BODY, before: str = "") -> str:
+def page(head: str = "", body: str = BODY, before: str = "", footer: str = FOOTER) -> str:
     return f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Report on services | Valley</title>
 {head}</head><body>
 <div class="cookie-banner"><p>We use cookies to make this site work.</p><button>Accept all cookies</button></div>
 <header><nav><ul><li><a href="/">Home</a></li><li><a href="/news">News</a></li><li><a href="/sport">Sport</a></li>
 <li><a href="/contact">Contact us</a></li></ul></nav></header>
-<main><article><h1>Report on the county's children's services</h1>{before}{body}</article></main>{FOOTER}
+<main><article><h1>Report on the county's children's services</h1>{before}{body}</article></main>{footer}
 </body></html>"""
 
 
@@ -94,7 +95,11 @@ def test_a_modified_date_alone_is_not_a_publication_date(tmp_path, settings):
         ("Council told to improve\nBy Sam Jones | 12 March 2024\n\nInspectors found delays.", "2024-03-12", "dateline"),
         ("Council told to improve\n12 March 2024 · 5 min read\n\nInspectors found delays.", "2024-03-12", "dateline"),
         ("Council told to improve\nBy Sam Jones | Updated 14 March 2024\n\nInspectors found delays.", None, None),
-        ("Council told to improve\nUpdated 14 March 2024\n\nInspectors found delays in 2023.", None, "Updated 14 March"),
+        (
+            "Council told to improve\nUpdated 14 March 2024\n\nInspectors found delays in 2023.",
+            None,
+            "Updated 14 March",
+        ),
         ("Cabinet | 12 March 2024 | Agenda item 5\n\nThe report on waiting times.", None, None),
         (
             "Report\n\nWe inspected in July 2017 and followed up in October 2018.\n\n© 2026 Inspectorate. All rights reserved.",
@@ -187,8 +192,41 @@ NEWS_STORY = (
 def test_a_news_site_is_known_by_its_copyright_holder(tmp_path, settings):
     """No markup, byline or date: the footer's "© 2026 Valley Newsgroup Ltd." says who publishes the page. The
     story's words (an improvement plan, inspectors) do not make it a plan or a report."""
-    meta = read(tmp_path, settings, "story.html", page(body=NEWS_STORY)).metadata
+    meta = read(tmp_path, settings, "story.html", page(body=NEWS_STORY, footer=NEWS_FOOTER)).metadata
     assert (meta.doc_type, meta.publisher, meta.published) == ("news", "Valley Newsgroup", None)
+    # the same story under a footer that names no outlet is not known as news by it
+    assert read(tmp_path, settings, "plain.html", page(body=NEWS_STORY)).metadata.doc_type != "news"
+
+
+@pytest.mark.parametrize(
+    "footer",
+    [
+        "<footer><!-- site footer -->© 2026 Valley Newsgroup Ltd. All rights reserved.</footer>",
+        "<footer><p>Home<br>© 2026 Valley Newsgroup</p></footer>",
+        "<div class='site-Footer'><span>Copyright</span> <span>2026</span> <a href='/'>The Valley Courier</a></div>",
+        "<div><p>Contact us</p><p>Copyright © 2026 Valley Newsgroup Ltd</p></div>",
+    ],
+)
+def test_the_copyright_holder_is_read_however_the_footer_is_marked_up(tmp_path, settings, footer):
+    assert read(tmp_path, settings, "story.html", page(body=NEWS_STORY, footer=footer)).metadata.doc_type == "news"
+
+
+@pytest.mark.parametrize(
+    "body, footer",
+    [
+        # a picture credit in the body names a photographer's paper, not the site
+        ("<p>Photo © Daily Post</p>" + NEWS_STORY, FOOTER),
+        # a numbered list item with a year is no copyright line
+        (BODY + "<p>(c) 2023 Audits show response times fell short.</p>", FOOTER),
+        # public bodies and providers whose names carry a paper's word
+        (NEWS_STORY, "<footer><p>© 2026 NHS Wales Weekly</p></footer>"),
+        (NEWS_STORY, "<footer><p>© Official Journal of the European Union</p></footer>"),
+        (NEWS_STORY, "<footer><p>© 2026 Express Care Services Ltd</p></footer>"),
+        (NEWS_STORY, "<footer><p>© The Gazette</p></footer>"),
+    ],
+)
+def test_no_sign_of_news_outside_the_footer_or_in_a_public_body_s_name(tmp_path, settings, body, footer):
+    assert read(tmp_path, settings, "page.html", page(body=body, footer=footer)).metadata.doc_type != "news"
 
 
 def test_a_council_copyright_line_is_no_sign_of_news(tmp_path, settings):
