@@ -113,8 +113,9 @@ def news_cues(
         return 0.0, True
     if news_publisher(publisher or page.get("sitename"), url):
         return 0.0, True
-    if news_outlet([page.get("sitename"), *holders, *(page.get("copyright") or ())]):
-        return 0.0, True
+    named = [*holders, *(page.get("copyright") or ())]
+    if any(news_publisher(name) for name in named) or news_outlet([page.get("sitename"), *named]):
+        return 0.0, True  # "© 2026 Community Care" is on the list; "© 2026 Valley Newsgroup" names an outlet
     if d["_release"].search(head):
         return 0.0, True
     score = 0.0
