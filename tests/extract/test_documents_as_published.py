@@ -205,6 +205,8 @@ def test_a_news_site_is_known_by_its_copyright_holder(tmp_path, settings):
         "<footer><p>Home<br>© 2026 Valley Newsgroup</p></footer>",
         "<div class='site-Footer'><span>Copyright</span> <span>2026</span> <a href='/'>The Valley Courier</a></div>",
         "<div><p>Contact us</p><p>Copyright © 2026 Valley Newsgroup Ltd</p></div>",
+        # a trade paper on the publisher list, though "care" keeps other names from counting as outlets
+        "<footer><p>© 2026 Community Care</p></footer>",
     ],
 )
 def test_the_copyright_holder_is_read_however_the_footer_is_marked_up(tmp_path, settings, footer):
