@@ -414,6 +414,8 @@ def run(
         raise ClassifyError(f"the written statements' weight must be a positive number, not {written_weight}")
     # the recipe as it was named before the weight existed when the weight is 1
     recipe = RECIPE if written_weight == 1.0 else {**RECIPE, "written_weight": written_weight}
+    # each statement's weight in the encoder's loss: the TF-IDF model's rule (train.statement_weights) with this weight
+    encoder_weighting = {"training": {"written_weight": written_weight}}
     folder = taxonomy.data_dir(settings.models_dir.parent)
     files = label_files(folder) if folder else []
     records = read_labelled(files, taxonomy)
@@ -434,7 +436,7 @@ def run(
         fitted = [grounded[i] for i in np.flatnonzero(fold != f)]
         rows = written + fitted
         say(f"fold {f + 1}/{folds}: fine-tuning on {len(rows)} statements ({len(fitted)} from real pages)")
-        w = np.array([1.0 if r.get("source_url") else written_weight for r in rows])
+        w = statement_weights(rows, encoder_weighting)
         net = fit([r["text"] for r in rows], indicators(rows, codes), weights, settings.models_dir, say, w)
         held = np.flatnonzero(fold == f)
         # scored as it will run: the exported, quantised graph on ONNX Runtime
@@ -472,8 +474,7 @@ def run(
         )
 
     say(f"final fit on all {len(everything)} statements")
-    w = np.array([1.0 if r.get("source_url") else written_weight for r in everything])
-    net = fit(texts, y_all, weights, settings.models_dir, say, w)
+    net = fit(texts, y_all, weights, settings.models_dir, say, statement_weights(everything, encoder_weighting))
     out.parent.mkdir(parents=True, exist_ok=True)
     # the graph and its sidecar are written under temporary names and renamed together at the end, so a reader
     # never finds a graph whose sidecar does not describe it

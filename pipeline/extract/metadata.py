@@ -123,10 +123,16 @@ _TYPE_PATTERNS = {t: [(re.compile(p, re.I | re.M), w) for p, w in cues] for t, c
 
 
 def infer_doc_type(
-    text: str, title: str | None, publisher: str | None, url: str | None, page: dict[str, Any] | None = None
+    text: str,
+    title: str | None,
+    publisher: str | None,
+    url: str | None,
+    page: dict[str, Any] | None = None,
+    holders: Sequence[str] | None = None,
 ) -> str:
     """The document's type from what it says about itself (a news page's markup, a news publisher, a press
-    release's notes to editors, a dated item quoting people) and from its structure; "other" when nothing fits."""
+    release's notes to editors, a dated item quoting people) and from its structure; "other" when nothing fits.
+    `holders`: who the text's copyright lines name, when the caller has read them already."""
     head = (title or "") + "\n" + text[:4000]
     scores: dict[str, float] = defaultdict(float)  # cue weights are not whole numbers
     for t, patterns in _TYPE_PATTERNS.items():
@@ -134,7 +140,8 @@ def infer_doc_type(
             n = len(rx.findall(head))
             if n:
                 scores[t] += w * min(n, 3)
-    news, declared = news_cues(head, publisher, url, page or {}, copyright_holders(text))
+    holders = copyright_holders(text) if holders is None else holders  # the text's own copyright lines
+    news, declared = news_cues(head, publisher, url, page or {}, holders)
     if declared:  # a news report about an inspection is news, however often it says "inspection"
         return "news"
     scores["news"] += news
@@ -229,11 +236,14 @@ def infer_metadata(
         or infer_council(gz, text, title, url)
     )
     publisher_hint = known.get("publisher") or (gz.canonical(found.get("sitename")) if found.get("sitename") else None)
-    doc_type = known.get("doc_type") or infer_doc_type(text, title, publisher_hint or found.get("sitename"), url, found)
+    holders = copyright_holders(text)
+    doc_type = known.get("doc_type") or infer_doc_type(
+        text, title, publisher_hint or found.get("sitename"), url, found, holders
+    )
     if doc_type not in DOC_TYPES:
         doc_type = "other"
     publisher = known.get("publisher") or infer_publisher(
-        gz, text, found.get("sitename"), doc_type, council, found.get("copyright") or copyright_holders(text)
+        gz, text, found.get("sitename"), doc_type, council, found.get("copyright") or holders
     )
     service = known.get("service") or infer_service(text)
     if service not in SERVICES:

@@ -237,8 +237,9 @@ def date_line(text: str) -> str | None:
             return found
         parts = [p.strip() for p in ROW_SEPARATOR.split(m.group(0).strip(" \t•·|"))]
         if len(parts) > 1:
-            dates = [d for d in map(_only_date, parts) if d]
-            rest = [p for p in parts if not _only_date(p)]
+            read = [(p, _only_date(p)) for p in parts]
+            dates = [d for _, d in read if d]
+            rest = [p for p, d in read if not d]
             bylined = [p for p in rest if BYLINE_PART.match(p) or READ_PART.match(p)]
             if len(dates) == 1 and bylined and all(p in bylined or TIME_PART.match(p) for p in rest):
                 return dates[0]
