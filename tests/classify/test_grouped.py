@@ -169,3 +169,31 @@ def test_a_finetune_with_another_recipe_keeps_its_scores_apart_and_refuses_a_mea
     assert "at least one epoch" in capsys.readouterr().err
     assert main(["--cv-only", "--lr=-1e-5"]) == 2
     assert "positive learning rate" in capsys.readouterr().err
+
+
+def test_kept_out_of_fold_scores_are_reused_only_for_the_data_they_were_made_on(tmp_path):
+    """`make finetune --reuse-oof` reads the scores an earlier run kept instead of fine-tuning the folds again,
+    only if they were made on the same statements, labels, folds and labelled files; otherwise it says why."""
+    from pipeline.classify.finetune import ClassifyError, kept_scores
+
+    truth = np.array([[1, 0], [0, 1], [1, 1], [0, 0]])
+    fold = np.array([0, 1, 0, 1])
+    scores = np.array([[0.9, 0.1], [0.2, 0.8], [0.7, 0.6], [0.1, 0.2]])
+    path = tmp_path / "oof.npz"
+    np.savez_compressed(path, encoder=scores, fast=scores, fold=fold, truth=truth, codes=["A", "B"], corpus="abc")
+    assert (kept_scores(path, truth, fold, ["A", "B"], "abc") == scores).all()
+    cases = [
+        ((truth[::-1], fold, ["A", "B"], "abc"), "other statements or labels"),
+        ((truth, 1 - fold, ["A", "B"], "abc"), "other folds"),
+        ((truth, fold, ["A", "C"], "abc"), "other labels"),
+        ((truth, fold, ["A", "B"], "xyz"), "other labelled files"),
+        ((truth[:3], fold[:3], ["A", "B"], "abc"), "other statements"),
+    ]
+    for args, why in cases:
+        with pytest.raises(ClassifyError, match=why):
+            kept_scores(path, *args)
+    with pytest.raises(ClassifyError, match="no kept out-of-fold scores"):
+        kept_scores(tmp_path / "missing.npz", truth, fold, ["A", "B"], "abc")
+    (tmp_path / "bad.npz").write_text("not numpy", encoding="utf-8")
+    with pytest.raises(ClassifyError, match="not a file of kept"):
+        kept_scores(tmp_path / "bad.npz", truth, fold, ["A", "B"], "abc")
