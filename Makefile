@@ -35,10 +35,13 @@ model: $(MODEL)
 # sha256 in its sidecar on load). This rebuilds it from corpus/labels and the packaged all-MiniLM-L6-v2 weights:
 # grouped cross-validation, then the final fit and the int8 export (5 grouped folds, about 40 minutes on two cores, no GPU).
 # PyTorch comes with the train extra. The dev set, when ../shared is beside the clone, is only reported.
+# FINETUNE_ARGS passes options through, e.g. FINETUNE_ARGS="--cv-only --lr 2e-4" to judge a recipe by grouped CV
+# alone, then FINETUNE_ARGS="--reuse-oof --lr 2e-4" to fit it without fine-tuning the folds again.
 DEV_LABELS := ../shared/corpus-samples/dev-labels.jsonl
+FINETUNE_ARGS ?=
 finetune: venv
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,train]"
-	$(BIN)/python -m pipeline.classify.finetune $(if $(wildcard $(DEV_LABELS)),--dev $(DEV_LABELS))
+	$(BIN)/python -m pipeline.classify.finetune $(if $(wildcard $(DEV_LABELS)),--dev $(DEV_LABELS)) $(FINETUNE_ARGS)
 
 # The recurrence models (picking, status in the text, issues, pairs) are built the same way, never committed:
 # `scrutiny train-recur` (about a minute). `scrutiny evaluate-recur` prints the leave-one-council-out figures.
