@@ -180,8 +180,31 @@ def test_kept_out_of_fold_scores_are_reused_only_for_the_data_they_were_made_on(
     fold = np.array([0, 1, 0, 1])
     scores = np.array([[0.9, 0.1], [0.2, 0.8], [0.7, 0.6], [0.1, 0.2]])
     path = tmp_path / "oof.npz"
-    np.savez_compressed(path, encoder=scores, fast=scores, fold=fold, truth=truth, codes=["A", "B"], corpus="abc")
+    recipe = {"epochs": 3, "optimizer": "AdamW lr 2e-4"}
+    np.savez_compressed(
+        path,
+        encoder=scores,
+        fast=scores,
+        fold=fold,
+        truth=truth,
+        codes=["A", "B"],
+        corpus="abc",
+        recipe='{"epochs": 3}',
+    )
     assert (kept_scores(path, truth, fold, ["A", "B"], "abc") == scores).all()
+    with pytest.raises(ClassifyError, match="another recipe"):
+        kept_scores(path, truth, fold, ["A", "B"], "abc", recipe)
+    np.savez_compressed(
+        path,
+        encoder=scores,
+        fast=scores,
+        fold=fold,
+        truth=truth,
+        codes=["A", "B"],
+        corpus="abc",
+        recipe=json.dumps(recipe, sort_keys=True),
+    )
+    assert (kept_scores(path, truth, fold, ["A", "B"], "abc", recipe) == scores).all()
     cases = [
         ((truth[::-1], fold, ["A", "B"], "abc"), "other statements or labels"),
         ((truth, 1 - fold, ["A", "B"], "abc"), "other folds"),
