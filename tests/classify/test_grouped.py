@@ -150,14 +150,19 @@ def test_the_second_annotator_comparison_tells_the_labels_gap_from_the_models(tm
     assert second_annotator_figures(grounded, y, fold, config, CODES, tmp_path) is None
 
 
-def test_a_finetune_with_another_recipe_keeps_its_scores_apart_and_refuses_a_meaningless_one(capsys):
-    """Out-of-fold scores of a run with other epochs, learning rate or written weight never overwrite the
-    default run's; a run asked for no epochs or a learning rate that is not positive stops at once, with the reason,
-    before anything is fine-tuned."""
-    from pipeline.classify.finetune import main, oof_name
+def test_a_finetune_with_another_recipe_keeps_its_scores_apart_and_refuses_a_meaningless_one(
+    capsys, monkeypatch, tmp_path
+):
+    """Out-of-fold scores are kept under a name that says their recipe (so a name keeps its meaning when a
+    default changes), and runs with other epochs, learning rate, written weight or a smoke run never overwrite one
+    another; a run asked for no epochs, a learning rate that is not positive, or both --cv-only and --reuse-oof
+    stops at once, with the reason, before anything is read or fine-tuned."""
+    from pipeline.classify.finetune import main, oof_name, rate_text
 
+    assert [rate_text(x) for x in (2e-4, 5e-5, 1.5e-4, 1e-3)] == ["2e-4", "5e-5", "1.5e-4", "1e-3"]
     default = oof_name("areas", 5, 1.0, None)
-    assert default == "oof-areas-5folds.npz"
+    assert default == "oof-areas-5folds-epochs3-lr2e-4.npz"
+    assert oof_name("areas", 5, 1.0, None, lr=5e-5) == "oof-areas-5folds-epochs3-lr5e-5.npz"
     others = {
         oof_name("areas", 5, 1.0, None, epochs=4),
         oof_name("areas", 5, 1.0, None, lr=1e-4),
@@ -165,58 +170,97 @@ def test_a_finetune_with_another_recipe_keeps_its_scores_apart_and_refuses_a_mea
         oof_name("areas", 5, 1.0, 300),
     }
     assert default not in others and len(others) == 4
+    monkeypatch.chdir(tmp_path)  # --work is relative: nothing is written in the repository
     assert main(["--cv-only", "--epochs", "0"]) == 2
     assert "at least one epoch" in capsys.readouterr().err
     assert main(["--cv-only", "--lr=-1e-5"]) == 2
     assert "positive learning rate" in capsys.readouterr().err
+    assert main(["--cv-only", "--reuse-oof"]) == 2
+    assert "give one of them" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_kept_out_of_fold_scores_are_reused_only_for_the_data_they_were_made_on(tmp_path):
     """`make finetune --reuse-oof` reads the scores an earlier run kept instead of fine-tuning the folds again,
-    only if they were made on the same statements, labels, folds and labelled files; otherwise it says why."""
+    only if they were made on the same statements, labels, folds, labelled files and recipe, and only from a file
+    that records the last two; otherwise it says why."""
     from pipeline.classify.finetune import ClassifyError, kept_scores
 
     truth = np.array([[1, 0], [0, 1], [1, 1], [0, 0]])
     fold = np.array([0, 1, 0, 1])
     scores = np.array([[0.9, 0.1], [0.2, 0.8], [0.7, 0.6], [0.1, 0.2]])
-    path = tmp_path / "oof.npz"
     recipe = {"epochs": 3, "optimizer": "AdamW lr 2e-4"}
-    np.savez_compressed(
-        path,
-        encoder=scores,
-        fast=scores,
-        fold=fold,
-        truth=truth,
-        codes=["A", "B"],
-        corpus="abc",
-        recipe='{"epochs": 3}',
-    )
-    assert (kept_scores(path, truth, fold, ["A", "B"], "abc") == scores).all()
-    with pytest.raises(ClassifyError, match="another recipe"):
-        kept_scores(path, truth, fold, ["A", "B"], "abc", recipe)
-    np.savez_compressed(
-        path,
-        encoder=scores,
-        fast=scores,
-        fold=fold,
-        truth=truth,
-        codes=["A", "B"],
-        corpus="abc",
-        recipe=json.dumps(recipe, sort_keys=True),
-    )
+    path = tmp_path / "oof.npz"
+    common = {"fast": scores, "fold": fold, "truth": truth, "codes": ["A", "B"]}
+    np.savez_compressed(path, encoder=scores, corpus="abc", recipe=json.dumps(recipe, sort_keys=True), **common)
     assert (kept_scores(path, truth, fold, ["A", "B"], "abc", recipe) == scores).all()
     cases = [
-        ((truth[::-1], fold, ["A", "B"], "abc"), "other statements or labels"),
-        ((truth, 1 - fold, ["A", "B"], "abc"), "other folds"),
-        ((truth, fold, ["A", "C"], "abc"), "other labels"),
-        ((truth, fold, ["A", "B"], "xyz"), "other labelled files"),
-        ((truth[:3], fold[:3], ["A", "B"], "abc"), "other statements"),
+        ((truth[::-1], fold, ["A", "B"], "abc", recipe), "other statements or labels"),
+        ((truth, 1 - fold, ["A", "B"], "abc", recipe), "other folds"),
+        ((truth, fold, ["A", "C"], "abc", recipe), "other labels"),
+        ((truth, fold, ["A", "B"], "xyz", recipe), "other labelled files"),
+        ((truth, fold, ["A", "B"], "abc", {**recipe, "epochs": 4}), "another recipe"),
+        ((truth[:3], fold[:3], ["A", "B"], "abc", recipe), "other statements"),
     ]
     for args, why in cases:
         with pytest.raises(ClassifyError, match=why):
             kept_scores(path, *args)
+    # a file that does not say what made it could be another recipe's scores: refused
+    np.savez_compressed(path, encoder=scores, **common)
+    with pytest.raises(ClassifyError, match="labelled files it does not record, a recipe it does not record"):
+        kept_scores(path, truth, fold, ["A", "B"], "abc", recipe)
+    np.savez_compressed(path, corpus="abc", recipe=json.dumps(recipe, sort_keys=True), **common)
+    with pytest.raises(ClassifyError, match="holds no encoder scores"):
+        kept_scores(path, truth, fold, ["A", "B"], "abc", recipe)
     with pytest.raises(ClassifyError, match="no kept out-of-fold scores"):
-        kept_scores(tmp_path / "missing.npz", truth, fold, ["A", "B"], "abc")
+        kept_scores(tmp_path / "missing.npz", truth, fold, ["A", "B"], "abc", recipe)
     (tmp_path / "bad.npz").write_text("not numpy", encoding="utf-8")
-    with pytest.raises(ClassifyError, match="not a file of kept"):
-        kept_scores(tmp_path / "bad.npz", truth, fold, ["A", "B"], "abc")
+    np.savez_compressed(tmp_path / "whole.npz", encoder=scores, **common)
+    (tmp_path / "cut.npz").write_bytes((tmp_path / "whole.npz").read_bytes()[:200])  # a save cut short
+    for name in ("bad.npz", "cut.npz"):
+        with pytest.raises(ClassifyError, match="not a file of kept"):
+            kept_scores(tmp_path / name, truth, fold, ["A", "B"], "abc", recipe)
+
+
+def test_a_grouped_run_keeps_its_scores_and_a_reuse_run_fits_from_them_without_fine_tuning_the_folds(
+    monkeypatch, tmp_path
+):
+    """The path of `make finetune FINETUNE_ARGS="--cv-only --lr X"` then `--reuse-oof --lr X`, on a smoke slice with
+    the network replaced by a stand-in: the grouped run fine-tunes every fold, writes its scores and no model; the
+    reuse run fine-tunes only the final model, leaves the kept file as it was and records where its scores came
+    from; a reuse run of another learning rate finds nothing to reuse."""
+    import pipeline.classify.finetune as ft
+
+    fits: list[int] = []
+
+    def fake_fit(texts, y, *args, **kwargs):
+        fits.append(len(texts))
+        return "net"
+
+    def fake_export(net, out):
+        out.write_bytes(b"graph")
+        return out
+
+    def fake_scores(graph, texts, models_dir):
+        return np.array([[(hash(t) % 97) / 97, (len(t) % 13) / 13, 0.5, 0.2] for t in texts])
+
+    monkeypatch.setattr(ft, "weights_dir", lambda cache: cache)
+    monkeypatch.setattr(ft, "fit", fake_fit)
+    monkeypatch.setattr(ft, "export_int8", fake_export)
+    monkeypatch.setattr(ft, "graph_scores", fake_scores)
+    settings, work, out = Settings(), tmp_path / "work", tmp_path / "areas-minilm.int8.onnx"
+    args = (settings, "areas", 3, out, None, 240, work, None)
+    got = ft.run(*args, lr=1e-4, cv_only=True)
+    kept = work / ft.oof_name("areas", 3, 1.0, 240, lr=1e-4)
+    assert len(fits) == 3 and kept.is_file() and not out.exists()
+    assert 0 <= got["metrics"]["cross_validation"]["macro_f1"] <= 1
+    before = kept.read_bytes()
+    fits.clear()
+    sidecar = ft.run(*args, lr=1e-4, reuse=True)
+    assert len(fits) == 1 and fits[0] == sidecar["training"]["statements"]  # the final fit only
+    assert kept.read_bytes() == before
+    assert sidecar["training"]["out_of_fold_scores_reused_from"] == kept.name
+    assert sidecar["recipe"]["optimizer"].startswith("AdamW lr 1e-4")
+    assert out.read_bytes() == b"graph" and json.loads((tmp_path / f"{out.name}.json").read_text())["sha256"]
+    with pytest.raises(ft.ClassifyError, match="no kept out-of-fold scores"):
+        ft.run(*args, lr=2e-4, reuse=True)
