@@ -569,18 +569,25 @@ def run(
             f"labels at macro-F1 {second['second_annotator_vs_labels_macro_f1']}, the model's out-of-fold labels "
             f"at {second['model_oof_vs_labels_macro_f1']}"
         )
+    # the grouped figures, as the sidecar records them and --cv-only prints them
+    figures = {
+        "cross_validation": {
+            **chosen["cross_validation"],
+            "folds": f"{folds} folds grouped by source_url over {len(grounded)} statements from "
+            f"{len({r['source_url'] for r in grounded})} pages; our {len(written)} statements fitted on in every fold",
+        },
+        "encoder_alone_cv_macro_f1": chosen["encoder_alone"],
+        "fast_alone_cv_macro_f1": chosen["fast_alone"],
+        "macro_f1_by_fast_weight": chosen["macro_f1_by_fast_weight"],
+        "by_abstain_band": chosen["by_band"],
+        **({"second_annotator": second} if second else {}),
+    }
     if cv_only:
         return {
             "recipe": recipe,
             "fast_weight": chosen["fast_weight"],
             "thresholds": chosen["thresholds"],
-            "metrics": {
-                "cross_validation": chosen["cross_validation"],
-                "encoder_alone_cv_macro_f1": chosen["encoder_alone"],
-                "fast_alone_cv_macro_f1": chosen["fast_alone"],
-                "macro_f1_by_fast_weight": chosen["macro_f1_by_fast_weight"],
-                **({"second_annotator": second} if second else {}),
-            },
+            "metrics": figures,
         }
 
     say(f"final fit on all {len(everything)} statements")
@@ -631,19 +638,7 @@ def run(
             "seconds": round(time.time() - started),
             **({"out_of_fold_scores_reused_from": kept.name} if reuse else {}),
         },
-        "metrics": {
-            "cross_validation": {
-                **chosen["cross_validation"],
-                "folds": f"{folds} folds grouped by source_url over {len(grounded)} statements from "
-                f"{len({r['source_url'] for r in grounded})} pages; our {len(written)} statements fitted on in every fold",
-            },
-            "encoder_alone_cv_macro_f1": chosen["encoder_alone"],
-            "fast_alone_cv_macro_f1": chosen["fast_alone"],
-            "macro_f1_by_fast_weight": chosen["macro_f1_by_fast_weight"],
-            "by_abstain_band": chosen["by_band"],
-            **({"second_annotator": second} if second else {}),
-            **({"dev": meta["dev"]} if "dev" in meta else {}),
-        },
+        "metrics": {**figures, **({"dev": meta["dev"]} if "dev" in meta else {})},
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     side = Path(f"{out}.json.tmp")
@@ -669,7 +664,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="weight of our written statements in the loss (default [encoder] written_weight, else 1)",
     )
     parser.add_argument("--epochs", type=int, default=EPOCHS, help=f"passes over the data (default {EPOCHS})")
-    parser.add_argument("--lr", type=float, default=LR, help=f"peak learning rate (default {LR:g})")
+    parser.add_argument("--lr", type=float, default=LR, help=f"peak learning rate (default {rate_text(LR)})")
     parser.add_argument(
         "--reuse-oof",
         action="store_true",
