@@ -292,15 +292,18 @@ def choose(
     fold: np.ndarray,
     config: Mapping[str, Any],
     codes: Sequence[str],
+    files: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Blend weight, thresholds and abstain band from out-of-fold scores, and the figures they give.
 
     Each candidate is judged fold by fold with thresholds chosen on the other
-    folds; the thresholds kept are then chosen on all folds together.
+    folds; the thresholds kept are then chosen on all folds together. With `files` (the labelled file of each
+    statement) and more than one of them, the cross-validated figures are also given per file (`by_file`), judged
+    by the same decisions.
     """
     k = int(fold.max()) + 1
 
-    def judged(scores: np.ndarray, band: float) -> dict[str, Any]:
+    def judged(scores: np.ndarray, band: float, per_file: bool = False) -> dict[str, Any]:
         decided = np.zeros(y.shape, dtype=bool)
         unsure = np.zeros(len(y), dtype=bool)
         per_fold = []
@@ -310,7 +313,14 @@ def choose(
             decided[held] = scores[held] >= thr
             unsure[held] = (np.abs(scores[held] - thr) < band).any(axis=1)
             per_fold.append(metrics(y[held], decided[held], unsure[held], codes)["macro_f1"])
-        return {**metrics(y, decided, unsure, codes), "per_fold_macro_f1": per_fold}
+        out = {**metrics(y, decided, unsure, codes), "per_fold_macro_f1": per_fold}
+        if per_file and files is not None and len(set(files)) > 1:
+            names = np.asarray(files)
+            out["by_file"] = {
+                name: metrics(y[names == name], decided[names == name], unsure[names == name], codes)
+                for name in sorted(set(files))
+            }
+        return out
 
     by_weight = {w: judged((1 - w) * encoder_oof + w * fast_oof, 0.0)["macro_f1"] for w in BLEND_GRID}
     # as for thresholds: the median of the weights within `tolerance` of the best, not the edge of a plateau
@@ -331,7 +341,7 @@ def choose(
             }
             for b, m in by_band.items()
         },
-        "cross_validation": judged(scores, float(config.get("abstain", {}).get("band", 0.05))),
+        "cross_validation": judged(scores, float(config.get("abstain", {}).get("band", 0.05)), per_file=True),
         "encoder_alone": judged(encoder_oof, 0.0)["macro_f1"],
         "fast_alone": judged(fast_oof, 0.0)["macro_f1"],
     }
@@ -505,11 +515,14 @@ def run(
     folder = taxonomy.data_dir(settings.models_dir.parent)
     files = label_files(folder) if folder else []
     records = read_labelled(files, taxonomy)
+    origin = [p.name for p in files for _ in read_labelled([p], taxonomy)]  # each statement's file (all read above)
     if limit:  # a smoke run: a few statements, to check the code path end to end
         rng = random.Random(0)
-        records = rng.sample(records, min(limit, len(records)))
+        picked = rng.sample(range(len(records)), min(limit, len(records)))
+        records, origin = [records[i] for i in picked], [origin[i] for i in picked]
     written = [r for r in records if not r.get("source_url")]
     grounded = [r for r in records if r.get("source_url")]
+    grounded_files = [name for r, name in zip(records, origin) if r.get("source_url")]
     if len({r["source_url"] for r in grounded}) < folds:
         raise ClassifyError(f"fine-tuning needs statements from at least {folds} pages (a source_url each)")
     weights = weights_dir(work / "all-MiniLM-L6-v2")
@@ -558,8 +571,10 @@ def run(
                 recipe=np.array(json.dumps(recipe, sort_keys=True)),
             )
         staged_scores.replace(kept)
-    chosen = choose(y_g.astype(bool), encoder_oof, fast_oof, fold, config, codes)
+    chosen = choose(y_g.astype(bool), encoder_oof, fast_oof, fold, config, codes, grounded_files)
     say(f"grouped CV macro-F1 {chosen['cross_validation']['macro_f1']} (TF-IDF weight {chosen['fast_weight']})")
+    for name, part in chosen["cross_validation"].get("by_file", {}).items():
+        say(f"  of which {name}: macro-F1 {part['macro_f1']} over {part['statements']} statements")
     blended = (1 - chosen["fast_weight"]) * encoder_oof + chosen["fast_weight"] * fast_oof
     corpus = settings.models_dir.parent / "corpus"
     second = second_annotator_figures(grounded, blended, fold, config, codes, corpus) if scheme == "areas" else None

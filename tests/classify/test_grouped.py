@@ -264,3 +264,38 @@ def test_a_grouped_run_keeps_its_scores_and_a_reuse_run_fits_from_them_without_f
     assert out.read_bytes() == b"graph" and json.loads((tmp_path / f"{out.name}.json").read_text())["sha256"]
     with pytest.raises(ft.ClassifyError, match="no kept out-of-fold scores"):
         ft.run(*args, lr=2e-4, reuse=True)
+
+
+def test_grouped_figures_are_also_given_per_labelled_file_from_the_same_decisions():
+    """With statements from two labelled files, the grouped figures are split by file as well: each file's figure is
+    the metrics of the same out-of-fold decisions on its own statements, so a new file cannot hide a fall on the old."""
+    from pipeline.classify.evaluate import metrics
+    from pipeline.classify.finetune import choose
+    from pipeline.classify.model import load_config
+    from pipeline.classify.train import best_threshold
+
+    rng = np.random.default_rng(3)
+    n = 400
+    y = rng.random((n, 4)) < 0.3
+    encoder = np.clip(y * 0.5 + rng.random((n, 4)) * 0.6, 0, 1)
+    fast = np.clip(y * 0.3 + rng.random((n, 4)) * 0.7, 0, 1)
+    fold = np.arange(n) % 5
+    files = ["old.jsonl"] * 300 + ["new.jsonl"] * 100
+    config = load_config(Settings().models_dir / "classifier.toml")
+    got = choose(y, encoder, fast, fold, config, CODES, files)
+    cv = got["cross_validation"]
+    assert set(cv["by_file"]) == {"old.jsonl", "new.jsonl"}
+    assert cv["by_file"]["old.jsonl"]["statements"] == 300 and cv["by_file"]["new.jsonl"]["statements"] == 100
+    # the same decisions, made fold by fold with thresholds from the other folds
+    w = got["fast_weight"]
+    scores = (1 - w) * encoder + w * fast
+    decided = np.zeros(y.shape, dtype=bool)
+    for f in range(5):
+        thr = [best_threshold(y[fold != f, j], scores[fold != f, j], config) for j in range(4)]
+        decided[fold == f] = scores[fold == f] >= np.array(thr)
+    old = np.arange(n) < 300
+    want = metrics(y[old], decided[old], np.zeros(300, dtype=bool), CODES)
+    assert cv["by_file"]["old.jsonl"]["per_label"] == want["per_label"]
+    # one file (or none given): no split
+    assert "by_file" not in choose(y, encoder, fast, fold, config, CODES, ["old.jsonl"] * n)["cross_validation"]
+    assert "by_file" not in choose(y, encoder, fast, fold, config, CODES)["cross_validation"]
