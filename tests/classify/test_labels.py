@@ -259,6 +259,56 @@ def test_a_decided_doubtful_case_is_labelled_as_decided(start, labels):
     assert found[0]["labels"] == labels, f"{start}: {found[0]['labels']} (guidelines: {labels})"
 
 
+# ---------------------------------------------------------------- the concern statements, labelled with areas
+
+CONCERNS = PROJECT_ROOT / "corpus" / "recurrence-grounded.jsonl"
+CONCERN_LABELS = LABELS / "grounded-concerns.jsonl"
+CONCERN_RECORD = PROJECT_ROOT / "corpus" / "grounded-concerns-annotation.jsonl"
+CONCERN_CHECKS = PROJECT_ROOT / "corpus" / "grounded-concerns-checks.jsonl"
+
+
+def _jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def test_the_concern_statements_carry_the_labels_their_annotators_gave():
+    """labels/grounded-concerns.jsonl is the concern file's statements, line for line, with the labels of the
+    annotation record: the two annotators' when they agreed, an adjudicated set (with its rule) when not."""
+    concerns, labelled, record = _jsonl(CONCERNS), _jsonl(CONCERN_LABELS), _jsonl(CONCERN_RECORD)
+    assert len(concerns) == len(labelled) == len(record) >= 1000
+    assert [r["line"] for r in record] == list(range(1, len(concerns) + 1))
+    codes = list(load_taxonomy().codes)
+    for c, row, rec in zip(concerns, labelled, record):
+        where = f"line {rec['line']}"
+        assert (row["text"], row["doc_type"], row["source_url"]) == (c["text"], c["doc_type"], c["source_url"]), where
+        assert row["labels"] == rec["labels"] == [x for x in codes if x in rec["labels"]], where
+        if rec["first"] == rec["second"]:
+            assert rec["labels"] == rec["first"] and "rule" not in rec, where
+        else:
+            assert rec.get("rule"), f"{where}: the annotators differ and no adjudication is recorded"
+    # concern statements: nearly all are about an area; every area is well represented
+    assert sum(not r["labels"] for r in labelled) < 0.2 * len(labelled)
+    for code in codes:
+        assert sum(code in r["labels"] for r in labelled) >= 100, code
+
+
+def test_the_concern_annotators_were_checked_blind_against_the_grounded_labels():
+    checks, grounded = _jsonl(CONCERN_CHECKS), _grounded()
+    assert len(checks) == 150 and len({c["line"] for c in checks}) == 150
+    for who in ("first", "second"):
+        agree = sum(c[who] == grounded[c["line"] - 1]["labels"] for c in checks) / len(checks)
+        assert agree >= 0.75, f"the {who} annotator agrees exactly on {agree:.2f} of the check statements"
+
+
+@pytest.mark.parametrize("rule", sorted(RULES))
+def test_doubtful_case_rules_hold_on_the_concern_statements(rule):
+    applies, holds = RULES[rule]
+    broken = [
+        f"{r['labels']}: {r['text']}" for r in _jsonl(CONCERN_LABELS) if applies(r["text"]) and not holds(r["labels"])
+    ]
+    assert not broken, f"{rule}:\n" + "\n".join(broken[:20])
+
+
 # ---------------------------------------------------------------- the taxonomy files
 
 
