@@ -6,8 +6,11 @@
 The 1,026 statements of the concern file (written in our own words from 283 real pages about 19 councils and
 trusts outside Wales) carried no priority areas. Two annotators labelled every one of them blind, by
 shared/annotation-guidelines.md, each statement alone; where they differed, a third person adjudicated by the
-guidelines. The record, `grounded-concerns-annotation.jsonl`, keeps for every line of the concern file
-(`line`, 1-based) both annotators' labels, the labels kept and, when adjudicated, the guideline point that decided.
+guidelines; a consistency pass then changed 9 labels that the guidelines decide otherwise (8 the two had agreed on,
+1 adjudicated): judgements that children are left at risk of harm, left unlabelled as bare ratings, judge help and
+protection, B.
+The record, `grounded-concerns-annotation.jsonl`, keeps for every line of the concern file (`line`, 1-based) both
+annotators' labels, the labels kept and, for every adjudicated or changed line, a note of the reason (`rule`).
 
 To see how these annotators read the guidelines against the labels already in the corpus, 150 statements of
 `labels/grounded.jsonl` (adjudicated there) were mixed blind into their work: `grounded-concerns-checks.jsonl`
@@ -68,10 +71,11 @@ def main(argv: list[str] | None = None) -> None:
     made = rows()
     record = _jsonl(RECORD)
     first, second = [r["first"] for r in record], [r["second"] for r in record]
-    adjudicated = sum("rule" in r for r in record)
+    adjudicated = sum(r["first"] != r["second"] for r in record)
+    consistency = sum(r["first"] == r["second"] and "rule" in r for r in record)
     print(
         f"{len(record)} statements; the two annotators agreed exactly on {len(record) - adjudicated}, "
-        f"{adjudicated} adjudicated"
+        f"{adjudicated} adjudicated; {consistency} agreed labels changed by a consistency pass"
     )
     print(f"between the two annotators: {json.dumps(agreement(first, second))}")
     checks = _jsonl(CHECKS)

@@ -282,10 +282,10 @@ def test_the_concern_statements_carry_the_labels_their_annotators_gave():
         where = f"line {rec['line']}"
         assert (row["text"], row["doc_type"], row["source_url"]) == (c["text"], c["doc_type"], c["source_url"]), where
         assert row["labels"] == rec["labels"] == [x for x in codes if x in rec["labels"]], where
-        if rec["first"] == rec["second"]:
-            assert rec["labels"] == rec["first"] and "rule" not in rec, where
+        if "rule" not in rec:  # neither adjudicated nor changed by the consistency pass: as both annotators gave
+            assert rec["labels"] == rec["first"] == rec["second"], f"{where}: a label differs and no reason is recorded"
         else:
-            assert rec.get("rule"), f"{where}: the annotators differ and no adjudication is recorded"
+            assert rec["rule"].strip(), where
     # concern statements: nearly all are about an area; every area is well represented
     assert sum(not r["labels"] for r in labelled) < 0.2 * len(labelled)
     for code in codes:
@@ -300,13 +300,24 @@ def test_the_concern_annotators_were_checked_blind_against_the_grounded_labels()
         assert agree >= 0.75, f"the {who} annotator agrees exactly on {agree:.2f} of the check statements"
 
 
-@pytest.mark.parametrize("rule", sorted(RULES))
-def test_doubtful_case_rules_hold_on_the_concern_statements(rule):
-    applies, holds = RULES[rule]
+def test_doubtful_case_rules_hold_on_the_concern_statements():
+    rows = _jsonl(CONCERN_LABELS)
+    matched = {rule: [r for r in rows if applies(r["text"])] for rule, (applies, _) in RULES.items()}
+    assert sum(map(len, matched.values())) >= 10, "the rules should apply to some concern statements"
     broken = [
-        f"{r['labels']}: {r['text']}" for r in _jsonl(CONCERN_LABELS) if applies(r["text"]) and not holds(r["labels"])
+        f"{rule}: {r['labels']}: {r['text']}"
+        for rule, rs in matched.items()
+        for r in rs
+        if not RULES[rule][1](r["labels"])
     ]
-    assert not broken, f"{rule}:\n" + "\n".join(broken[:20])
+    assert not broken, "\n".join(broken[:20])
+    # judgements that children are left at risk of harm judge help and protection (B), not a bare rating
+    harm = [
+        r
+        for r in rows
+        if re.search(r"(judged|rated|graded).*inadequate.*harm|inadequate.*failing to protect", r["text"])
+    ]
+    assert harm and all("B" in r["labels"] for r in harm), [r["text"] for r in harm if "B" not in r["labels"]]
 
 
 # ---------------------------------------------------------------- the taxonomy files
