@@ -7,8 +7,8 @@ The 1,026 statements of the concern file (written in our own words from 283 real
 trusts outside Wales) carried no priority areas. Two annotators labelled every one of them blind, by
 shared/annotation-guidelines.md, each statement alone; where they differed, a third person adjudicated by the
 guidelines; a consistency pass then changed 9 labels that the guidelines decide otherwise (8 the two had agreed on,
-1 adjudicated): judgements that children are left at risk of harm, left unlabelled as bare ratings, judge help and
-protection, B.
+1 adjudicated): judgements that children are left at risk of harm, left unlabelled as bare ratings, are judgements
+of safety, D, as corpus/grounded-changes.jsonl decides them.
 The record, `grounded-concerns-annotation.jsonl`, keeps for every line of the concern file (`line`, 1-based) both
 annotators' labels, the labels kept and, for every adjudicated or changed line, a note of the reason (`rule`).
 

@@ -311,13 +311,13 @@ def test_doubtful_case_rules_hold_on_the_concern_statements():
         if not RULES[rule][1](r["labels"])
     ]
     assert not broken, "\n".join(broken[:20])
-    # judgements that children are left at risk of harm judge help and protection (B), not a bare rating
+    # a judgement of safety (children left at risk of harm) is D, as grounded-changes.jsonl decides it: not a bare rating
     harm = [
         r
         for r in rows
         if re.search(r"(judged|rated|graded).*inadequate.*harm|inadequate.*failing to protect", r["text"])
     ]
-    assert harm and all("B" in r["labels"] for r in harm), [r["text"] for r in harm if "B" not in r["labels"]]
+    assert harm and all("D" in r["labels"] for r in harm), [r["text"] for r in harm if "D" not in r["labels"]]
 
 
 # ---------------------------------------------------------------- the taxonomy files
