@@ -6,9 +6,10 @@
 The 1,026 statements of the concern file (written in our own words from 283 real pages about 19 councils and
 trusts outside Wales) carried no priority areas. Two annotators labelled every one of them blind, by
 shared/annotation-guidelines.md, each statement alone; where they differed, a third person adjudicated by the
-guidelines; a consistency pass then changed 9 labels that the guidelines decide otherwise (8 the two had agreed on,
-1 adjudicated): judgements that children are left at risk of harm, left unlabelled as bare ratings, are judgements
-of safety, D, as corpus/grounded-changes.jsonl decides them.
+guidelines. A consistency pass then brought 27 labels (20 the two had agreed on) in line with the decisions
+recorded for labels/grounded.jsonl in grounded-changes.jsonl: 9 judgements that children are left at risk of harm,
+left unlabelled as bare ratings, are judgements of safety, D; 18 statements on the quality (not the timeliness) of
+assessments and plans, labelled D alone, are B and D.
 The record, `grounded-concerns-annotation.jsonl`, keeps for every line of the concern file (`line`, 1-based) both
 annotators' labels, the labels kept and, for every adjudicated or changed line, a note of the reason (`rule`).
 
@@ -72,10 +73,11 @@ def main(argv: list[str] | None = None) -> None:
     record = _jsonl(RECORD)
     first, second = [r["first"] for r in record], [r["second"] for r in record]
     adjudicated = sum(r["first"] != r["second"] for r in record)
-    consistency = sum(r["first"] == r["second"] and "rule" in r for r in record)
+    changed = [r for r in record if r.get("rule", "").startswith("consistency pass")]
+    consistency = f"{len(changed)} ({sum(r['first'] == r['second'] for r in changed)} of them agreed by both)"
     print(
         f"{len(record)} statements; the two annotators agreed exactly on {len(record) - adjudicated}, "
-        f"{adjudicated} adjudicated; {consistency} agreed labels changed by a consistency pass"
+        f"{adjudicated} adjudicated; labels changed by the consistency pass: {consistency}"
     )
     print(f"between the two annotators: {json.dumps(agreement(first, second))}")
     checks = _jsonl(CHECKS)

@@ -318,6 +318,11 @@ def test_doubtful_case_rules_hold_on_the_concern_statements():
         if re.search(r"(judged|rated|graded).*inadequate.*harm|inadequate.*failing to protect", r["text"])
     ]
     assert harm and all("D" in r["labels"] for r in harm), [r["text"] for r in harm if "D" not in r["labels"]]
+    # the quality (not the timeliness) of assessments and plans is B and D
+    quality = [
+        r for r in rows if re.match(r"Assessments (were|still|had)\b.*\b(quality|standard|inconsistent)", r["text"])
+    ]
+    assert len(quality) >= 3 and all({"B", "D"} <= set(r["labels"]) for r in quality), [r["text"] for r in quality]
 
 
 # ---------------------------------------------------------------- the taxonomy files
