@@ -27,7 +27,7 @@ import argparse
 import json
 from pathlib import Path
 
-from grounded_report import CODES, agreement
+from grounded_report import CODES, _jsonl, agreement
 
 HERE = Path(__file__).resolve().parent
 CONCERNS = HERE / "recurrence-grounded.jsonl"
@@ -36,10 +36,6 @@ CHECKS = HERE / "grounded-concerns-checks.jsonl"
 GROUNDED = HERE / "labels" / "grounded.jsonl"
 OUT = HERE / "labels" / "grounded-concerns.jsonl"
 REGISTER = "concern statement"
-
-
-def _jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def rows() -> list[dict]:

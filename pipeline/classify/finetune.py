@@ -11,7 +11,7 @@ two cores with the default 5 folds; PyTorch and transformers come with the `trai
    pages, exports and quantises that model as the
    final one is, and scores the held-out pages on ONNX Runtime: these
    out-of-fold scores give the figure "expected on real text" (kept in
-   `--work` as oof-<scheme>-<k>folds.npz, with the TF-IDF model's below);
+   `--work`, named by the recipe, with the TF-IDF model's below; reported per labelled file as well);
 3. scores the same folds with the TF-IDF model of models/classifier.toml and
    chooses, on the pooled out-of-fold scores, the blend weight of the two,
    the per-label thresholds and the abstain band; each fold's reported figure
