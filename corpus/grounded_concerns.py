@@ -11,7 +11,8 @@ recorded for labels/grounded.jsonl in grounded-changes.jsonl: 9 judgements that 
 left unlabelled as bare ratings, are judgements of safety, D; 18 statements on the quality (not the timeliness) of
 assessments and plans, labelled D alone, are B and D.
 The record, `grounded-concerns-annotation.jsonl`, keeps for every line of the concern file (`line`, 1-based) both
-annotators' labels, the labels kept and, for every adjudicated or changed line, a note of the reason (`rule`).
+annotators' labels, the labels kept and, for every adjudicated or changed line, a note of the reason (`rule`);
+where the consistency pass changed an adjudicated line, `adjudicated` keeps the adjudicator's labels and reason.
 
 To see how these annotators read the guidelines against the labels already in the corpus, 150 statements of
 `labels/grounded.jsonl` (adjudicated there) were mixed blind into their work: `grounded-concerns-checks.jsonl`

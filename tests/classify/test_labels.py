@@ -286,6 +286,9 @@ def test_the_concern_statements_carry_the_labels_their_annotators_gave():
             assert rec["labels"] == rec["first"] == rec["second"], f"{where}: a label differs and no reason is recorded"
         else:
             assert rec["rule"].strip(), where
+        if rec["first"] != rec["second"]:  # the adjudicator's reason is kept, even where a consistency pass followed
+            reason = rec.get("adjudicated", {}).get("rule") or rec["rule"]
+            assert reason.strip() and not reason.startswith("consistency pass"), f"{where}: no adjudication reason"
     # concern statements: nearly all are about an area; every area is well represented
     assert sum(not r["labels"] for r in labelled) < 0.2 * len(labelled)
     for code in codes:
