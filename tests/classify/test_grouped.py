@@ -169,7 +169,9 @@ def test_a_finetune_with_another_recipe_keeps_its_scores_apart_and_refuses_a_mea
         oof_name("areas", 5, 0.25, None),
         oof_name("areas", 5, 1.0, 300),
     }
-    assert default not in others and len(others) == 4
+    others.add(oof_name("areas", 5, 1.0, None, data="0123456789abcdef"))  # other labelled files: another file
+    assert default not in others and len(others) == 5
+    assert oof_name("areas", 5, 1.0, None, data="0123456789abcdef").endswith("-lr2e-4-data0123456789ab.npz")
     monkeypatch.chdir(tmp_path)  # --work is relative: nothing is written in the repository
     assert main(["--cv-only", "--epochs", "0"]) == 2
     assert "at least one epoch" in capsys.readouterr().err
@@ -251,7 +253,7 @@ def test_a_grouped_run_keeps_its_scores_and_a_reuse_run_fits_from_them_without_f
     settings, work, out = Settings(), tmp_path / "work", tmp_path / "areas-minilm.int8.onnx"
     args = (settings, "areas", 3, out, None, 240, work, None)
     got = ft.run(*args, lr=1e-4, cv_only=True)
-    kept = work / ft.oof_name("areas", 3, 1.0, 240, lr=1e-4)
+    [kept] = work.glob(ft.oof_name("areas", 3, 1.0, 240, lr=1e-4).removesuffix(".npz") + "-data*.npz")
     assert len(fits) == 3 and kept.is_file() and not out.exists()
     assert 0 <= got["metrics"]["cross_validation"]["macro_f1"] <= 1
     before = kept.read_bytes()
