@@ -14,7 +14,7 @@ RECUR_MODEL := models/recur.skops
 RECUR_DATA  := corpus/recurrence-grounded.jsonl corpus/recurrence-gold.jsonl corpus/recurrence-picking.jsonl \
                models/recurrence-issues.toml $(wildcard pipeline/recur/learned.py pipeline/recur/training.py pipeline/recur/evaluation.py)
 
-.PHONY: venv model finetune recur-model run ingest serve test test-fast lint typecheck check bench drills clean
+.PHONY: venv model finetune status-model recur-model run ingest serve test test-fast lint typecheck check bench drills clean
 
 venv: $(STAMP)
 
@@ -42,6 +42,14 @@ FINETUNE_ARGS ?=
 finetune: venv
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,train]"
 	$(BIN)/python -m pipeline.classify.finetune $(if $(wildcard $(DEV_LABELS)),--dev $(DEV_LABELS)) $(FINETUNE_ARGS)
+
+# The status reader's encoder (models/status-minilm.int8.onnx, committed like the areas encoder): all-MiniLM-L6-v2
+# fine-tuned on the grouped statements and the statuses of labels/grounded.jsonl, 5 folds of whole councils for its
+# out-of-fold readings, then the final fit and the int8 export (about 25 minutes on two cores).
+STATUS_ARGS ?=
+status-model: venv
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,train]"
+	$(BIN)/python -m pipeline.recur.status_encoder $(STATUS_ARGS)
 
 # The recurrence models (picking, status in the text, issues, pairs) are built the same way, never committed:
 # `scrutiny train-recur` (about a minute). `scrutiny evaluate-recur` prints the leave-one-council-out figures.

@@ -97,7 +97,10 @@ def link_version(models_dir: Path | None) -> str:
         return "none"
     side = Path(models_dir) / "recur.skops.json"  # the learned models' sidecar: retraining relinks too
     trained = hashlib.sha256(side.read_bytes()).hexdigest()[:12] if side.is_file() else "untrained"
-    return f"{declared}:{hashlib.sha256(data).hexdigest()[:12]}:{trained}"
+    version = f"{declared}:{hashlib.sha256(data).hexdigest()[:12]}:{trained}"
+    # the status reader's encoder (its sidecar records the graph's sha256): a new reader relinks too
+    status = Path(models_dir) / "status-minilm.int8.onnx.json"
+    return version + (f":{hashlib.sha256(status.read_bytes()).hexdigest()[:12]}" if status.is_file() else "")
 
 
 def stage_versions(models_dir: Path | None = None, classifier: str = "default") -> dict[str, str]:

@@ -94,7 +94,9 @@ class EncoderScorer:
         fast_weight: float = 0.0,
         batch: int = ENCODER_BATCH,
         threads: int = ENCODER_THREADS,
+        width: int = 4,
     ) -> None:
+        self.width = width  # the graph's outputs per text (the four areas; the status reader's four statuses)
         self.session = session
         self.tokenizer = tokenizer
         self.fast = fast
@@ -121,7 +123,7 @@ class EncoderScorer:
 
     def run(self, batches: Sequence[tuple[list[int], dict[str, np.ndarray]]], n: int) -> np.ndarray:
         """Sigmoid scores for prepared batches, the batches spread over `threads` (ONNX Runtime frees the GIL)."""
-        out = np.zeros((n, 4), dtype=np.float32)
+        out = np.zeros((n, self.width), dtype=np.float32)
 
         def one(batch: tuple[list[int], dict[str, np.ndarray]]) -> None:
             rows, inputs = batch
@@ -138,7 +140,7 @@ class EncoderScorer:
     def encoder_scores(self, texts: Sequence[str]) -> np.ndarray:
         """The encoder's own scores, before any blend."""
         if not texts:
-            return np.zeros((0, 4), dtype=np.float32)
+            return np.zeros((0, self.width), dtype=np.float32)
         return self.run(self.batches(texts), len(texts))
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:

@@ -3,7 +3,8 @@ statement carries (topics, issue and thread, status in text, recap) and which st
 
 The numbers and cue lists live in `models/recurrence.toml`, read by the cached `load_config`; the learned models
 (picking, status in the text, the issue model and the pair model, `pipeline.recur.learned`) in models/recur.skops
-beside it, built by `make recur-model`. The standard for what one concern is, is
+beside it, built by `make recur-model`, and the status reader's encoder (`pipeline.recur.status_encoder`,
+models/status-minilm.int8.onnx, committed) when present. The standard for what one concern is, is
 ../shared/recurrence-guidelines.md. Linking itself is in `recur`.
 """
 
@@ -31,6 +32,8 @@ from pipeline.recur.learned import (
     statement_info,
 )
 from pipeline.recur.records import Item, Pick
+from pipeline.recur.status_encoder import read as read_status_reader
+from pipeline.recur.status_encoder import worth_reading
 
 INSPECTION = "inspection_report"
 STATUS_NAMES: tuple[str | None, ...] = tuple(None if s == "none" else s for s in STATUSES)
@@ -47,6 +50,8 @@ class RecurConfig:
     patterns: Mapping[str, re.Pattern[str]]  # recap, process, process_headings, headings, service_*, ...
     imperatives: frozenset[str]
     model: Models | None = None  # the learned models (models/recur.skops); None until built
+    # the status reader's encoder (pipeline.recur.status_encoder), None when there is none; read on first use
+    status_reader: Any = None
 
     def with_overrides(self, **sections: Mapping[str, Any]) -> RecurConfig:
         """A copy with some numbers changed: `config.with_overrides(linking={"max_candidates": 10})`."""
@@ -55,6 +60,9 @@ class RecurConfig:
 
     def with_model(self, model: Models | None) -> RecurConfig:
         return replace(self, model=model)
+
+    def with_status_reader(self, reader: Any) -> RecurConfig:
+        return replace(self, status_reader=reader)
 
     @property
     def learned(self) -> Models:
@@ -90,7 +98,30 @@ def load_config(path: Path) -> RecurConfig:
         patterns={k: _any(v) for k, v in cue_patterns.items()},
         imperatives=frozenset(data["cues"]["imperatives"].split()),
         model=load_models(model_path) if model_path.is_file() else None,
+        status_reader=LazyReader(Path(path).parent),
     )
+
+
+class LazyReader:
+    """The status reader of a models folder, read (and checked by sha256) the first time a statement needs it, so
+    that a process that never reads a status never loads the graph; `probabilities` of texts, or None when the
+    folder holds no reader (the TF-IDF reader then reads alone)."""
+
+    def __init__(self, models_dir: Path) -> None:
+        self.models_dir = Path(models_dir)
+        self._reader: Any = None
+        self._read = False
+
+    @property
+    def reader(self) -> Any:
+        if not self._read:
+            self._reader = read_status_reader(self.models_dir)  # raises StatusModelError when damaged or replaced
+            self._read = True
+        return self._reader
+
+    def probabilities(self, texts: Sequence[str]) -> np.ndarray | None:
+        reader = self.reader
+        return None if reader is None else reader.probabilities(texts)
 
 
 def config_for(settings: Settings) -> RecurConfig:
@@ -124,11 +155,32 @@ def normalise(text: str) -> str:
     return " ".join(text.replace("\u2019", "'").replace("\u2018", "'").lower().split())
 
 
+def read_status(info: Info, texts: Sequence[str], model: Models, reader: Any) -> np.ndarray:
+    """The status reading (STATUSES order): the TF-IDF reader's probabilities, averaged with the status encoder's
+    for the statements that may be concern mentions (the picker's probability at least its `attach` threshold)
+    or whose words could say a status (`worth_reading`); the others keep the TF-IDF reading alone, so the encoder
+    runs on a part of a document's statements only. The pair model keeps the TF-IDF reader's probabilities (it was
+    trained on them)."""
+    said = np.array(info.status, dtype=np.float64, copy=True)
+    if reader is None or not texts:
+        return said
+    attach = float(model.settings.get("pick", {}).get("attach", 0.0))
+    rows = [k for k, t in enumerate(texts) if info.pick[k] >= attach or worth_reading(t)]
+    if not rows:
+        return said
+    enc = reader.probabilities([texts[k] for k in rows])
+    if enc is not None:
+        said[rows] = 0.5 * said[rows] + 0.5 * enc
+    return said
+
+
 def describe(items: Sequence[Item], config: RecurConfig) -> tuple[list[Cues], Info]:
     """The cues of a batch of statements and the learned models' view of them, with one call to the models."""
     model = config.learned
-    info = statement_info(model, [item.text for item in items])
+    texts = [item.text for item in items]
+    info = statement_info(model, texts)
     issues = model.issues
+    said = read_status(info, texts, model, config.status_reader)
     out = []
     for k, item in enumerate(items):
         t, p = normalise(item.text), config.patterns
@@ -137,7 +189,7 @@ def describe(items: Sequence[Item], config: RecurConfig) -> tuple[list[Cues], In
             named = [name for name in ("children", "adults") if p[f"service_{name}"].search(t)]
             service = named[0] if len(named) == 1 else ("both" if named else None)
         # the model's reading, with "new" only where the words say so (a model file from before may read "new")
-        status = STATUS_NAMES[int(info.status[k].argmax())]
+        status = STATUS_NAMES[int(said[k].argmax())]
         if status in (None, "new"):
             status = "new" if p["says_new"].search(t) and not p["denies_new"].search(t) else None
         out.append(

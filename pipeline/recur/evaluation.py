@@ -19,6 +19,8 @@ from typing import Any
 from pipeline.config import Settings
 from pipeline.recur import Item, link, load_config
 from pipeline.recur.learned import Models
+from pipeline.recur.status_encoder import KeptReader
+from pipeline.recur.status_encoder import read as read_status_reader
 from pipeline.recur.training import add, by_council, load_grouped, load_picking, load_taxonomy, scores, summary, train
 
 log = logging.getLogger(__name__)
@@ -66,10 +68,17 @@ def _items(rs: Sequence[dict[str, Any]]) -> list[Item]:
     ]
 
 
-def score_council(models: Models, rs: Sequence[dict[str, Any]], config_path: Path) -> dict[str, Any]:
+def score_council(
+    models: Models, rs: Sequence[dict[str, Any]], config_path: Path, trained_on: bool = True
+) -> dict[str, Any]:
     """Link one council's statements with `models` through `pipeline.recur.link`; pairwise and B-cubed sums and
-    status-in-text agreement."""
+    status-in-text agreement. `trained_on`: the status encoder beside the config was trained on this council's
+    statements, so its out-of-fold readings (by a reader trained without the council) stand in for it."""
     config = load_config(config_path).with_model(models)
+    if trained_on:
+        reader = read_status_reader(config_path.parent)
+        if reader is not None:
+            config = config.with_status_reader(KeptReader(reader.metadata))
     assigned = link(_items(rs), None, config)[0]
     said = [a.status_in_text or "none" for a in assigned]
     labelled = list(zip(said, (r["status"] for r in rs), strict=True))
@@ -102,7 +111,7 @@ def leave_one_out(
     for held, test in folds:
         models = train([r for r in rows if r["council"] not in held])
         for council, rs in by_council(test).items():
-            got = score_council(models, rs, config_path)
+            got = score_council(models, rs, config_path, trained_on=rs[0]["kind"] != "dev")
             kind = rs[0]["kind"]
             totals[kind] = add(totals.get(kind, {}), got["sums"])
             status[f"{kind}:ok"] += got["status_ok"]

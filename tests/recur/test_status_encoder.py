@@ -1,0 +1,169 @@
+"""The status reader's encoder (pipeline.recur.status_encoder): what the committed reader reads, that a damaged or
+replaced graph is refused, where linking uses it, that training keeps each held-out council's statements out of
+its fold, and that leave-one-council-out evaluation never scores a council with a reader trained on it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipeline.config import Settings
+from pipeline.recur import Item, config_for
+from pipeline.recur.cues import describe
+from pipeline.recur.learned import STATUSES
+from pipeline.recur.status_encoder import (
+    CODES,
+    GRAPH_FILE,
+    KeptReader,
+    StatusModelError,
+    areas_rows,
+    read,
+    text_key,
+    worth_reading,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+MODELS = ROOT / "models"
+
+
+def test_the_committed_reader_reads_what_statements_say():
+    reader = read(MODELS)
+    assert reader is not None, f"models/{GRAPH_FILE} is committed with the repository"
+    texts = [
+        "The recommendation on care leavers' accommodation has been met: no young person is now placed in bed and "
+        "breakfast.",
+        "Caseloads remain too high in the assessment teams, as they were at the last inspection.",
+        "Supervision is more regular and better recorded than it was at our last visit.",
+        "The meeting began at 10am and apologies were received from two members.",
+    ]
+    p = reader.probabilities(texts)
+    assert p.shape == (4, len(STATUSES)) and np.allclose(p.sum(1), 1.0) and (p[:, STATUSES.index("new")] == 0).all()
+    assert [STATUSES[k] for k in p.argmax(1)] == ["resolved", "persisting", "improved", "none"]
+
+
+def test_no_graph_no_reader_and_a_replaced_graph_is_refused(tmp_path):
+    assert read(tmp_path) is None
+    for name in (GRAPH_FILE, f"{GRAPH_FILE}.json", "minilm-tokenizer.json"):
+        shutil.copy(MODELS / name, tmp_path / name)
+    graph = tmp_path / GRAPH_FILE
+    data = bytearray(graph.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    graph.write_bytes(bytes(data))
+    with pytest.raises(StatusModelError, match="sha256"):
+        read(tmp_path)
+    side = json.loads((MODELS / f"{GRAPH_FILE}.json").read_text())
+    shutil.copy(MODELS / GRAPH_FILE, graph)
+    (tmp_path / f"{GRAPH_FILE}.json").write_text(
+        json.dumps({**side, "codes": list("ABCD"), "thresholds": dict.fromkeys("ABCD", 0.5)})
+    )
+    with pytest.raises(StatusModelError, match="statuses"):
+        read(tmp_path)
+
+
+def test_kept_readings_stand_in_by_text_and_a_missing_one_is_an_error():
+    kept = KeptReader({"out_of_fold": {text_key("Caseloads are still too high."): [0.1, 0.7, 0.1, 0.1]}})
+    p = kept.probabilities(["Caseloads are still too high."])
+    assert STATUSES[int(p[0].argmax())] == "persisting" and np.isclose(p.sum(), 1.0)
+    with pytest.raises(StatusModelError, match="make status-model"):
+        kept.probabilities(["A statement no fold read."])
+
+
+class Counting:
+    """A reader that reads every text as resolved and remembers what it was asked."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def probabilities(self, texts):
+        self.asked += list(texts)
+        out = np.zeros((len(texts), len(STATUSES)))
+        out[:, STATUSES.index("resolved")] = 1.0
+        return out
+
+
+def test_linking_reads_the_status_with_the_encoder_only_where_it_may_matter():
+    config = config_for(Settings())
+    texts = [
+        "The recommendation on supervision has been met.",  # a status cue
+        "Copies of the agenda are available from the clerk.",  # procedure: no cue, not picked
+    ]
+    counting = Counting()
+    found, info = describe(
+        [Item(str(k), t, "Somewhere") for k, t in enumerate(texts)], config.with_status_reader(counting)
+    )
+    assert counting.asked == texts[:1]
+    assert found[0].status == "resolved"
+    # the pair model's inputs stay the TF-IDF reader's
+    alone, alone_info = describe(
+        [Item(str(k), t, "Somewhere") for k, t in enumerate(texts)], config.with_status_reader(None)
+    )
+    assert np.array_equal(info.status, alone_info.status) and found[1].status == alone[1].status
+    assert worth_reading(texts[0]) and not worth_reading(texts[1])
+
+
+def test_the_areas_statuses_give_every_labelled_statement_one():
+    rows = areas_rows(ROOT / "corpus")
+    labelled = (ROOT / "corpus" / "labels" / "grounded.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(rows) == len(labelled) == 6804
+    said = [r["status"] for r in rows]
+    assert set(said) <= {*CODES, "new"}
+    assert said.count("none") > 0.8 * len(said)  # most statements of whole pages say no status
+    assert all(said.count(s) >= 20 for s in ("persisting", "improved", "resolved"))
+
+
+def test_training_keeps_each_held_out_council_out_of_its_fold(monkeypatch, tmp_path):
+    from pipeline.classify import finetune as ft
+    from pipeline.recur import status_encoder as se
+    from pipeline.recur.evaluation import grouped_rows
+
+    fitted: list[list[str]] = []
+
+    def fake_fit(texts, y, *args, **kwargs):
+        assert y.shape == (len(texts), len(CODES)) and (y.sum(1) == 1).all()
+        fitted.append(list(texts))
+        return "net"
+
+    def fake_export(net, out):
+        Path(out).write_bytes(b"graph")
+        return Path(out)
+
+    def fake_scores(graph, texts, models_dir):
+        return np.array([[(len(t) % 7) / 7, 0.3, 0.2, 0.1] for t in texts])
+
+    monkeypatch.setattr(ft, "weights_dir", lambda cache: cache)
+    monkeypatch.setattr(ft, "fit", fake_fit)
+    monkeypatch.setattr(ft, "export_int8", fake_export)
+    monkeypatch.setattr(ft, "graph_scores", fake_scores)
+    out = tmp_path / GRAPH_FILE
+    sidecar = se.train(Settings(), out, tmp_path / "work", folds=3, limit=200, say=lambda m: None)
+    rows = grouped_rows(Settings())[:: max(1, len(grouped_rows(Settings())) // 200)]
+    fold = se.council_folds(rows, 3)
+    assert len(fitted) == 4  # three folds and the final reader
+    for f, texts in enumerate(fitted[:3]):
+        held = {r["text"] for r in rows if fold[r["council"]] == f} - {
+            r["text"] for r in rows if fold[r["council"]] != f
+        }
+        assert held and not held & set(texts), f"fold {f + 1} fitted on statements of a council it scores"
+    assert {text_key(r["text"]) for r in rows} == set(sidecar["out_of_fold"])
+    assert out.read_bytes() == b"graph" and sidecar["sha256"] == json.loads(Path(f"{out}.json").read_text())["sha256"]
+    assert set(sidecar["cross_validation"]) >= {"tfidf_reader", "encoder", "blend"}
+
+
+def test_evaluation_scores_councils_the_reader_saw_with_its_kept_readings(monkeypatch):
+    from pipeline.recur import evaluation as ev
+
+    rows = [r for r in ev.grouped_rows(Settings()) if r["council"] == "Norfolk"]
+    config_path = ev.corpus_paths(Settings())["config"]
+    models = config_for(Settings()).learned
+
+    class Meta:
+        metadata = {"out_of_fold": {}}  # a sidecar that kept nothing
+
+    monkeypatch.setattr(ev, "read_status_reader", lambda folder: Meta())
+    with pytest.raises(StatusModelError, match="out-of-fold"):
+        ev.score_council(models, rows, config_path, trained_on=True)
+    assert ev.score_council(models, rows, config_path, trained_on=False)["status_n"] == len(rows)
