@@ -45,7 +45,7 @@ finetune: venv
 
 # The status reader's encoder (models/status-minilm.int8.onnx, committed like the areas encoder): all-MiniLM-L6-v2
 # fine-tuned on the grouped statements and the statuses of labels/grounded.jsonl, 5 folds of whole councils for its
-# out-of-fold readings, then the final fit and the int8 export (about 25 minutes on two cores).
+# out-of-fold readings, then the final fit and the int8 export (about 30 minutes on two cores).
 STATUS_ARGS ?=
 status-model: venv
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,train]"

@@ -250,11 +250,12 @@ def fit(
     return net
 
 
-def graph_scores(graph: Path, texts: Sequence[str], models_dir: Path) -> np.ndarray:
-    """Scores of an exported graph on ONNX Runtime, as `pipeline.classify` computes them."""
+def graph_scores(graph: Path, texts: Sequence[str], models_dir: Path, width: int = 4) -> np.ndarray:
+    """Scores of an exported graph (`width` outputs) on ONNX Runtime, as `pipeline.classify` computes them."""
     from pipeline.classify.encoder import EncoderScorer, open_session
 
-    return EncoderScorer(open_session(graph), load_tokenizer(models_dir, MAX_TOKENS)).encoder_scores(texts)
+    scorer = EncoderScorer(open_session(graph), load_tokenizer(models_dir, MAX_TOKENS), width=width)
+    return scorer.encoder_scores(texts)
 
 
 def export_int8(net: Any, out: Path) -> Path:

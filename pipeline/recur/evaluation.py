@@ -20,7 +20,6 @@ from pipeline.config import Settings
 from pipeline.recur import Item, link, load_config
 from pipeline.recur.learned import Models
 from pipeline.recur.status_encoder import KeptReader
-from pipeline.recur.status_encoder import read as read_status_reader
 from pipeline.recur.training import add, by_council, load_grouped, load_picking, load_taxonomy, scores, summary, train
 
 log = logging.getLogger(__name__)
@@ -69,16 +68,14 @@ def _items(rs: Sequence[dict[str, Any]]) -> list[Item]:
 
 
 def score_council(
-    models: Models, rs: Sequence[dict[str, Any]], config_path: Path, trained_on: bool = True
+    models: Models, rs: Sequence[dict[str, Any]], config_path: Path, kept: KeptReader | None = None
 ) -> dict[str, Any]:
     """Link one council's statements with `models` through `pipeline.recur.link`; pairwise and B-cubed sums and
-    status-in-text agreement. `trained_on`: the status encoder beside the config was trained on this council's
+    status-in-text agreement. `kept`: the status encoder beside the config was trained on this council's
     statements, so its out-of-fold readings (by a reader trained without the council) stand in for it."""
     config = load_config(config_path).with_model(models)
-    if trained_on:
-        reader = read_status_reader(config_path.parent)
-        if reader is not None:
-            config = config.with_status_reader(KeptReader(reader.metadata))
+    if kept is not None:
+        config = config.with_status_reader(kept)
     assigned = link(_items(rs), None, config)[0]
     said = [a.status_in_text or "none" for a in assigned]
     labelled = list(zip(said, (r["status"] for r in rs), strict=True))
@@ -99,6 +96,8 @@ def leave_one_out(
     councils by models trained on all grouped councils (no dev text)."""
     rows = grouped_rows(settings)
     config_path = corpus_paths(settings)["config"]
+    # the status encoder saw every grouped council: they are read by its out-of-fold readings (None: no encoder)
+    kept = KeptReader.beside(config_path.parent, rows)
     per: dict[str, dict[str, Any]] = {}
     totals: dict[str, dict[str, float]] = {}
     status: Counter[str] = Counter()
@@ -111,7 +110,7 @@ def leave_one_out(
     for held, test in folds:
         models = train([r for r in rows if r["council"] not in held])
         for council, rs in by_council(test).items():
-            got = score_council(models, rs, config_path, trained_on=rs[0]["kind"] != "dev")
+            got = score_council(models, rs, config_path, kept if rs[0]["kind"] != "dev" else None)
             kind = rs[0]["kind"]
             totals[kind] = add(totals.get(kind, {}), got["sums"])
             status[f"{kind}:ok"] += got["status_ok"]

@@ -44,7 +44,7 @@ def council_key(name: str) -> str:
 def vectorise(items: Sequence[Item], item_cues: Sequence[Cues] | None, config: RecurConfig) -> sp.csr_matrix:
     """Rows of l2-normalised word and character TF-IDF (the learned models' vectoriser): the dot product of
     two rows is their text similarity. Stateless at run time: an item always gets the same row."""
-    return describe(items, config)[1].vectors
+    return describe(items, config, read=False)[1].vectors
 
 
 # ---------------------------------------------------------------- the incremental index
@@ -230,7 +230,7 @@ def index_from(linked: Iterable[tuple[Item, Mention]], config: RecurConfig) -> I
             concerns[m.concern_id] = state.adding(m)
         keep = newest([m.concern_id for _, m in pairs], int(config.linking["rows_per_concern"]))
         pairs = [p for p, k in zip(pairs, keep) if k]
-        item_cues, info = describe([item for item, _ in pairs], config)
+        item_cues, info = describe([item for item, _ in pairs], config, read=False)  # rows need no status reading
         rows = tuple(index_row(item, c, m.concern_id) for (item, m), c in zip(pairs, item_cues, strict=True))
         chunk = Chunk(info.vectors.tocsc(), rows)
         blocks[key] = Block(key, (chunk,), concerns, episodes, dict(Counter(m.concern_id for _, m in pairs)))

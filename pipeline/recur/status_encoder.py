@@ -7,14 +7,15 @@ the TF-IDF reader's (`pipeline.recur.learned`), for the statements that may be c
 could say a status (`pipeline.recur.cues.read_status`); the pair model keeps the TF-IDF reader's probabilities it
 was trained on.
 
-Training (`make status-model`, `python -m pipeline.recur.status_encoder`; the train extra, about 25 minutes on two cores) reads:
+Training (`make status-model`, `python -m pipeline.recur.status_encoder`; the train extra, about 30 minutes on two cores) reads:
 - the grouped statements (corpus/recurrence-grounded.jsonl and corpus/recurrence-gold.jsonl) with their
   `status_in_text`;
 - the statements of corpus/labels/grounded.jsonl (6,804 statements from real pages, most of them no concern at
   all) with the status their words say, read by annotators by the same rule (corpus/recurrence-status-areas.jsonl,
   `line` in labels/grounded.jsonl).
 Classes are balanced by weight. Five folds of whole councils give every grouped statement an out-of-fold
-probability (in each fold, statements of labels/grounded.jsonl that name a held-out council are left out too);
+probability (in each fold, the statements of labels/grounded.jsonl from a held-out council's pages or naming it
+are left out too);
 these are kept in the sidecar, so that `scrutiny evaluate-recur` never scores a council with a reader trained on
 it. Then the reader is fitted on everything, exported int8 to models/status-minilm.int8.onnx and recorded by
 sha256 in its sidecar, which loading checks.
@@ -88,6 +89,24 @@ class KeptReader:
     def __init__(self, metadata: Mapping[str, Any]) -> None:
         self.kept = {k: np.asarray(v, dtype=np.float64) for k, v in metadata.get("out_of_fold", {}).items()}
 
+    @classmethod
+    def beside(cls, models_dir: Path, rows: Sequence[Mapping[str, Any]]) -> KeptReader | None:
+        """The kept readings of the status reader in `models_dir` (its sidecar alone is read), None when there is
+        no reader; refused when they were made on other grouped statements or statuses than `rows`."""
+        side = Path(models_dir) / f"{GRAPH_FILE}.json"
+        if not (Path(models_dir) / GRAPH_FILE).is_file():
+            return None
+        try:
+            metadata = json.loads(side.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise StatusModelError(f"{side}: cannot be read ({exc})") from None
+        if metadata.get("grouped_digest") != grouped_digest(rows):
+            raise StatusModelError(
+                f"{side}: its out-of-fold readings were made on other grouped statements or statuses: "
+                "run `make status-model` again"
+            )
+        return cls(metadata)
+
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
         missing = [t for t in texts if text_key(t) not in self.kept]
         if missing:
@@ -95,7 +114,9 @@ class KeptReader:
                 f"the status reader kept no out-of-fold reading for {len(missing)} statement(s) "
                 f"(first: {missing[0][:80]!r}): run `make status-model` again"
             )
-        return to_statuses(np.vstack([self.kept[text_key(t)] for t in texts])) if texts else np.zeros((0, 5))
+        if not texts:
+            return np.zeros((0, len(STATUSES)))
+        return to_statuses(np.vstack([self.kept[text_key(t)] for t in texts]))
 
 
 def to_statuses(scores: np.ndarray) -> np.ndarray:
@@ -117,7 +138,7 @@ def read(models_dir: Path) -> StatusReader | None:
     try:
         session, tokenizer, metadata = read_encoder(path)
     except EncoderError as exc:
-        raise StatusModelError(str(exc)) from None
+        raise StatusModelError(str(exc).replace("make finetune", "make status-model")) from None
     if tuple(metadata.get("codes", ())) != CODES:
         raise StatusModelError(f"{path}.json: codes {metadata.get('codes')} are not the statuses {list(CODES)}")
     return StatusReader(session, tokenizer, metadata)
@@ -152,10 +173,44 @@ def council_folds(rows: Sequence[Mapping[str, Any]], k: int = FOLDS) -> dict[str
     return fold
 
 
-def names_council(row: Mapping[str, Any], councils: Sequence[str]) -> bool:
-    """Whether a statement of labels/grounded.jsonl names one of `councils` (its text or its page's address)."""
+# Words of council names too common to say which council a statement is about (the others, by their first six
+# letters, do: "border" finds scotborders.gov.uk, "northa" westnorthants.gov.uk).
+_COMMON = frozenset(
+    "county borough council city and of the health social care trust west western north south east scottish isles "
+    "tower new".split()
+)
+
+
+def council_keys(council: str) -> set[str]:
+    """What names `council` in a statement or a page's address: its full name, the first six letters of each of
+    its distinctive words, and "<first word> trust" for a trust."""
+    name = " ".join(council.lower().replace("-", " ").split())
+    keys = {name} | {w[:6] for w in name.split() if w not in _COMMON and len(w) >= 4}
+    if name.endswith(" trust"):
+        keys.add(f"{name.split()[0]} trust")
+    return keys
+
+
+def names(row: Mapping[str, Any], keys: set[str]) -> bool:
+    """Whether a statement's text or its page's address names a council (`keys`, from `council_keys`)."""
     words = f"{row['text']} {row.get('source_url', '')}".lower().replace("-", " ")
-    return any(c.lower().split(" ")[0] in words for c in councils)
+    return any(k in words for k in keys)
+
+
+def kept_apart(extra: Sequence[Mapping[str, Any]], keys: set[str], pages: set[str]) -> list[bool]:
+    """For each statement of labels/grounded.jsonl, whether it stays out of a fold: its whole page does when that
+    page is one a held-out council's grouped statements come from (`pages`) or when any statement of the page, or
+    its address, names a held-out council (`keys`)."""
+    named = {str(e.get("source_url", "")) for e in extra if names(e, keys)}
+    return [str(e.get("source_url", "")) in pages | named or names(e, keys) for e in extra]
+
+
+def grouped_digest(rows: Sequence[Mapping[str, Any]]) -> str:
+    """A digest of the grouped statements, their councils and statuses: kept readings are for these only."""
+    digest = hashlib.sha256()
+    for r in sorted(rows, key=lambda r: (r["council"], r["text"])):
+        digest.update(f"{r['council']}\0{r['text']}\0{r['status']}\n".encode())
+    return digest.hexdigest()[:16]
 
 
 def target(statuses: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -207,7 +262,9 @@ def train(
     for f in sorted(set(fold.values())):
         held = [c for c, g in fold.items() if g == f]
         fitted = [r for r in rows if fold[r["council"]] != f]
-        more = [e for e in extra if not names_council(e, held)]
+        keys = set().union(*(council_keys(c) for c in held))
+        pages = {r["source_url"] for r in rows if fold[r["council"]] == f and r.get("source_url")}
+        more = [e for e, apart in zip(extra, kept_apart(extra, keys, pages), strict=True) if not apart]
         texts = [r["text"] for r in fitted] + [e["text"] for e in more]
         y, w = target([r["status"] for r in fitted] + [e["status"] for e in more])
         say(f"fold {f + 1}/{folds}: {len(fitted)} grouped statements and {len(more)} more, without {', '.join(held)}")
@@ -215,7 +272,7 @@ def train(
         graph = ft.export_int8(net, work / f"status-fold{f + 1}-of-{folds}.int8.onnx")
         index = [i for i, r in enumerate(rows) if fold[r["council"]] == f]
         held_texts = [rows[i]["text"] for i in index]
-        encoder_oof[index] = to_statuses(ft.graph_scores(graph, held_texts, settings.models_dir))
+        encoder_oof[index] = to_statuses(ft.graph_scores(graph, held_texts, settings.models_dir, len(CODES)))
         # the TF-IDF reader as `scrutiny train-recur` fits it, without the same councils
         union, _, status, _ = fit_text_models(fitted)
         shell = _shell(union, status)
@@ -236,7 +293,7 @@ def train(
     say(f"the reader: fine-tuning on {len(y)} statements")
     net = ft.fit(texts + [e["text"] for e in extra], y, weights, settings.models_dir, say, w, epochs, lr)
     out = Path(out)
-    graph = ft.export_int8(net, out)
+    graph = ft.export_int8(net, out.with_name(out.name + ".tmp"))
     sidecar = {
         "model": "all-MiniLM-L6-v2 fine-tuned, a four-way status head, int8 (ONNX Runtime)",
         "sha256": sha256_file(graph),
@@ -253,9 +310,13 @@ def train(
             "seconds": round(time.time() - started),
         },
         "cross_validation": figures,
+        "grouped_digest": grouped_digest(rows),
         "out_of_fold": {text_key(t): [round(float(x), 5) for x in p] for t, p in zip(texts, _codes(encoder_oof))},
     }
-    Path(f"{out}.json").write_text(json.dumps(sidecar, indent=1) + "\n", encoding="utf-8")
+    side = Path(f"{out}.json.tmp")
+    side.write_text(json.dumps(sidecar, indent=1) + "\n", encoding="utf-8")
+    graph.replace(out)  # the pair replaced together, once both are written
+    side.replace(f"{out}.json")
     return sidecar
 
 
@@ -283,17 +344,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m pipeline.recur.status_encoder", description=__doc__.splitlines()[0]
     )
     settings = Settings()
-    parser.add_argument("--out", default=str(settings.models_dir / GRAPH_FILE))
+    parser.add_argument("--out", help=f"the graph (default models/{GRAPH_FILE}; with --limit, in --work)")
     parser.add_argument("--work", default="build/status", help="fold graphs and the packaged weights")
     parser.add_argument("--folds", type=int, default=FOLDS)
     parser.add_argument("--epochs", type=int, default=EPOCHS)
     parser.add_argument("--lr", type=float, default=LR)
     parser.add_argument("--limit", type=int, default=None, help="a smoke run on about this many statements of each")
     args = parser.parse_args(argv)
+    # a smoke run never replaces the committed reader
+    out = Path(args.out) if args.out else (Path(args.work) if args.limit else settings.models_dir) / GRAPH_FILE
     try:
         sidecar = train(
             settings,
-            Path(args.out),
+            out,
             Path(args.work),
             args.folds,
             args.epochs,
@@ -302,9 +365,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             say=lambda m: print(m, file=sys.stderr, flush=True),
         )
     except (PipelineError, OSError) as exc:
-        print(f"scrutiny train-status: {exc}", file=sys.stderr)
+        print(f"status-model: {exc}", file=sys.stderr)
         return 2
-    print(json.dumps({"out": args.out, "sha256": sidecar["sha256"], "cross_validation": sidecar["cross_validation"]}))
+    print(json.dumps({"out": str(out), "sha256": sidecar["sha256"], "cross_validation": sidecar["cross_validation"]}))
     return 0
 
 

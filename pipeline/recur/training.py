@@ -91,6 +91,7 @@ def load_grouped(
                 "status": r.get("status_in_text") or "none",
                 "pos": position,
                 "kind": kind,
+                "source_url": r.get("source_url"),
                 "issue": issue_of(r["concern_id"], council, taxonomy) if taxonomy else None,
             }
         )

@@ -86,23 +86,42 @@ class Counting:
 
 
 def test_linking_reads_the_status_with_the_encoder_only_where_it_may_matter():
+    """The encoder reads the statements whose words carry a status cue or where the TF-IDF reader is not sure there
+    is none; the others keep the TF-IDF reading, and the pair model's inputs are the TF-IDF reader's either way."""
+    from pipeline.recur.cues import READ_UNDER_NONE
+
     config = config_for(Settings())
     texts = [
         "The recommendation on supervision has been met.",  # a status cue
-        "Copies of the agenda are available from the clerk.",  # procedure: no cue, not picked
+        "Caseloads are still too high in the assessment team.",  # a status cue
+        "The Chair welcomed everyone to the meeting.",
+        "Copies of the agenda are available from the clerk.",
+        "Members noted the report.",
+        "The committee will meet again in March.",
     ]
+    items = [Item(str(k), t, "Somewhere") for k, t in enumerate(texts)]
     counting = Counting()
-    found, info = describe(
-        [Item(str(k), t, "Somewhere") for k, t in enumerate(texts)], config.with_status_reader(counting)
-    )
-    assert counting.asked == texts[:1]
-    assert found[0].status == "resolved"
-    # the pair model's inputs stay the TF-IDF reader's
-    alone, alone_info = describe(
-        [Item(str(k), t, "Somewhere") for k, t in enumerate(texts)], config.with_status_reader(None)
-    )
-    assert np.array_equal(info.status, alone_info.status) and found[1].status == alone[1].status
-    assert worth_reading(texts[0]) and not worth_reading(texts[1])
+    found, info = describe(items, config.with_status_reader(counting))
+    alone, alone_info = describe(items, config.with_status_reader(None))
+    none = STATUSES.index("none")
+    expected = [t for k, t in enumerate(texts) if worth_reading(t) or alone_info.status[k, none] < READ_UNDER_NONE]
+    assert counting.asked == expected and texts[:2] == expected[:2] and len(expected) < len(texts)
+    for k, t in enumerate(texts):
+        if t in expected:  # averaged with a reader certain of "resolved"
+            assert found[k].status == "resolved", t
+        else:
+            assert found[k].status == alone[k].status
+    assert np.array_equal(info.status, alone_info.status)  # the pair model's inputs
+    # describing a whole document before picking reads only what the picker may make a mention
+    counting.asked.clear()
+    describe(items, config.with_status_reader(counting), picking=True)
+    attach = config.learned.settings["pick"]["attach"]
+    assert counting.asked == [t for k, t in enumerate(texts) if t in expected and info.pick[k] >= attach]
+    assert "The recommendation on supervision has been met." in counting.asked
+    # callers that need vectors only never run the encoder
+    counting.asked.clear()
+    describe(items, config.with_status_reader(counting), read=False)
+    assert counting.asked == []
 
 
 def test_the_areas_statuses_give_every_labelled_statement_one():
@@ -131,7 +150,8 @@ def test_training_keeps_each_held_out_council_out_of_its_fold(monkeypatch, tmp_p
         Path(out).write_bytes(b"graph")
         return Path(out)
 
-    def fake_scores(graph, texts, models_dir):
+    def fake_scores(graph, texts, models_dir, width=4):
+        assert width == len(CODES)
         return np.array([[(len(t) % 7) / 7, 0.3, 0.2, 0.1] for t in texts])
 
     monkeypatch.setattr(ft, "weights_dir", lambda cache: cache)
@@ -148,22 +168,36 @@ def test_training_keeps_each_held_out_council_out_of_its_fold(monkeypatch, tmp_p
             r["text"] for r in rows if fold[r["council"]] != f
         }
         assert held and not held & set(texts), f"fold {f + 1} fitted on statements of a council it scores"
+    extra = areas_rows(ROOT / "corpus")[:: max(1, 6804 // 200)]
+    for f, texts in enumerate(fitted[:3]):
+        held = [c for c, g in fold.items() if g == f]
+        keys = set().union(*(se.council_keys(c) for c in held))
+        naming = {e["text"] for e in extra if se.names(e, keys)}
+        assert not naming & set(texts), f"fold {f + 1} fitted on statements that name a council it scores"
+    assert any(se.names(e, se.council_keys("Tower Hamlets")) for e in areas_rows(ROOT / "corpus"))
     assert {text_key(r["text"]) for r in rows} == set(sidecar["out_of_fold"])
+    assert sidecar["grouped_digest"] == se.grouped_digest(rows)
     assert out.read_bytes() == b"graph" and sidecar["sha256"] == json.loads(Path(f"{out}.json").read_text())["sha256"]
     assert set(sidecar["cross_validation"]) >= {"tfidf_reader", "encoder", "blend"}
 
 
-def test_evaluation_scores_councils_the_reader_saw_with_its_kept_readings(monkeypatch):
+def test_evaluation_reads_the_councils_the_encoder_saw_by_its_kept_readings(monkeypatch):
+    """Leave one council out: a grouped council is read by the encoder's out-of-fold readings (here a reader that
+    kept nothing, so reading fails), the dev councils by the committed encoder (which saw no dev text); kept
+    readings made on other grouped statements or statuses are refused."""
     from pipeline.recur import evaluation as ev
+    from pipeline.recur import status_encoder as se
 
-    rows = [r for r in ev.grouped_rows(Settings()) if r["council"] == "Norfolk"]
-    config_path = ev.corpus_paths(Settings())["config"]
-    models = config_for(Settings()).learned
-
-    class Meta:
-        metadata = {"out_of_fold": {}}  # a sidecar that kept nothing
-
-    monkeypatch.setattr(ev, "read_status_reader", lambda folder: Meta())
+    settings = Settings()
+    rows = ev.grouped_rows(settings)
+    digest = se.grouped_digest(rows)
+    monkeypatch.setattr(ev.KeptReader, "beside", classmethod(lambda cls, folder, rs: cls({"out_of_fold": {}})))
     with pytest.raises(StatusModelError, match="out-of-fold"):
-        ev.score_council(models, rows, config_path, trained_on=True)
-    assert ev.score_council(models, rows, config_path, trained_on=False)["status_n"] == len(rows)
+        ev.leave_one_out(settings, None, ["Norfolk"])
+    monkeypatch.undo()
+    kept = KeptReader.beside(MODELS, rows)
+    assert kept is not None and {text_key(r["text"]) for r in rows} <= set(kept.kept)
+    moved = [dict(r, status="resolved") if k == 0 else r for k, r in enumerate(rows)]
+    assert se.grouped_digest(moved) != digest
+    with pytest.raises(StatusModelError, match="make status-model"):
+        KeptReader.beside(MODELS, moved)
