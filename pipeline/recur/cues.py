@@ -98,7 +98,7 @@ def load_config(path: Path) -> RecurConfig:
         patterns={k: _any(v) for k, v in cue_patterns.items()},
         imperatives=frozenset(data["cues"]["imperatives"].split()),
         model=load_models(model_path) if model_path.is_file() else None,
-        status_reader=LazyReader(Path(path).parent),
+        status_reader=LazyReader(Path(path).parent) if data.get("status", {}).get("encoder", False) else None,
     )
 
 

@@ -96,8 +96,10 @@ def leave_one_out(
     councils by models trained on all grouped councils (no dev text)."""
     rows = grouped_rows(settings)
     config_path = corpus_paths(settings)["config"]
-    # the status encoder saw every grouped council: they are read by its out-of-fold readings (None: no encoder)
-    kept = KeptReader.beside(config_path.parent, rows)
+    # the status encoder saw every grouped council: they are read by its out-of-fold readings (None: no encoder,
+    # or the configuration does not use it)
+    uses_encoder = load_config(config_path).status_reader is not None
+    kept = KeptReader.beside(config_path.parent, rows) if uses_encoder else None
     per: dict[str, dict[str, Any]] = {}
     totals: dict[str, dict[str, float]] = {}
     status: Counter[str] = Counter()

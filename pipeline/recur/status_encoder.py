@@ -1,7 +1,8 @@
 """The status in the text, read by a fine-tuned encoder beside the TF-IDF status reader.
 
 all-MiniLM-L6-v2 (the same packaged, sha256-checked weights as the areas encoder) fine-tuned with a four-way head:
-none, persisting, improved, resolved ("new" stays the `says_new` cue's: the words rarely say it). At run time the
+none, persisting, improved, resolved ("new" stays the `says_new` cue's: the words rarely say it). Used when
+`[status] encoder = true` in models/recurrence.toml (off by default: its cost, README "Performance"). At run time the
 graph runs on ONNX Runtime (no PyTorch), and a statement's status reading is the average of its probabilities and
 the TF-IDF reader's (`pipeline.recur.learned`), for the statements that may be concern mentions or whose words
 could say a status (`pipeline.recur.cues.read_status`); the pair model keeps the TF-IDF reader's probabilities it

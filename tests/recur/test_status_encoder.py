@@ -181,14 +181,37 @@ def test_training_keeps_each_held_out_council_out_of_its_fold(monkeypatch, tmp_p
     assert set(sidecar["cross_validation"]) >= {"tfidf_reader", "encoder", "blend"}
 
 
-def test_evaluation_reads_the_councils_the_encoder_saw_by_its_kept_readings(monkeypatch):
-    """Leave one council out: a grouped council is read by the encoder's out-of-fold readings (here a reader that
-    kept nothing, so reading fails), the dev councils by the committed encoder (which saw no dev text); kept
-    readings made on other grouped statements or statuses are refused."""
+def with_encoder(tmp_path: Path, on: bool) -> Settings:
+    """Settings whose models folder is the repository's with `[status] encoder` set to `on`."""
+    models = tmp_path / "models"
+    models.mkdir()
+    for f in MODELS.iterdir():
+        if f.name != "recurrence.toml":
+            (models / f.name).symlink_to(f)
+    text = (MODELS / "recurrence.toml").read_text(encoding="utf-8")
+    assert "encoder = false" in text
+    (models / "recurrence.toml").write_text(text.replace("encoder = false", f"encoder = {str(on).lower()}"))
+    (tmp_path / "corpus").symlink_to(ROOT / "corpus")
+    return Settings(models_dir=models)
+
+
+def test_the_encoder_is_used_only_when_the_configuration_says_so(tmp_path):
+    from pipeline.recur.cues import load_config
+
+    assert load_config(MODELS / "recurrence.toml").status_reader is None  # off by default (its cost, README)
+    settings = with_encoder(tmp_path, True)
+    reader = load_config(settings.models_dir / "recurrence.toml").status_reader
+    assert reader is not None and reader.probabilities(["Caseloads remain too high."]).shape == (1, len(STATUSES))
+
+
+def test_evaluation_reads_the_councils_the_encoder_saw_by_its_kept_readings(monkeypatch, tmp_path):
+    """Leave one council out with the encoder on: a grouped council is read by the encoder's out-of-fold readings
+    (here a reader that kept nothing, so reading fails), the dev councils by the committed encoder (which saw no
+    dev text); kept readings made on other grouped statements or statuses are refused."""
     from pipeline.recur import evaluation as ev
     from pipeline.recur import status_encoder as se
 
-    settings = Settings()
+    settings = with_encoder(tmp_path, True)
     rows = ev.grouped_rows(settings)
     digest = se.grouped_digest(rows)
     monkeypatch.setattr(ev.KeptReader, "beside", classmethod(lambda cls, folder, rs: cls({"out_of_fold": {}})))
