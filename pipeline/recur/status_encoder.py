@@ -202,8 +202,8 @@ def kept_apart(extra: Sequence[Mapping[str, Any]], keys: set[str], pages: set[st
     """For each statement of labels/grounded.jsonl, whether it stays out of a fold: its whole page does when that
     page is one a held-out council's grouped statements come from (`pages`) or when any statement of the page, or
     its address, names a held-out council (`keys`)."""
-    named = {str(e.get("source_url", "")) for e in extra if names(e, keys)}
-    return [str(e.get("source_url", "")) in pages | named or names(e, keys) for e in extra]
+    apart = pages | {str(e.get("source_url", "")) for e in extra if names(e, keys)}
+    return [str(e.get("source_url", "")) in apart or names(e, keys) for e in extra]
 
 
 def grouped_digest(rows: Sequence[Mapping[str, Any]]) -> str:
@@ -244,7 +244,7 @@ def train(
     """Cross-fit over folds of whole councils, fit on everything, export and record (see the module's notes)."""
     from pipeline.classify import finetune as ft
     from pipeline.recur.evaluation import corpus_paths, grouped_rows
-    from pipeline.recur.learned import statement_info
+    from pipeline.recur.learned import Models, statement_info
     from pipeline.recur.training import fit_text_models
 
     rows = grouped_rows(settings)
@@ -275,9 +275,8 @@ def train(
         held_texts = [rows[i]["text"] for i in index]
         encoder_oof[index] = to_statuses(ft.graph_scores(graph, held_texts, settings.models_dir, len(CODES)))
         # the TF-IDF reader as `scrutiny train-recur` fits it, without the same councils
-        union, _, status, _ = fit_text_models(fitted)
-        shell = _shell(union, status)
-        tfidf_oof[index] = statement_info(shell, held_texts).status
+        union, issue, status, _ = fit_text_models(fitted)
+        tfidf_oof[index] = statement_info(Models(union, issue, status, None, None, {}), held_texts).status
     gold = [r["status"] for r in rows]
     texts = [r["text"] for r in rows]
     blended = 0.5 * tfidf_oof + 0.5 * encoder_oof  # the reading, were the encoder run on every statement
@@ -324,18 +323,6 @@ def train(
 def _codes(probabilities: np.ndarray) -> np.ndarray:
     """STATUSES-order probabilities back in CODES order (what a kept reading holds, as the graph gives it)."""
     return np.column_stack([probabilities[:, STATUSES.index(c)] for c in CODES])
-
-
-def _shell(union: Any, status: Any) -> Any:
-    from pipeline.recur.learned import Models
-
-    class _NoIssue:
-        classes_ = np.array(["other"])
-
-        def predict_proba(self, x: Any) -> np.ndarray:
-            return np.ones((x.shape[0], 1))
-
-    return Models(union, _NoIssue(), status, None, None, {})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
