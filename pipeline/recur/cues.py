@@ -156,9 +156,10 @@ def normalise(text: str) -> str:
 
 
 # The TF-IDF reader's probability of "none" under which the encoder reads a statement too (with the statements
-# whose words carry a status cue). Chosen on the encoder's out-of-fold readings (5 folds of whole councils, 1,378
-# grouped statements) for cost: averaging both on every statement reads 0.819; on those under 0.5 or with a cue
-# (47% of them, 30% of the bench's statements to link) 0.809; under 0.8 or with a cue (61%, 45%) 0.817.
+# whose words carry a status cue). Chosen for cost on the first fit's out-of-fold readings (5 folds of whole
+# councils, 1,378 grouped statements): averaging both on every statement read 0.819; on those under 0.5 or with a
+# cue (47% of them, 30% of the bench's statements to link) 0.809; under 0.8 or with a cue (61%, 45%) 0.817. On the
+# committed reader's out-of-fold readings (refitted with whole pages left out): 0.819 and 0.811 (one-off script).
 READ_UNDER_NONE = 0.5
 
 
