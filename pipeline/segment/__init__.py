@@ -26,6 +26,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from pipeline.segment import without_torch  # noqa: F401  # before spaCy: thinc must not load PyTorch
+
+# isort: split
 from spacy.language import Language
 
 from pipeline import versions
