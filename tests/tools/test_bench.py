@@ -71,6 +71,8 @@ def test_quick_run_reports_every_stage_with_a_ratio_or_a_reason(tmp_path):
     assert {"cpu", "cores", "ram_gb", "python", "os"} <= set(data["machine"])
     table = (out / "results.md").read_text(encoding="utf-8")
     assert "| stage | ours (median) |" in table and table == proc.stdout
+    # figures measured where the training packages are installed say they are not a user's
+    assert ("Not a user's environment" in table) == bool(data["machine"]["training_packages"])
     for stage in data["stages"].values():
         assert stage["title"] in table
 
@@ -86,3 +88,15 @@ def test_corpus_documents_are_reproducible_from_the_seed():
         first, second = corpus.build(7, i, max_pages=3), corpus.build(7, i, max_pages=3)
         assert first[3] == second[3] and first[:3] == second[:3]
     assert corpus.build(7, kinds["html"])[3] != corpus.build(8, kinds["html"])[3]
+
+
+def test_training_packages_installed_beside_the_run_are_named(tmp_path, monkeypatch):
+    from tools.bench.report import training_packages
+
+    stand_in = tmp_path / "site" / "torch"
+    stand_in.mkdir(parents=True)
+    (stand_in / "__init__.py").write_text("")
+    before = training_packages()
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    assert "torch" in training_packages()
+    assert set(training_packages()) - {"torch"} == set(before) - {"torch"}

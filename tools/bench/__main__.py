@@ -226,6 +226,11 @@ def main(argv: list[str] | None = None) -> int:
 
     prefect_environment(plan.out)  # before anything imports Prefect: state under <out>/prefect, no telemetry
     _import_measured_code(log)
+    if info["training_packages"]:
+        log(
+            f"warning: {', '.join(info['training_packages'])} installed in this environment (the train extra belongs "
+            "in .venv-train): the run's figures will not be a user's; the report says so"
+        )
     only = set(args.only.split(",")) if args.only else set(STAGES) | {"run"}
     primary = primary_scale(plan.scales)
     log(f"corpus: {primary:,} documents, seed {plan.seed} (generated once, then reused)")

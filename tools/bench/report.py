@@ -127,9 +127,23 @@ def _ram_gb() -> float | None:
     return None
 
 
+# Installed only for fine-tuning (the train extra, in .venv-train). Where they are installed in the environment a
+# run uses, libraries we import load them anyway (skops through scikit-learn's estimator discovery, sqlite-utils),
+# and on 7 December that added about 450 MB to a 1,000-document run's peak: such figures are not a user's.
+TRAINING_ONLY = ("torch", "transformers", "pandas")
+
+
+def training_packages() -> list[str]:
+    """The training-only packages installed where this bench runs (none in the environment `make venv` builds)."""
+    import importlib.util
+
+    return [name for name in TRAINING_ONLY if importlib.util.find_spec(name) is not None]
+
+
 def machine() -> dict[str, Any]:
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
     return {
+        "training_packages": training_packages(),
         "cpu": _cpu_model(),
         "cores": os.cpu_count(),
         "ram_gb": _ram_gb(),
@@ -248,7 +262,13 @@ def markdown(data: dict[str, Any], stages: list[StageResult]) -> str:
         f"Corpus: {data['corpus'].get('documents', 0):,} generated documents (seed {cfg['seed']}; "
         f"{data['corpus'].get('pdf_pages', 0):,} PDF pages). Medians of {cfg['repeats']} interleaved runs; "
         f"ratios are ours / baseline on the same input unless marked faster. Absolute times depend on the machine; "
-        f"the ratios are what the targets bound.",
+        f"the ratios are what the targets bound."
+        + (
+            f" **Not a user's environment:** {', '.join(m['training_packages'])} installed here (the train extra "
+            f"belongs in .venv-train), and a run's processes load some of them."
+            if m.get("training_packages")
+            else ""
+        ),
         "",
         "| stage | ours (median) | baseline (median) | ratio | target | holds | peak memory (+ over set-up) |",
         "|---|---|---|---|---|---|---|",
