@@ -83,6 +83,11 @@ def model_version(models_dir: Path | None, scheme: str = "areas", classifier: st
     return str(meta["model"])
 
 
+# The sidecar of the status reader's encoder (pipeline.recur.status_encoder.GRAPH_FILE + ".json"; this module
+# imports nothing of the pipeline).
+STATUS_READER_SIDECAR = "status-minilm.int8.onnx.json"
+
+
 def link_version(models_dir: Path | None) -> str:
     """The recurrence linker's version: the `version` its config declares plus a digest of the config, so
     editing a threshold or a cue list, or retraining the recurrence models, relinks as surely as a new release of
@@ -92,15 +97,19 @@ def link_version(models_dir: Path | None) -> str:
     path = Path(models_dir) / "recurrence.toml"
     try:
         data = path.read_bytes()
-        declared = str(tomllib.loads(data.decode("utf-8")).get("version", "recur"))
+        config = tomllib.loads(data.decode("utf-8"))
+        declared = str(config.get("version", "recur"))
     except (OSError, ValueError):
         return "none"
     side = Path(models_dir) / "recur.skops.json"  # the learned models' sidecar: retraining relinks too
     trained = hashlib.sha256(side.read_bytes()).hexdigest()[:12] if side.is_file() else "untrained"
     version = f"{declared}:{hashlib.sha256(data).hexdigest()[:12]}:{trained}"
-    # the status reader's encoder (its sidecar records the graph's sha256): a new reader relinks too
-    status = Path(models_dir) / "status-minilm.int8.onnx.json"
-    return version + (f":{hashlib.sha256(status.read_bytes()).hexdigest()[:12]}" if status.is_file() else "")
+    # the status reader's encoder, when the config turns it on (its sidecar records the graph's sha256): a new
+    # reader relinks too; off, the linker never reads it, so rebuilding it changes nothing
+    status = Path(models_dir) / STATUS_READER_SIDECAR
+    if not (config.get("status", {}).get("encoder", False) and status.is_file()):
+        return version
+    return f"{version}:{hashlib.sha256(status.read_bytes()).hexdigest()[:12]}"
 
 
 def stage_versions(models_dir: Path | None = None, classifier: str = "default") -> dict[str, str]:

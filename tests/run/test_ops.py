@@ -445,3 +445,27 @@ def test_ingest_refuses_a_file_over_the_size_cap_before_reading_it(tmp_path, mon
     con = sqlite3.connect(db)
     assert con.execute("SELECT count(*) FROM documents").fetchone()[0] == 1
     assert con.execute("SELECT status FROM sources WHERE source_path LIKE '%big.txt'").fetchone()[0] == "failed"
+
+
+def test_a_new_status_reader_relinks_only_when_the_linker_reads_it(tmp_path):
+    """The status reader's encoder is in the link version when `[status] encoder = true`, and only then."""
+    from pipeline.recur.status_encoder import GRAPH_FILE
+    from pipeline.versions import STATUS_READER_SIDECAR, link_version
+
+    assert STATUS_READER_SIDECAR == f"{GRAPH_FILE}.json"
+    models = tmp_path / "models"
+    models.mkdir()
+    config = (ROOT / "models" / "recurrence.toml").read_text(encoding="utf-8")
+    assert "\nencoder = false\n" in config  # off by default
+    (models / "recurrence.toml").write_text(config, encoding="utf-8")
+    sidecar = models / STATUS_READER_SIDECAR
+    sidecar.write_text('{"sha256": "one"}', encoding="utf-8")
+    off = link_version(models)
+    sidecar.write_text('{"sha256": "two"}', encoding="utf-8")
+    assert link_version(models) == off  # off: a rebuilt reader changes nothing
+
+    (models / "recurrence.toml").write_text(config.replace("\nencoder = false\n", "\nencoder = true\n"))
+    on = link_version(models)
+    assert on != off
+    sidecar.write_text('{"sha256": "three"}', encoding="utf-8")
+    assert link_version(models) != on  # on: a rebuilt reader relinks
