@@ -206,6 +206,20 @@ def kept_apart(extra: Sequence[Mapping[str, Any]], keys: set[str], pages: set[st
     return [str(e.get("source_url", "")) in apart or names(e, keys) for e in extra]
 
 
+def one_council_each(rows: Sequence[Mapping[str, Any]]) -> None:
+    """Refuse grouped statements whose text is one council's and another's too: the kept out-of-fold readings are
+    looked up by text, so such a text would be read for one council by a reader that may have seen it."""
+    councils: dict[str, set[str]] = collections.defaultdict(set)
+    for r in rows:
+        councils[text_key(r["text"])].add(r["council"])
+    shared = [r["text"] for r in rows if len(councils[text_key(r["text"])]) > 1]
+    if shared:
+        raise StatusModelError(
+            f"{len(set(shared))} grouped statement(s) are word for word in two councils "
+            f"(first: {shared[0][:80]!r}): reword them, since the kept readings go by text"
+        )
+
+
 def grouped_digest(rows: Sequence[Mapping[str, Any]]) -> str:
     """A digest of the grouped statements, their councils and statuses: kept readings are for these only."""
     digest = hashlib.sha256()
@@ -251,6 +265,7 @@ def train(
     extra = areas_rows(corpus_paths(settings)["grounded"].parent)
     if limit:  # a smoke run: a few statements of each, to check the code path end to end
         rows, extra = rows[:: max(1, len(rows) // limit)], extra[:: max(1, len(extra) // limit)]
+    one_council_each(rows)
     fold = council_folds(rows, folds)
     if len(set(fold.values())) < 2:
         raise StatusModelError("the status reader needs grouped statements from at least two councils")

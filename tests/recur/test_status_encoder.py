@@ -72,6 +72,19 @@ def test_kept_readings_stand_in_by_text_and_a_missing_one_is_an_error():
         kept.probabilities(["A statement no fold read."])
 
 
+def test_a_text_two_councils_share_is_refused_since_kept_readings_go_by_text():
+    from pipeline.recur.status_encoder import one_council_each
+
+    rows = [
+        {"council": "Glanmor", "text": "Caseloads are still too high.", "status": "persisting"},
+        {"council": "Afonwy", "text": "Caseloads remain high.", "status": "persisting"},
+    ]
+    one_council_each(rows)  # distinct texts pass
+    one_council_each([*rows, dict(rows[0])])  # the same council twice passes: one fold reads both
+    with pytest.raises(StatusModelError, match="two councils"):
+        one_council_each([*rows, {**rows[0], "council": "Afonwy"}])
+
+
 class Counting:
     """A reader that reads every text as resolved and remembers what it was asked."""
 
