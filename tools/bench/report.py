@@ -129,7 +129,7 @@ def _ram_gb() -> float | None:
 
 # Installed only for fine-tuning (the train extra, in .venv-train). Where they are installed in the environment a
 # run uses, libraries we import load them anyway (skops through scikit-learn's estimator discovery, sqlite-utils),
-# and on 7 December that added about 450 MB to a 1,000-document run's peak: such figures are not a user's.
+# and on 7 December that added about 500 MB to a 1,000-document run's peak: such figures are not a user's.
 TRAINING_ONLY = ("torch", "transformers", "pandas")
 
 
