@@ -22,7 +22,11 @@ RECUR_DATA  := corpus/recurrence-grounded.jsonl corpus/recurrence-gold.jsonl cor
 
 .PHONY: venv model finetune status-model recur-model run ingest serve test test-fast lint typecheck check bench drills clean
 
+# A .venv that has the training packages (installed there by `make finetune` before it had .venv-train) loads them
+# into every process of a run: say so, and how to build it again.
 venv: $(STAMP)
+	@$(BIN)/python -c 'import importlib.util as u, sys; sys.exit(any(u.find_spec(m) for m in ("torch", "transformers")))' \
+	  || echo "warning: .venv has the training packages (PyTorch, transformers), which every run then loads; build it again without them: rm -rf .venv && make venv" >&2
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11) and "Python 3.11 is required")'

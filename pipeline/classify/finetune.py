@@ -132,7 +132,8 @@ def weights_dir(cache: Path) -> Path:
         import all_minilm_l6_v2
     except ImportError:
         raise ClassifyError(
-            "fine-tuning needs the train extra: make finetune (it installs it in .venv-train, never in .venv)"
+            "fine-tuning needs the train extra: run it by `make finetune` or `make status-model`, "
+            "which install it in .venv-train (never in .venv)"
         ) from None
     cache.mkdir(parents=True, exist_ok=True)
     if not all((cache / n).is_file() for n in ("config.json", *WEIGHTS_SHA256)):

@@ -57,3 +57,39 @@ def test_a_process_that_loaded_torch_first_keeps_it(tmp_path: Path) -> None:
         """,
     )
     assert "kept: True" in out
+
+
+def test_nothing_is_hidden_when_thinc_came_first(tmp_path: Path) -> None:
+    out = run_with_stand_in_torch(
+        tmp_path,
+        """
+        import thinc.api  # thinc first: it has made up its mind about PyTorch already
+        from pipeline.segment.without_torch import import_spacy_without_torch
+        print("hid:", import_spacy_without_torch(), "torch" in sys.modules and sys.modules["torch"] is None)
+        """,
+    )
+    assert "hid: False False" in out
+
+
+def test_a_real_torch_imported_meanwhile_is_never_removed(tmp_path: Path) -> None:
+    out = run_with_stand_in_torch(
+        tmp_path,
+        """
+        import builtins
+        import importlib
+        real_import = builtins.__import__
+
+        def spacy_meanwhile_imports_torch(name, *args, **kwargs):
+            if name == "spacy" and sys.modules.get("torch", 0) is None:
+                del sys.modules["torch"]  # as another thread's import would replace the stand-in
+                importlib.import_module("torch")
+            return real_import(name, *args, **kwargs)
+
+        builtins.__import__ = spacy_meanwhile_imports_torch
+        from pipeline.segment.without_torch import import_spacy_without_torch
+        import_spacy_without_torch()
+        builtins.__import__ = real_import
+        print("kept:", getattr(sys.modules.get("torch"), "STAND_IN", None))
+        """,
+    )
+    assert "kept: True" in out
