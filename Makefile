@@ -28,19 +28,21 @@ venv: $(STAMP)
 	@$(BIN)/python -c 'import importlib.util as u, sys; sys.exit(any(u.find_spec(m) for m in ("torch", "transformers")))' \
 	  || echo "warning: .venv has the training packages (PyTorch, transformers), which every run then loads; build it again without them: rm -rf .venv && make venv" >&2
 
-$(STAMP): pyproject.toml constraints.txt
+# A virtual environment $(1) with the extras $(2) (comma-separated), marked done by its stamp.
+define new_venv
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11) and "Python 3.11 is required")'
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade "pip==26.3"
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
-	touch $(STAMP)
+	$(PYTHON) -m venv $(1)
+	$(1)/bin/python -m pip install --quiet --upgrade "pip==26.3"
+	$(1)/bin/python -m pip install --quiet -c constraints.txt -e ".[$(2)]"
+	touch $(1)/.installed
+endef
+comma := ,
+
+$(STAMP): pyproject.toml constraints.txt
+	$(call new_venv,$(VENV),dev)
 
 $(TRAIN_STAMP): pyproject.toml constraints.txt
-	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11) and "Python 3.11 is required")'
-	$(PYTHON) -m venv $(TRAIN_VENV)
-	$(TRAIN_BIN)/python -m pip install --quiet --upgrade "pip==26.3"
-	$(TRAIN_BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,train]"
-	touch $(TRAIN_STAMP)
+	$(call new_venv,$(TRAIN_VENV),dev$(comma)train)
 
 # The classifier is built, never committed: trained here when missing or when its data or config changed.
 $(MODEL): $(STAMP) $(LABELS) models/classifier.toml models/taxonomy/areas.toml
