@@ -42,6 +42,17 @@ TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f41157
 # 1,000 statements/s in `make bench`, against 1,700 for batches of 32 (the target is 500).
 ENCODER_BATCH = 1
 ENCODER_THREADS = max(1, min(4, os.cpu_count() or 1))
+# In a worker process of a run the processes are the parallelism, so its calls run one at a time: two workers with
+# two encoder threads each put four busy threads on two cores. Measured 7 December (late), `python -m tools.bench
+# --only run`, 1,000 documents, four runs in the order one, two, two, one thread: 290 and 320 documents per minute
+# against 268 and 270, peak memory about the same (1,204-1,250 MB).
+_threads_cap: int | None = None
+
+
+def one_call_at_a_time() -> None:
+    """For the rest of this process, encoders run their calls one at a time (a run's worker processes)."""
+    global _threads_cap
+    _threads_cap = 1
 
 
 class EncoderError(PipelineError):
@@ -129,8 +140,9 @@ class EncoderScorer:
             rows, inputs = batch
             out[rows] = 1.0 / (1.0 + np.exp(-self.session.run(None, inputs)[0]))
 
-        if self.threads > 1 and len(batches) > 1:
-            with ThreadPoolExecutor(self.threads) as pool:
+        threads = self.threads if _threads_cap is None else min(self.threads, _threads_cap)
+        if threads > 1 and len(batches) > 1:
+            with ThreadPoolExecutor(threads) as pool:
                 list(pool.map(one, batches))
         else:
             for b in batches:

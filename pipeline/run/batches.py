@@ -60,6 +60,9 @@ def _init_worker() -> None:
     global _in_worker
     _in_worker = True
     limit_arenas()  # before the worker's threads (the encoder's, lingua's) make arenas of their own
+    from pipeline.classify.encoder import one_call_at_a_time
+
+    one_call_at_a_time()  # the worker processes are the parallelism (see ENCODER_THREADS)
 
 
 def _process_here(fps: list[Fingerprint], settings: Settings, classify: bool) -> list[Outcome]:

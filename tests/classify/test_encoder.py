@@ -248,3 +248,57 @@ def test_editing_the_sidecar_reloads_the_thresholds(tmp_path, fast_model):
     side.write_text("[1, 2]", encoding="utf-8")
     with pytest.raises(C.ClassifyError, match="expected a JSON object"):
         C.load_model(path)
+
+
+class Concurrency:
+    """A stand-in ONNX Runtime session that counts how many of its calls run at once."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.lock = threading.Lock()
+        self.now = self.most = 0
+
+    def run(self, _outputs, inputs):
+        import time
+
+        with self.lock:
+            self.now += 1
+            self.most = max(self.most, self.now)
+        time.sleep(0.01)  # long enough for a second thread's call to overlap, when there is one
+        with self.lock:
+            self.now -= 1
+        return [np.zeros((inputs["input_ids"].shape[0], 4), dtype=np.float32)]
+
+
+def test_a_run_worker_scores_one_call_at_a_time_and_the_same(encoder, monkeypatch):
+    from pipeline.classify import encoder as E
+
+    monkeypatch.setattr(E, "_threads_cap", None)
+    texts = [f"Statement {i} about caseloads." for i in range(40)]
+    session = Concurrency()
+    EncoderScorer(session, encoder.pipeline.tokenizer, threads=2).encoder_scores(texts)
+    assert session.most == 2  # a process of its own: two calls side by side
+    before = EncoderScorer(encoder.pipeline.session, encoder.pipeline.tokenizer).encoder_scores(texts)
+
+    E.one_call_at_a_time()  # what a run's worker process does first (pipeline.run.batches)
+    session = Concurrency()
+    EncoderScorer(session, encoder.pipeline.tokenizer, threads=2).encoder_scores(texts)
+    assert session.most == 1
+    after = EncoderScorer(encoder.pipeline.session, encoder.pipeline.tokenizer).encoder_scores(texts)
+    assert np.array_equal(before, after)
+
+
+def test_the_run_workers_initializer_caps_the_encoder():
+    import subprocess
+
+    script = (
+        "from pipeline.run.batches import _init_worker\n"
+        "import pipeline.classify.encoder as E\n"
+        "print(E._threads_cap)\n"
+        "_init_worker()\n"
+        "print(E._threads_cap)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["None", "1"]
