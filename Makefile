@@ -22,11 +22,12 @@ RECUR_DATA  := corpus/recurrence-grounded.jsonl corpus/recurrence-gold.jsonl cor
 
 .PHONY: venv model finetune status-model recur-model run ingest serve test test-fast lint typecheck check bench drills clean
 
-# A .venv that has the training packages (installed there by `make finetune` before it had .venv-train) loads them
+# A .venv that has the training packages (tools.bench.report.training_packages; installed there by `make finetune`
+# before it had .venv-train) loads them
 # into every process of a run: say so, and how to build it again.
 venv: $(STAMP)
-	@$(BIN)/python -c 'import importlib.util as u, sys; sys.exit(any(u.find_spec(m) for m in ("torch", "transformers")))' \
-	  || echo "warning: .venv has the training packages (PyTorch, transformers), which every run then loads; build it again without them: rm -rf .venv && make venv" >&2
+	@$(BIN)/python -c 'import sys; from tools.bench.report import training_packages as t; n = ", ".join(t()); \
+	  n and print("warning: .venv has " + n + ", which every run then loads; build it again: rm -rf .venv && make venv", file=sys.stderr)'
 
 # A virtual environment $(1) with the extras $(2) (comma-separated), marked done by its stamp.
 define new_venv
