@@ -8,6 +8,7 @@ import copy
 import json
 import logging
 import platform
+import threading
 import tomllib
 import zipfile
 from collections.abc import Mapping, Sequence
@@ -330,7 +331,11 @@ def load_model(path: Path, linear: bool = False) -> Model:
     # loaded again when the sidecar changes (thresholds, blend) or the TF-IDF model an encoder blends with
     watched = [sidecar_path(path), blend_partner(path)]
     stamps = tuple((w.stat().st_mtime_ns, w.stat().st_size) if w is not None and w.is_file() else None for w in watched)
-    return _load(path.resolve(), stat.st_mtime_ns, stat.st_size, stamps, linear and path.suffix != ".onnx")
+    with _LOAD_LOCK:  # threads classifying their first documents together share one model, loaded once
+        return _load(path.resolve(), stat.st_mtime_ns, stat.st_size, stamps, linear and path.suffix != ".onnx")
+
+
+_LOAD_LOCK = threading.RLock()
 
 
 @lru_cache(maxsize=4)

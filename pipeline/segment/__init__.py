@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import bisect
 import re
+import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -44,8 +45,13 @@ __all__ = ["segment", "load_nlp", "normalise_person", "SEGMENTER_VERSION"]
 
 def load_nlp(config_path: Path, trained_pipeline: str | None = None) -> Language:
     """Build our pipeline from its config file (cached per path and option; nothing is loaded at import).
-    `trained_pipeline` (a package name or path) adds a trained pipeline's entities; the default needs none."""
-    return _load_nlp(Path(config_path), trained_pipeline)
+    `trained_pipeline` (a package name or path) adds a trained pipeline's entities; the default needs none.
+    Thread-safe: a run's threads that segment their first documents together share one pipeline, built once."""
+    with _NLP_LOCK:
+        return _load_nlp(Path(config_path), trained_pipeline)
+
+
+_NLP_LOCK = threading.Lock()
 
 
 @lru_cache(maxsize=4)

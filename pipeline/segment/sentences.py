@@ -5,6 +5,7 @@ quotes, abbreviations, furniture).
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterable
 from typing import Any
 
@@ -52,15 +53,22 @@ SHARED_WORDS = frozenset({"a", "i", "am", "at"})  # English stop words that are 
 SENTENCE_OPENERS = frozenset("The This These Those It Its We Our There They I You He She".split())
 
 
+_EXTENSIONS_LOCK = threading.Lock()
+
+
 def register_extensions() -> None:
-    for name in ("language", "value"):
-        if not Span.has_extension(name):
-            Span.set_extension(name, default=None)
-    if not Span.has_extension("roles"):
-        Span.set_extension("roles", default=())
-    for name in ("unit", "marks", "items"):
-        if not Doc.has_extension(name):
-            Doc.set_extension(name, default=None)
+    """Declare the attributes our components keep on spaCy's docs and spans (once per process). Locked: two
+    threads building the pipeline at once would both find an attribute missing, and the second to declare it
+    fails ("Extension 'language' already exists")."""
+    with _EXTENSIONS_LOCK:
+        for name in ("language", "value"):
+            if not Span.has_extension(name):
+                Span.set_extension(name, default=None)
+        if not Span.has_extension("roles"):
+            Span.set_extension("roles", default=())
+        for name in ("unit", "marks", "items"):
+            if not Doc.has_extension(name):
+                Doc.set_extension(name, default=None)
 
 
 _TEXT_KEY = "scrutiny_text"
