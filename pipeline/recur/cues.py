@@ -11,6 +11,7 @@ models/status-minilm.int8.onnx, committed) when present. The standard for what o
 from __future__ import annotations
 
 import re
+import threading
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -84,10 +85,18 @@ def _any(patterns: str | Iterable[str]) -> re.Pattern[str]:
     return re.compile("|".join(f"(?:{p})" for p in patterns))  # lower case, matched against lower-cased text
 
 
-@lru_cache(maxsize=4)
 def load_config(path: Path) -> RecurConfig:
     """Read models/recurrence.toml and the learned models beside it (models/recur.skops), when built (cached per
-    path; nothing is read at import)."""
+    path; nothing is read at import; threads asking together share one)."""
+    with _CONFIG_LOCK:
+        return _load_config(Path(path))
+
+
+_CONFIG_LOCK = threading.Lock()
+
+
+@lru_cache(maxsize=4)
+def _load_config(path: Path) -> RecurConfig:
     data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     cue_patterns = {k: v for k, v in data["cues"].items() if k != "imperatives"}
     model_path = Path(path).parent / MODEL_FILE
@@ -111,12 +120,14 @@ class LazyReader:
         self.models_dir = Path(models_dir)
         self._reader: Any = None
         self._read = False
+        self._lock = threading.Lock()
 
     @property
     def reader(self) -> Any:
-        if not self._read:
-            self._reader = read_status_reader(self.models_dir)  # raises StatusModelError when damaged or replaced
-            self._read = True
+        with self._lock:  # read once, however many threads need it first
+            if not self._read:
+                self._reader = read_status_reader(self.models_dir)  # raises StatusModelError when damaged or replaced
+                self._read = True
         return self._reader
 
     def probabilities(self, texts: Sequence[str]) -> np.ndarray | None:

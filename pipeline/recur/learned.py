@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -323,7 +324,11 @@ def load_models(path: Path) -> Models:
         raise RecurModelError(
             f"no recurrence model at {path}: run `make recur-model` (or `scrutiny train-recur`) first"
         ) from None
-    return _load(path.resolve(), stat.st_mtime_ns, stat.st_size)
+    with _LOAD_LOCK:  # threads linking their first councils together share one copy, loaded once
+        return _load(path.resolve(), stat.st_mtime_ns, stat.st_size)
+
+
+_LOAD_LOCK = threading.Lock()
 
 
 @lru_cache(maxsize=4)
