@@ -143,6 +143,19 @@ def config_for(settings: Settings) -> RecurConfig:
     return config
 
 
+def linking_numbers(settings: Settings) -> Mapping[str, Any]:
+    """The `[linking]` numbers of models/recurrence.toml alone, for a process that hands the linking to workers and
+    needs no model (the learned models cost such a process about 150 MB). Refused, as `config_for` refuses, when
+    the learned models are missing, so that a run says so before any council is handed out."""
+    path = settings.models_dir / "recurrence.toml"
+    if not (settings.models_dir / MODEL_FILE).is_file():
+        raise RecurModelError(
+            f"no recurrence model at {settings.models_dir / MODEL_FILE}: run `make recur-model` (or `scrutiny "
+            "train-recur`) first"
+        )
+    return dict(tomllib.loads(path.read_text(encoding="utf-8"))["linking"])
+
+
 # ---------------------------------------------------------------- cues from the text
 
 

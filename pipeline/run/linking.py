@@ -252,9 +252,10 @@ def link_new_documents(db: Any, settings: Settings, document_ids: list[str], spr
     the results to the database batch by batch, council after council in order. The workers link councils side
     by side (a few in flight). Memory is bounded by a batch, one council's index (`rows_per_concern` bounds its
     vectors by the council's concerns) and its mentions, not by the database."""
-    config = recur.config_for(settings)
+    # with workers, this process only hands out councils and writes results: the numbers, not the models
+    numbers = recur.config_for(settings).linking if spread is None else recur.linking_numbers(settings)
     decisions = review.decisions_from(store.link_reviews(db))
-    batches = _council_batches(db, None, set(document_ids), int(config.linking["batch_statements"]))
+    batches = _council_batches(db, None, set(document_ids), int(numbers["batch_statements"]))
     names: dict[str, set[str]] = {}
     for name in store.mention_councils(db):
         names.setdefault(recur.council_key(name), set()).add(name)

@@ -469,3 +469,52 @@ def test_a_new_status_reader_relinks_only_when_the_linker_reads_it(tmp_path):
     assert on != off
     sidecar.write_text('{"sha256": "three"}', encoding="utf-8")
     assert link_version(models) != on  # on: a rebuilt reader relinks
+
+
+def _in_a_fresh_process(fn, settings, works, fresh):
+    """`spread` as a run gives it: each council linked in another process (spawned, so nothing patched here
+    reaches it)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        yield from [pool.submit(fn, settings, w).result() for w in works]
+
+
+def test_the_process_handing_out_councils_loads_no_recurrence_model(tmp_path, models, monkeypatch):
+    """With workers, the process that hands out the councils and writes their results needs only the linking
+    numbers: the learned models (about 150 MB) are the workers'. The concerns are the same as linked here."""
+    import pipeline.recur
+    from pipeline import store
+    from pipeline.run.linking import link_new_documents
+
+    docs = make_small_corpus(tmp_path)
+    db = tmp_path / "one.db"
+    _ingest(docs, db, models)
+    settings = Settings(db_path=db, models_dir=models)
+    reference = tmp_path / "two.db"
+    shutil.copy(db, reference)
+    for path in (db, reference):
+        handle = store.open_db(path)
+        with store.transaction(handle):
+            store.clear_recurrence(handle)
+        handle.close()
+
+    handle = store.open_db(reference)
+    with store.transaction(handle):
+        here = dataclasses.replace(settings, db_path=reference)
+        linked_here = link_new_documents(handle, here, store.document_ids(handle))
+    handle.close()
+
+    def refused(*args, **kwargs):
+        raise AssertionError("the recurrence models were loaded by the process that hands out councils")
+
+    monkeypatch.setattr(pipeline.recur, "config_for", refused)
+    for module in ("pipeline.recur.cues", "pipeline.recur.learned"):
+        monkeypatch.setattr(sys.modules[module], "load_models", refused)
+    handle = store.open_db(db)
+    with store.transaction(handle):
+        linked_there = link_new_documents(handle, settings, store.document_ids(handle), _in_a_fresh_process)
+    handle.close()
+    assert linked_there == linked_here > 0
+    assert differences(db, reference) == []
