@@ -149,10 +149,7 @@ def linking_numbers(settings: Settings) -> Mapping[str, Any]:
     the learned models are missing, so that a run says so before any council is handed out."""
     path = settings.models_dir / "recurrence.toml"
     if not (settings.models_dir / MODEL_FILE).is_file():
-        raise RecurModelError(
-            f"no recurrence model at {settings.models_dir / MODEL_FILE}: run `make recur-model` (or `scrutiny "
-            "train-recur`) first"
-        )
+        load_models(settings.models_dir / MODEL_FILE)  # raises the error that says how to build them
     return dict(tomllib.loads(path.read_text(encoding="utf-8"))["linking"])
 
 

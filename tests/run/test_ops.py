@@ -518,3 +518,15 @@ def test_the_process_handing_out_councils_loads_no_recurrence_model(tmp_path, mo
     handle.close()
     assert linked_there == linked_here > 0
     assert differences(db, reference) == []
+
+
+def test_the_linking_numbers_are_refused_without_the_models(tmp_path):
+    """The process that hands out councils says how to build the models before handing any out."""
+    import pipeline.recur
+
+    (tmp_path / "recurrence.toml").write_text((ROOT / "models" / "recurrence.toml").read_text())
+    from pipeline.recur.learned import RecurModelError
+
+    with pytest.raises(RecurModelError, match="make recur-model"):
+        pipeline.recur.linking_numbers(Settings(models_dir=tmp_path))
+    assert pipeline.recur.linking_numbers(Settings())["batch_statements"] > 0
